@@ -1,0 +1,198 @@
+"""The site configuration: strict pydantic models for the YAML a station writes.
+
+Every model forbids unknown keys and bounds its numbers, so a typo fails loudly instead
+of silently falling back to a default. Cross-field checks that pydantic cannot place on a
+key (duplicate camera ids, a rule naming a zone that does not exist) live in
+:func:`semantic_issues`, which reports the same key paths as pydantic does. Loading and
+error formatting are in :mod:`common.config_loader`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from common.coco import COCO_CLASSES
+from common.messages import Severity
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Fraction, Fraction]
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+RTSP_URL = re.compile(r"^rtsps?://[^\s/@]+(:\d+)?(/\S*)?$")
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors and values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Zone(StrictModel):
+    """A polygon on the camera picture, in fractions of its width and height (0..1)."""
+
+    name: Identifier
+    points: list[Point] = Field(min_length=3, max_length=64)
+
+
+class Schedule(StrictModel):
+    """Hours in which a rule is armed, in the site's time zone; may wrap past midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def active_at(self, moment: dt.time) -> bool:
+        """True when ``moment`` lies in [start, end), wrapping at midnight (22:00-05:00)."""
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class IntrusionRule(StrictModel):
+    """Alert when an object of the given classes is inside a zone for ``min_presence_s``."""
+
+    kind: Literal["intrusion"]
+    name: Identifier
+    zone: Identifier
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_presence_s: float = Field(default=0.0, ge=0.0, le=3600.0)
+    cooldown_s: float = Field(default=60.0, ge=0.0, le=86400.0)
+    severity: Severity = Severity.WARNING
+    schedule: Schedule | None = None
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in COCO_CLASSES]
+        if unknown:
+            raise ValueError(f"unknown class {unknown[0]!r}; known: person, car, bicycle, ...")
+        return value
+
+
+Rule = IntrusionRule
+
+
+class Credentials(StrictModel):
+    """Names of environment variables holding the camera's RTSP login, never the values."""
+
+    username_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _check_rtsp_url(value: str) -> str:
+    if "@" in value:
+        raise ValueError("credentials must not be written in the URL; use credentials.*_env")
+    if not RTSP_URL.match(value):
+        raise ValueError("expected rtsp://host[:port]/path")
+    return value
+
+
+class CameraConfig(StrictModel):
+    """One camera: where its streams are, how often to analyse it, and its rules."""
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=120)
+    area: str = Field(default="", max_length=120)
+    detect_url: str = Field(description="stream decoded for analysis (a sub-stream)")
+    record_url: str | None = Field(default=None, description="stream recorded (main stream)")
+    credentials: Credentials | None = None
+    analysis_fps: float | None = Field(default=None, gt=0.0, le=30.0)
+    priority: int = Field(default=0, ge=0, le=10)
+    enabled: bool = True
+    zones: list[Zone] = Field(default_factory=list, max_length=32)
+    rules: list[Rule] = Field(default_factory=list, max_length=32)
+
+    @field_validator("detect_url", "record_url")
+    @classmethod
+    def _rtsp_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_rtsp_url(value)
+
+
+class DetectorConfig(StrictModel):
+    """The shared detection core."""
+
+    backend: Literal["openvino", "onnxruntime"] = "openvino"
+    model: str = Field(default="yolov8n.onnx", min_length=1)
+    input_size: int = Field(default=640, ge=160, le=1280, multiple_of=32)
+    confidence: float = Field(default=0.35, ge=0.01, le=0.99)
+    iou: float = Field(default=0.45, ge=0.05, le=0.95)
+    max_batch: int = Field(default=8, ge=1, le=64)
+    max_wait_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
+    threads: int = Field(default=1, ge=1, le=64)
+    stale_after_s: float = Field(default=2.0, gt=0.0, le=60.0)
+
+
+class IngestConfig(StrictModel):
+    """Camera readers; ``workers`` None means one per CPU core."""
+
+    workers: int | None = Field(default=None, ge=1, le=64)
+    analysis_fps: float = Field(default=5.0, gt=0.0, le=30.0)
+    analysis_size: int = Field(
+        default=640, ge=160, le=1920, multiple_of=32, description="long side of analysis frames"
+    )
+    open_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
+    read_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
+    queue_size: int = Field(default=64, ge=1, le=10000)
+    ring_slots: int = Field(default=32, ge=2, le=1024)
+
+
+class StorageConfig(StrictModel):
+    """Where the store lives; relative paths are taken from the working directory."""
+
+    database: Path = Path("data/matthan.db")
+
+
+class DashboardConfig(StrictModel):
+    """The station's web page."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    language: Literal["vi", "en"] = "vi"
+
+
+class SiteInfo(StrictModel):
+    """Who runs this installation."""
+
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+class SiteConfig(StrictModel):
+    """A whole installation: one YAML file."""
+
+    site: SiteInfo
+    storage: StorageConfig = StorageConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+    detector: DetectorConfig = DetectorConfig()
+    ingest: IngestConfig = IngestConfig()
+    cameras: list[CameraConfig] = Field(min_length=1, max_length=2000)
+
+    def analysis_fps(self, camera: CameraConfig) -> float:
+        """The camera's own analysis rate, or the site default."""
+        return camera.analysis_fps or self.ingest.analysis_fps
+
+
+Loc = tuple[str | int, ...]
+
+
+def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
+    """Cross-field problems as (key path, message), in file order."""
+    issues: list[tuple[Loc, str]] = []
+    counts = Counter(camera.id for camera in site.cameras)
+    for index, camera in enumerate(site.cameras):
+        if counts[camera.id] > 1:
+            issues.append((("cameras", index, "id"), f"duplicate camera id {camera.id!r}"))
+        zone_names = Counter(zone.name for zone in camera.zones)
+        for zi, zone in enumerate(camera.zones):
+            if zone_names[zone.name] > 1:
+                loc: Loc = ("cameras", index, "zones", zi, "name")
+                issues.append((loc, f"duplicate zone name {zone.name!r}"))
+        for ri, rule in enumerate(camera.rules):
+            if rule.zone not in zone_names:
+                loc = ("cameras", index, "rules", ri, "zone")
+                issues.append((loc, f"no zone named {rule.zone!r} on this camera"))
+    return issues

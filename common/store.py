@@ -1,0 +1,253 @@
+"""The store: alerts, their pictures and camera state changes, in SQLite.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a committed alert survives a power
+cut, and readers (the dashboard) never block the writer (the detection core). Each
+process opens its own :class:`Store`; one connection is shared by the threads of a
+process behind a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.messages import CameraState, CameraStatus, Severity
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    class_name  TEXT NOT NULL DEFAULT '',
+    track_id    INTEGER,
+    severity    TEXT NOT NULL,
+    confidence  REAL,
+    box         TEXT,
+    started_at  REAL NOT NULL,
+    ended_at    REAL,
+    created_at  REAL NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'new'
+);
+CREATE INDEX IF NOT EXISTS alerts_camera_time ON alerts (camera_id, started_at);
+CREATE TABLE IF NOT EXISTS alert_images (
+    alert_id    INTEGER PRIMARY KEY REFERENCES alerts (id),
+    snapshot    BLOB NOT NULL,
+    crop        BLOB
+);
+CREATE TABLE IF NOT EXISTS camera_events (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    at          REAL NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS camera_events_camera_time ON camera_events (camera_id, at);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or is of an unknown schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert about to be stored; pictures are JPEG bytes."""
+
+    camera_id: str
+    kind: str
+    rule: str
+    severity: Severity
+    started_at: float
+    snapshot_jpeg: bytes
+    class_name: str = ""
+    track_id: int | None = None
+    confidence: float | None = None
+    box: tuple[float, float, float, float] | None = None
+    crop_jpeg: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as stored."""
+
+    id: int
+    camera_id: str
+    kind: str
+    rule: str
+    class_name: str
+    track_id: int | None
+    severity: str
+    confidence: float | None
+    box: tuple[float, float, float, float] | None
+    started_at: float
+    ended_at: float | None
+    created_at: float
+    state: str
+
+
+_ALERT_COLUMNS = (
+    "id, camera_id, kind, rule, class_name, track_id, severity, confidence, box, "
+    "started_at, ended_at, created_at, state"
+)
+
+
+def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
+    box = json.loads(row["box"]) if row["box"] else None
+    return AlertRecord(
+        id=row["id"],
+        camera_id=row["camera_id"],
+        kind=row["kind"],
+        rule=row["rule"],
+        class_name=row["class_name"],
+        track_id=row["track_id"],
+        severity=row["severity"],
+        confidence=row["confidence"],
+        box=tuple(box) if box else None,
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        created_at=row["created_at"],
+        state=row["state"],
+    )
+
+
+class Store:
+    """One process's handle on the SQLite store."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema {version}, newer than this program")
+            if version == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add_alert(self, alert: NewAlert) -> int:
+        """Commit an alert and its pictures; returns its id once it is durable."""
+        box = json.dumps([round(v, 1) for v in alert.box]) if alert.box else None
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"
+                " confidence, box, started_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    alert.camera_id,
+                    alert.kind,
+                    alert.rule,
+                    alert.class_name,
+                    alert.track_id,
+                    alert.severity.value,
+                    alert.confidence,
+                    box,
+                    alert.started_at,
+                    time.time(),
+                ),
+            )
+            alert_id = cursor.lastrowid
+            assert alert_id is not None
+            db.execute(
+                "INSERT INTO alert_images (alert_id, snapshot, crop) VALUES (?,?,?)",
+                (alert_id, alert.snapshot_jpeg, alert.crop_jpeg),
+            )
+        return alert_id
+
+    def end_alert(self, alert_id: int, ended_at: float) -> None:
+        """Record when the situation behind an alert was over."""
+        with self._transaction() as db:
+            db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
+
+    def recent_alerts(self, limit: int = 50, before_id: int | None = None) -> list[AlertRecord]:
+        """Newest first; ``before_id`` pages back through history."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (before_id if before_id is not None else 2**62, limit),
+            ).fetchall()
+        return [_alert_from_row(row) for row in rows]
+
+    def alerts_after(self, alert_id: int, limit: int = 500) -> list[AlertRecord]:
+        """Oldest first: what a reconnecting client missed since ``alert_id``."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+                (alert_id, limit),
+            ).fetchall()
+        return [_alert_from_row(row) for row in rows]
+
+    def alert(self, alert_id: int) -> AlertRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+            ).fetchone()
+        return _alert_from_row(row) if row else None
+
+    def snapshot(self, alert_id: int, crop: bool = False) -> bytes | None:
+        """The alert's JPEG: the whole frame with the box drawn, or the clean crop."""
+        column = "crop" if crop else "snapshot"
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {column} FROM alert_images WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def add_camera_status(self, status: CameraStatus) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO camera_events (camera_id, state, at, detail) VALUES (?,?,?,?)",
+                (status.camera_id, status.state.value, status.at, status.detail),
+            )
+
+    def latest_camera_states(self) -> dict[str, CameraStatus]:
+        """The last known state of every camera that ever reported one."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT camera_id, state, at, detail FROM camera_events WHERE id IN "
+                "(SELECT MAX(id) FROM camera_events GROUP BY camera_id)"
+            ).fetchall()
+        return {
+            row["camera_id"]: CameraStatus(
+                row["camera_id"], CameraState(row["state"]), row["at"], row["detail"]
+            )
+            for row in rows
+        }

@@ -1,0 +1,1 @@
+"""The station dashboard: FastAPI app, alert feed over WebSocket, camera health, /metrics."""

@@ -1,0 +1,21 @@
+"""Errors raised by the ``detect`` package.
+
+Every error is a ``DetectorError`` *and* the builtin exception it refines, so callers can catch
+either ``DetectorError`` (anything from this package) or, say, ``FileNotFoundError``.
+"""
+
+
+class DetectorError(Exception):
+    """Base class of the errors raised by the ``detect`` package."""
+
+
+class ModelNotFoundError(DetectorError, FileNotFoundError):
+    """The model file does not exist."""
+
+
+class UnknownBackendError(DetectorError, ValueError):
+    """The requested inference backend is not one we support."""
+
+
+class ModelFormatError(DetectorError, ValueError):
+    """The model, its metadata or its output is not what a YOLO detector should have."""

@@ -1,0 +1,21 @@
+"""Prometheus metrics of the ingest stage, declared once, labelled by camera only."""
+
+from prometheus_client import Counter, Gauge
+
+PACKETS = Counter("matthan_ingest_packets", "Video packets received", ["camera"])
+FRAMES_DECODED = Counter("matthan_ingest_frames_decoded", "Frames decoded", ["camera"])
+FRAMES_ANALYSED = Counter(
+    "matthan_ingest_frames_handed_off", "Frames handed to the detection core", ["camera"]
+)
+FRAMES_DROPPED = Counter(
+    "matthan_ingest_frames_dropped",
+    "Analysis frames dropped before detection, by reason",
+    ["camera", "reason"],
+)
+RECONNECTS = Counter("matthan_ingest_reconnects", "Reconnect attempts", ["camera"])
+CAMERA_ONLINE = Gauge(
+    "matthan_camera_online",
+    "1 while the camera streams, 0 otherwise",
+    ["camera"],
+    multiprocess_mode="livemax",
+)

@@ -1,0 +1,57 @@
+"""What a worker needs to read one camera, and how its URL gets its login without leaking it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from common.config import SiteConfig
+
+
+class MissingCredentialsError(KeyError):
+    """A camera names an environment variable for its login that is not set."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSource:
+    """One camera as a reader sees it: the URL here never holds a password."""
+
+    camera_id: str
+    url: str
+    analysis_fps: float
+    analysis_size: int
+    open_timeout_s: float
+    read_timeout_s: float
+    username_env: str | None = None
+    password_env: str | None = None
+
+    def connect_url(self) -> str:
+        """The URL with the login from the environment inserted. Never log the result."""
+        if self.username_env is None or self.password_env is None:
+            return self.url
+        names = (self.username_env, self.password_env)
+        missing = [name for name in names if name not in os.environ]
+        if missing:
+            raise MissingCredentialsError(f"environment variable {missing[0]} is not set")
+        user, password = (quote(os.environ[name], safe="") for name in names)
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{user}:{password}@{rest}"
+
+
+def sources_for(site: SiteConfig) -> list[CameraSource]:
+    """The detect streams of every enabled camera."""
+    return [
+        CameraSource(
+            camera_id=camera.id,
+            url=camera.detect_url,
+            analysis_fps=site.analysis_fps(camera),
+            analysis_size=site.ingest.analysis_size,
+            open_timeout_s=site.ingest.open_timeout_s,
+            read_timeout_s=site.ingest.read_timeout_s,
+            username_env=camera.credentials.username_env if camera.credentials else None,
+            password_env=camera.credentials.password_env if camera.credentials else None,
+        )
+        for camera in site.cameras
+        if camera.enabled
+    ]

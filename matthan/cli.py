@@ -1,0 +1,77 @@
+"""The ``matthan`` command: run a site, check a config, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from common.config import SiteConfig
+from common.config_loader import ConfigError, load_site
+from matthan.logs import setup_logging
+from matthan.service import run_site
+
+log = logging.getLogger("matthan")
+
+
+def _load_or_exit(path: Path) -> SiteConfig:
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """Validate each file; print every problem with file, line, key and camera."""
+    status = 0
+    for path in args.files:
+        try:
+            site = load_site(path)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            status = 2
+            continue
+        rules = sum(len(camera.rules) for camera in site.cameras)
+        print(f"{path}: OK ({len(site.cameras)} cameras, {rules} rules)")
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_site(_load_or_exit(args.config), args.workers)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Serve the clip library as cameras and run the demo site on them."""
+    from matthan.demo import run_demo
+
+    return run_demo(_load_or_exit(args.config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matthan", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="run a site")
+    run_parser.add_argument("-c", "--config", type=Path, required=True)
+    run_parser.add_argument("--workers", type=int, default=None, help="ingest processes")
+    run_parser.set_defaults(handler=run)
+    check = commands.add_parser("check-config", help="validate site files")
+    check.add_argument("files", type=Path, nargs="+")
+    check.set_defaults(handler=check_config)
+    demo_parser = commands.add_parser("demo", help="camera farm of real clips + the demo site")
+    demo_parser.add_argument("-c", "--config", type=Path, default=Path("configs/demo.yaml"))
+    demo_parser.set_defaults(handler=demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging("main", args.log_level)
+    status: int = args.handler(args)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""The demo site: the clip library served as RTSP cameras, and the pipeline on top.
+
+``configs/demo.yaml`` points its cameras at ``rtsp://127.0.0.1:8554/<mount>``; this module
+knows which clip each mount plays and starts the camera farm before the site.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from benchmarks.farm import CameraFarm, Mount, default_clips_dir
+from common.config import SiteConfig
+from matthan.service import run_site
+
+log = logging.getLogger(__name__)
+
+DEMO_CLIPS = {
+    "pets-crossroads": "pets09_s2l1_vtest.mp4",
+    "parking-lot": "intel_parking_lot_cars.mp4",
+    "office": "intel_indoor_one_by_one_person.mp4",
+    "sidewalk": "la_cam68_1st_alameda_sidewalk.mp4",
+    "street": "residential_street_cars_unverified.mp4",
+    "empty-lot": "empty_parking_lot_pingpong.mp4",
+    "store-room": "indoor_light_switching_no_motion.mp4",
+    "hallway": "indoor_walking_by.mp4",
+}
+
+
+def farm_mounts(site: SiteConfig) -> tuple[int, list[Mount]]:
+    """The farm port and mounts that the site's camera URLs ask for."""
+    clips = default_clips_dir()
+    ports, mounts = set(), []
+    for camera in site.cameras:
+        url = urlsplit(camera.detect_url)
+        name = url.path.strip("/")
+        if name not in DEMO_CLIPS:
+            raise ValueError(f"camera {camera.id!r}: no demo clip for mount {name!r}")
+        ports.add(url.port or 554)
+        mounts.append(Mount(name=name, clip=clips / DEMO_CLIPS[name]))
+    if len(ports) != 1:
+        raise ValueError(f"demo cameras must share one farm port, got {sorted(ports)}")
+    return ports.pop(), mounts
+
+
+def run_demo(site: SiteConfig) -> int:
+    """Serve the demo cameras, then run the site until Ctrl-C."""
+    port, mounts = farm_mounts(site)
+    with CameraFarm(mounts, port=port) as farm:
+        log.info("camera farm serving %d clips on rtsp://127.0.0.1:%d", len(mounts), farm.port)
+        return run_site(site)

@@ -1,0 +1,29 @@
+"""Run a whole site in this terminal: the supervisor with signal handling."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from common.config import SiteConfig
+
+log = logging.getLogger("matthan")
+
+
+def run_site(site: SiteConfig, workers: int | None = None) -> int:
+    """Run every role of ``site`` until Ctrl-C or SIGTERM."""
+    from matthan.supervisor import Supervisor, SupervisorError, prepare_metrics_dir
+
+    prepare_metrics_dir(site.storage.database.resolve().parent)
+    supervisor = Supervisor(site, workers)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    dashboard = site.dashboard
+    log.info("%s: %d cameras", site.site.name, len(site.cameras))
+    log.info("dashboard on http://%s:%d", dashboard.host, dashboard.port)
+    try:
+        supervisor.run()
+    except SupervisorError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0

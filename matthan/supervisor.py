@@ -1,0 +1,161 @@
+"""The process supervisor: start every role, restart what dies, stop everything cleanly.
+
+Roles are ingest shards (cameras split across worker processes), the detection core and
+the dashboard. They talk through two bounded queues the supervisor creates: analysis
+frame handles (ingest -> detection) and alert notices (detection -> dashboard). A role
+that dies is restarted with backoff; one that dies more than ``RESTART_BUDGET`` times in
+``RESTART_WINDOW_S`` makes the whole service stop with an error instead of flapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import multiprocess
+
+from common.config import SiteConfig
+from dashboard.server import DashboardPlan, run_dashboard
+from detect.core import DetectorPlan, run_detector
+from ingest.source import sources_for
+from ingest.worker import WorkerPlan, run_worker
+from matthan.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+RESTART_BUDGET = 5
+RESTART_WINDOW_S = 300.0
+MAX_RESTART_DELAY_S = 30.0
+NOTICE_QUEUE_SIZE = 1000
+
+
+class SupervisorError(RuntimeError):
+    """A role kept dying; the service gave up."""
+
+
+def _child_main(role: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """Entry of every child: its own logging, Ctrl-C left to the supervisor."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(role)
+    target(*args)
+
+
+@dataclass
+class Role:
+    """One supervised process and its restart history."""
+
+    name: str
+    target: Callable[..., None]
+    args: tuple[Any, ...]
+    process: SpawnProcess | None = None
+    restarts: list[float] = field(default_factory=list)
+    next_start: float = 0.0
+
+
+def shard(items: list[Any], count: int) -> list[list[Any]]:
+    """Split ``items`` into ``count`` nearly equal interleaved shards (none empty)."""
+    count = max(1, min(count, len(items)))
+    return [items[index::count] for index in range(count)]
+
+
+class Supervisor:
+    """Runs a site until :meth:`request_stop` (or a signal) and then shuts it down."""
+
+    def __init__(self, site: SiteConfig, workers: int | None = None) -> None:
+        self.site = site
+        self._ctx = mp.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._stopping = False
+        self._roles: list[Role] = []
+        self._workers = workers or site.ingest.workers or os.cpu_count() or 1
+
+    def _plan_roles(self) -> None:
+        site, database = self.site, self.site.storage.database.resolve()
+        frames = self._ctx.Queue(maxsize=site.ingest.queue_size)
+        notices = self._ctx.Queue(maxsize=NOTICE_QUEUE_SIZE)
+        for index, sources in enumerate(shard(sources_for(site), self._workers)):
+            plan = WorkerPlan(
+                index, tuple(sources), database, site.ingest.ring_slots, site.ingest.analysis_size
+            )
+            self._roles.append(Role(f"ingest-{index}", run_worker, (plan, frames, self._stop)))
+        detector = DetectorPlan(site, database)
+        self._roles.append(Role("detect", run_detector, (detector, frames, notices, self._stop)))
+        dashboard = DashboardPlan(site, database)
+        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, self._stop)))
+
+    def _start(self, role: Role) -> None:
+        process = self._ctx.Process(
+            target=_child_main, args=(role.name, role.target, role.args), name=role.name
+        )
+        process.start()
+        role.process = process
+        log.info("started %s (pid %s)", role.name, process.pid)
+
+    def request_stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        """Start every role and watch them until asked to stop."""
+        self._plan_roles()
+        for role in self._roles:
+            self._start(role)
+        try:
+            while not self._stopping:
+                self._watch()
+                time.sleep(0.5)
+        finally:
+            self.shutdown()
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for role in self._roles:
+            process = role.process
+            if process is None:
+                if now >= role.next_start:
+                    self._start(role)
+                continue
+            if process.is_alive():
+                continue
+            multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+            log.error("%s (pid %s) exited with %s", role.name, process.pid, process.exitcode)
+            role.process = None
+            role.restarts = [t for t in role.restarts if now - t < RESTART_WINDOW_S] + [now]
+            if len(role.restarts) > RESTART_BUDGET:
+                raise SupervisorError(
+                    f"{role.name} died {len(role.restarts)} times in {RESTART_WINDOW_S:.0f} s"
+                )
+            role.next_start = now + min(MAX_RESTART_DELAY_S, 2 ** (len(role.restarts) - 1))
+
+    def shutdown(self, timeout_s: float = 15.0) -> None:
+        """Ask every role to stop, wait, then terminate what is left."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout_s
+        for role in self._roles:
+            if role.process is not None:
+                role.process.join(max(0.1, deadline - time.monotonic()))
+        for role in self._roles:
+            process = role.process
+            if process is not None and process.is_alive():
+                log.warning("%s did not stop in time; terminating", role.name)
+                process.terminate()
+                process.join(5)
+                if process.is_alive():
+                    process.kill()
+        log.info("all roles stopped")
+
+
+def prepare_metrics_dir(data_dir: Path) -> None:
+    """Prometheus multiprocess mode: a fresh folder shared by every child."""
+    folder = data_dir / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
