@@ -119,7 +119,7 @@ def parse_site(text: str, file: Path) -> SiteConfig:
         issues = []
         for error in exc.errors(include_url=False):
             loc = _strip_union_tags(tuple(error["loc"]))
-            issue = _issue(file, raw, lines, loc, error["msg"])
+            issue = _issue(file, raw, lines, loc, _friendly(loc, error["type"], error["msg"]))
             value = None if error["type"] == "missing" else _short(error.get("input"))
             issues.append(_with_value(issue, value))
         raise ConfigError(file, issues) from None
@@ -137,6 +137,13 @@ def load_site(file: Path) -> SiteConfig:
         issue = ConfigIssue(str(file), None, "(file)", None, f"cannot read: {exc.strerror}")
         raise ConfigError(file, [issue]) from None
     return parse_site(text, file)
+
+
+def _friendly(loc: Loc, error_type: str, message: str) -> str:
+    """Say what pydantic's generic message means for the key at hand."""
+    if "points" in loc and error_type in {"less_than_equal", "greater_than_equal"}:
+        return "point outside the frame: zone points are fractions of the picture, 0..1"
+    return message
 
 
 def _strip_union_tags(loc: Loc) -> Loc:

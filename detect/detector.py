@@ -22,17 +22,18 @@ import numpy.typing as npt
 
 from detect.backends.base import Backend
 from detect.detections import Detections
-from detect.letterbox import Letterboxer
+from detect.letterbox import check_imgsz, letterbox
 from detect.postprocess import decode
 
 
 def class_ids_for(names: Iterable[str], class_names: Sequence[str]) -> frozenset[int]:
     """The ids of the classes called ``names``; ValueError naming any unknown name."""
     ids = {name: i for i, name in enumerate(class_names)}
-    unknown = [name for name in names if name not in ids]
+    wanted = list(names)  # ``names`` may be a one-shot iterator
+    unknown = [name for name in wanted if name not in ids]
     if unknown:
         raise ValueError(f"unknown class name(s) {unknown}; the model knows {list(class_names)}")
-    return frozenset(ids[name] for name in names)
+    return frozenset(ids[name] for name in wanted)
 
 
 class Detector:
@@ -40,8 +41,8 @@ class Detector:
 
     ``confidence`` is the minimum class score, ``iou`` the NMS overlap above which the weaker
     of two same-class boxes is dropped, ``classes`` the class ids to keep (None: all) and
-    ``max_det`` the most boxes returned per frame. Not thread-safe (it reuses buffers); the
-    caller owns ``backend`` and closes it.
+    ``max_det`` the most boxes returned per frame. The caller owns ``backend`` and closes it.
+    Call ``detect`` from one thread at a time: the OpenVINO backend has a single infer request.
     """
 
     def __init__(
@@ -58,13 +59,14 @@ class Detector:
             raise ValueError(f"confidence must be in [0, 1), got {confidence}")
         if not 0.0 < iou <= 1.0:
             raise ValueError(f"iou must be in (0, 1], got {iou}")
+        check_imgsz(imgsz)
         if max_det < 1:
             raise ValueError(f"max_det must be >= 1, got {max_det}")
         n_classes = len(backend.class_names)
         if classes is not None and not all(0 <= c < n_classes for c in classes):
             raise ValueError(f"classes {sorted(classes)} must lie in 0..{n_classes - 1}")
         self._backend = backend
-        self._letterbox = Letterboxer(imgsz)
+        self._imgsz = imgsz
         self._confidence = confidence
         self._iou = iou
         self._classes = None if classes is None else frozenset(classes)
@@ -82,7 +84,7 @@ class Detector:
         """
         if not frames:
             return []
-        batch = self._letterbox(frames)
+        batch = letterbox(frames, self._imgsz)
         output = self._backend.infer(batch.tensor)
         return decode(
             output,
