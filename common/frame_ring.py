@@ -15,7 +15,7 @@ The frame shape is defined here and only here; readers learn it from the header.
 from __future__ import annotations
 
 import threading
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 
 import numpy as np
 import numpy.typing as npt
@@ -67,11 +67,9 @@ class FrameRing:
     @classmethod
     def attach(cls, name: str) -> FrameRing:
         """Open an existing ring by name (a reader's side); FileNotFoundError if gone."""
-        shm = shared_memory.SharedMemory(name=name)
-        # Python 3.11 registers attached blocks too and would unlink the owner's block
-        # when this reader exits; only the owner may free it.
-        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
-        return cls(shm, owner=False)
+        # Every matthan process shares the supervisor's resource tracker, so this attach
+        # registers nothing new and the owner's unlink stays the only free.
+        return cls(shared_memory.SharedMemory(name=name), owner=False)
 
     def write(self, frame: Frame) -> tuple[int, int]:
         """Copy ``frame`` into the next slot; returns ``(slot, seq)`` for the message."""

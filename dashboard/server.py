@@ -26,7 +26,14 @@ def run_dashboard(plan: DashboardPlan, notices: Queue[AlertNotice], stop: Event)
     config = plan.site.dashboard
     app = create_app(plan.site, plan.database, notices)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
     )
 
     def watch() -> None:

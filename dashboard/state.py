@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from common.bus import EventBus
 from common.config import CameraConfig, SiteConfig
@@ -29,8 +30,8 @@ class DashboardState:
         return AlertOut.of(alert, name, area)
 
 
-def _state(request: Request) -> DashboardState:
-    state: DashboardState = request.app.state.dashboard
+def _state(connection: HTTPConnection) -> DashboardState:
+    state: DashboardState = connection.app.state.dashboard
     return state
 
 

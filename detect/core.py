@@ -16,15 +16,14 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from detect.backends.factory import create_backend
-from detect.detections import Detections
-from detect.detector import Detector, class_ids_for
-
 from common.config import SiteConfig
 from common.messages import AlertNotice, FrameRef
 from common.paths import resolve_model
 from common.store import NewAlert, Store
+from detect.backends.factory import create_backend
 from detect.batcher import Batcher
+from detect.detections import Detections
+from detect.detector import Detector, class_ids_for
 from detect.frames import FrameReader
 from detect.metrics import (
     ALERTS,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from detect.detections import Detections
 
 from common.config import CameraConfig, IntrusionRule
+from detect.detections import Detections
 from detect.zones import PolygonZone
 
 EPISODE_GAP_S = 3.0

@@ -39,7 +39,9 @@ class FrameHandoff:
 
     def _drop_oldest(self) -> None:
         try:
-            victim = self._frames.get_nowait()
+            # A short wait, not get_nowait: the queue's feeder thread may still be moving
+            # the frames just put into the pipe.
+            victim = self._frames.get(timeout=0.05)
         except queue.Empty:
             return
         FRAMES_DROPPED.labels(victim.camera_id, "queue_full").inc()

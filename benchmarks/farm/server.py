@@ -53,6 +53,8 @@ MODES = ("normal", "garbage")
 ROLE = "camera-viewer"
 LATE_REBASE_NS = Gst.SECOND
 """A frame this late (after a stall, or a long hiccup) restarts the timeline at the present."""
+DEMUX_TIMEOUT_NS = 5 * Gst.SECOND
+"""Demuxing is fast (ms per clip); a wait this long means the pipeline failed."""
 
 LAUNCH = {
     "normal": "( appsrc name=src is-live=true format=time ! h264parse"
@@ -91,20 +93,23 @@ class Clip:
 def demux_clip(path: str) -> Clip:
     """Read every access unit of an mp4's H.264 track (no decoding), as fast as possible."""
     pipeline = Gst.parse_launch(
-        f"filesrc location={GLib.shell_quote(path)} ! qtdemux ! h264parse config-interval=-1"
+        "filesrc name=file ! qtdemux ! h264parse config-interval=-1"
         " ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
     )
+    pipeline.get_by_name("file").set_property("location", path)
     sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
     units, keyframes, caps = [], [], None
-    while (sample := sink.pull_sample()) is not None:
+    while (sample := sink.try_pull_sample(DEMUX_TIMEOUT_NS)) is not None:
         caps = caps or sample.get_caps()
         buffer = sample.get_buffer()
         units.append(buffer.extract_dup(0, buffer.get_size()))
         keyframes.append(not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT))
+    error = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
     pipeline.set_state(Gst.State.NULL)
-    if caps is None or not units:
-        raise ValueError(f"no H.264 video in {path}")
+    if error is not None or not sink.is_eos() or caps is None:
+        detail = error.parse_error()[0].message if error is not None else "no H.264 video"
+        raise ValueError(f"cannot demux {path}: {detail}")
     found, num, den = caps.get_structure(0).get_fraction("framerate")
     if not found or num <= 0:
         raise ValueError(f"{path} has no frame rate in its caps: {caps.to_string()}")
@@ -226,9 +231,9 @@ class Mount:
 class Farm:
     """The RTSP server, its mounts by name, and the commands that change them."""
 
-    def __init__(self, port: int, username: str | None, password: str | None) -> None:
+    def __init__(self, host: str, port: int, username: str | None, password: str | None) -> None:
         self.server = GstRtspServer.RTSPServer()
-        self.server.set_address("127.0.0.1")
+        self.server.set_address(host)
         self.server.set_service(str(port))
         self.with_auth = username is not None
         if username is not None:
@@ -293,8 +298,8 @@ class Farm:
 def make_auth(username: str, password: str) -> GstRtspServer.RTSPAuth:
     """RTSP basic auth: these credentials get the role every mount admits; nobody else does."""
     auth = GstRtspServer.RTSPAuth()
-    token = GstRtspServer.RTSPToken.new_empty()
-    token.writable_structure().set_value(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, ROLE)
+    token = GstRtspServer.RTSPToken()
+    token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, ROLE)
     auth.add_basic(GstRtspServer.RTSPAuth.make_basic(username, password), token)
     return auth
 
@@ -346,7 +351,7 @@ def on_line(farm: Farm, loop: GLib.MainLoop, line: str) -> bool:
             loop.quit()
         else:
             reply(handle(farm, command))
-    except Exception as error:  # noqa: BLE001 - every failure becomes an answer, not a crash
+    except Exception as error:  # every failure becomes an answer, never a crash
         reply({"ok": False, "error": f"{type(error).__name__}: {error}"})
     return GLib.SOURCE_REMOVE
 
@@ -361,6 +366,7 @@ def read_stdin(farm: Farm, loop: GLib.MainLoop) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8554, help="0 picks a free port")
     parser.add_argument("--spec", required=True, help="JSON list of {name, clip, offset, mode}")
     parser.add_argument("--username")
@@ -371,7 +377,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     Gst.init(None)
-    farm = Farm(args.port, args.username, args.password)
+    farm = Farm(args.host, args.port, args.username, args.password)
     with open(args.spec, encoding="utf-8") as spec:
         for mount in json.load(spec):
             farm.add(

@@ -9,8 +9,9 @@ Choices, measured on a 2-vCPU Xeon (fp32, no AMX), yolov8n, 2 threads:
   synchronous request at a time, so THROUGHPUT (several streams sharing the cores) only made
   each call 25-60% slower.
 * One compile with the model's dynamic batch/height/width. Compiling one static model per
-  input shape was only 2-4% faster (within noise), cost ~300 ms per new shape (a partial
-  batch is a new shape) and a copy of the compiled model in memory for each.
+  input shape was only 2-4% faster (within noise), cost 250-400 ms per new shape (a partial
+  batch is a new shape) and a copy of the compiled model in memory for each. The dynamic
+  model pays ~20-50 ms extra only on the first call with each new shape.
 """
 
 from __future__ import annotations

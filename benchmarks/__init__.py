@@ -1,0 +1,1 @@
+"""Benchmarks and the test infrastructure they run on (the RTSP camera farm)."""
