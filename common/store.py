@@ -4,6 +4,11 @@ SQLite runs in WAL mode with ``synchronous=FULL``: a committed alert survives a 
 cut, and readers (the dashboard) never block the writer (the detection core). Each
 process opens its own :class:`Store`; one connection is shared by the threads of a
 process behind a lock.
+
+This module holds the alerts and camera states; other areas keep their tables and
+queries in modules of their own (:mod:`common.accounts`, :mod:`common.recordings`) that
+use :meth:`Store.transaction` and :meth:`Store.read`. Every schema statement is
+idempotent (``IF NOT EXISTS``) and runs at open.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import accounts, recordings
 from common.messages import CameraState, CameraStatus, Severity
 
 SCHEMA_VERSION = 1
@@ -139,18 +145,19 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {version}, newer than this program")
-            if version == 0:
-                for statement in SCHEMA.split(";"):
+            for part in (SCHEMA, accounts.SCHEMA, recordings.SCHEMA):
+                for statement in part.split(";"):
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -160,6 +167,11 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Run one query and return its rows."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -167,7 +179,7 @@ class Store:
     def add_alert(self, alert: NewAlert) -> int:
         """Commit an alert and its pictures; returns its id once it is durable."""
         box = json.dumps([round(v, 1) for v in alert.box]) if alert.box else None
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"
                 " confidence, box, started_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -194,7 +206,7 @@ class Store:
 
     def end_alert(self, alert_id: int, ended_at: float) -> None:
         """Record when the situation behind an alert was over."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
 
     def recent_alerts(self, limit: int = 50, before_id: int | None = None) -> list[AlertRecord]:
@@ -232,7 +244,7 @@ class Store:
         return bytes(row[0]) if row and row[0] is not None else None
 
     def add_camera_status(self, status: CameraStatus) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO camera_events (camera_id, state, at, detail) VALUES (?,?,?,?)",
                 (status.camera_id, status.state.value, status.at, status.detail),

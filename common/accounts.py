@@ -1,0 +1,3 @@
+"""Users, sessions and the audit log in the store (owned by the dashboard's accounts work)."""
+
+SCHEMA = ""

@@ -1,0 +1,3 @@
+"""Recorded segments, coverage gaps and legal holds in the store (owned by ingest)."""
+
+SCHEMA = ""
