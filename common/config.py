@@ -103,6 +103,7 @@ class CameraConfig(StrictModel):
     analysis_fps: float | None = Field(default=None, gt=0.0, le=30.0)
     priority: int = Field(default=0, ge=0, le=10)
     enabled: bool = True
+    record: bool = True
     zones: list[Zone] = Field(default_factory=list, max_length=32)
     rules: list[Rule] = Field(default_factory=list, max_length=32)
 
@@ -138,6 +139,20 @@ class IngestConfig(StrictModel):
     read_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
     queue_size: int = Field(default=64, ge=1, le=10000)
     ring_slots: int = Field(default=32, ge=2, le=1024)
+    offline_alert_after_s: float = Field(
+        default=10.0, ge=0.0, le=3600.0, description="debounce before 'camera offline'"
+    )
+
+
+class RecordingConfig(StrictModel):
+    """Recording of every camera's record stream, remuxed into MP4 segments (no re-encode)."""
+
+    enabled: bool = True
+    path: Path = Path("data/recordings")
+    segment_s: float = Field(default=60.0, ge=2.0, le=3600.0)
+    retain_days: float = Field(default=30.0, gt=0.0, le=3650.0)
+    max_disk_gb: float | None = Field(default=None, gt=0.0)
+    min_free_gb: float = Field(default=2.0, ge=0.0)
 
 
 class StorageConfig(StrictModel):
@@ -169,6 +184,7 @@ class SiteConfig(StrictModel):
     dashboard: DashboardConfig = DashboardConfig()
     detector: DetectorConfig = DetectorConfig()
     ingest: IngestConfig = IngestConfig()
+    recording: RecordingConfig = RecordingConfig()
     cameras: list[CameraConfig] = Field(min_length=1, max_length=2000)
 
     def analysis_fps(self, camera: CameraConfig) -> float:

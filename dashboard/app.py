@@ -11,15 +11,14 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from common.bus import EventBus
 from common.config import SiteConfig
 from common.messages import AlertNotice
 from common.store import Store
-from dashboard import routes_alerts, routes_cameras
-from dashboard.metrics import exposition
+from dashboard import routes_alerts, routes_cameras, routes_health
 from dashboard.state import DashboardState
 
 STATIC = Path(__file__).parent / "static"
@@ -71,19 +70,11 @@ def create_app(
     app = FastAPI(title="matthan", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(routes_alerts.router)
     app.include_router(routes_cameras.router)
+    app.include_router(routes_health.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        body, content_type = exposition()
-        return Response(body, media_type=content_type)
 
     return app
