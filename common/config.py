@@ -166,7 +166,21 @@ class DashboardConfig(StrictModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    language: Literal["vi", "en"] = "vi"
+    language: Literal["vi", "en"] = Field(
+        default="vi", description="language of the login page and of new users"
+    )
+    public_health: bool = Field(
+        default=True, description="serve /metrics, /healthz and /readyz without a login"
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0.0, le=168.0, description="a login lasts this long (one shift)"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="failed logins per user or address in the window"
+    )
+    login_window_s: float = Field(
+        default=300.0, ge=10.0, le=86400.0, description="window of login_max_failures"
+    )
 
 
 class SiteInfo(StrictModel):

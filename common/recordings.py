@@ -1,3 +1,163 @@
-"""Recorded segments, coverage gaps and legal holds in the store (owned by ingest)."""
+"""Recorded segments, coverage gaps and legal holds in the store.
 
-SCHEMA = ""
+A *segment* is one MP4 file of a camera's record stream, indexed by wall-clock start and
+end. A *coverage gap* is an interval in which a camera was blind (offline, failed); it is
+opened when the camera drops and closed when it is back. A *legal hold* protects a time
+range of a camera from retention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from common.store import Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    start       REAL NOT NULL,
+    end         REAL NOT NULL,
+    path        TEXT NOT NULL UNIQUE,
+    bytes       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_camera_time ON segments (camera_id, start);
+CREATE TABLE IF NOT EXISTS coverage_gaps (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    start       REAL NOT NULL,
+    end         REAL,
+    cause       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS coverage_gaps_camera_time ON coverage_gaps (camera_id, start);
+CREATE TABLE IF NOT EXISTS legal_holds (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    start       REAL NOT NULL,
+    end         REAL NOT NULL,
+    reason      TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One recorded MP4 file."""
+
+    id: int
+    camera_id: str
+    start: float
+    end: float
+    path: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """A blind interval of one camera; ``end`` is None while it lasts."""
+
+    id: int
+    camera_id: str
+    start: float
+    end: float | None
+    cause: str
+
+
+def add_segment(
+    store: Store, camera_id: str, *, start: float, end: float, path: str, size: int
+) -> int:
+    """Index a finished segment file."""
+    with store.transaction() as db:
+        cursor = db.execute(
+            "INSERT INTO segments (camera_id, start, end, path, bytes) VALUES (?,?,?,?,?)",
+            (camera_id, start, end, path, size),
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def segments(
+    store: Store, camera_id: str | None = None, start: float = 0.0, end: float = 1e12
+) -> list[Segment]:
+    """Segments overlapping [start, end], oldest first; all cameras when ``camera_id`` is None."""
+    rows = store.read(
+        "SELECT id, camera_id, start, end, path, bytes FROM segments "
+        "WHERE end >= ? AND start <= ? AND (? IS NULL OR camera_id = ?) ORDER BY start",
+        (start, end, camera_id, camera_id),
+    )
+    return [Segment(*row) for row in rows]
+
+
+def delete_segment(store: Store, segment_id: int) -> None:
+    with store.transaction() as db:
+        db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
+
+
+def retention_candidates(store: Store, older_than: float | None, limit: int = 100) -> list[Segment]:
+    """Oldest segments first (those ending before ``older_than`` when given) that are
+    neither on legal hold nor overlapping an alert of that camera still open."""
+    rows = store.read(
+        "SELECT s.id, s.camera_id, s.start, s.end, s.path, s.bytes FROM segments s "
+        "WHERE (? IS NULL OR s.end < ?) "
+        "AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.camera_id = s.camera_id "
+        "  AND h.start <= s.end AND h.end >= s.start) "
+        "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.camera_id = s.camera_id "
+        "  AND a.ended_at IS NULL AND a.started_at <= s.end + 60) "
+        "ORDER BY s.start LIMIT ?",
+        (older_than, older_than, limit),
+    )
+    return [Segment(*row) for row in rows]
+
+
+def recorded_bytes(store: Store) -> int:
+    return int(store.read("SELECT COALESCE(SUM(bytes), 0) FROM segments")[0][0])
+
+
+def add_legal_hold(
+    store: Store, camera_id: str, *, start: float, end: float, reason: str, by: str, at: float
+) -> int:
+    with store.transaction() as db:
+        cursor = db.execute(
+            "INSERT INTO legal_holds (camera_id, start, end, reason, created_by, created_at) "
+            "VALUES (?,?,?,?,?,?)",
+            (camera_id, start, end, reason, by, at),
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def open_gap(store: Store, camera_id: str, start: float, cause: str) -> int:
+    """Start a blind interval (closing none: one camera has at most one open gap)."""
+    with store.transaction() as db:
+        open_row = db.execute(
+            "SELECT id FROM coverage_gaps WHERE camera_id = ? AND end IS NULL", (camera_id,)
+        ).fetchone()
+        if open_row is not None:
+            return int(open_row[0])
+        cursor = db.execute(
+            "INSERT INTO coverage_gaps (camera_id, start, cause) VALUES (?,?,?)",
+            (camera_id, start, cause),
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def close_gap(store: Store, camera_id: str, end: float) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE coverage_gaps SET end = ? WHERE camera_id = ? AND end IS NULL",
+            (end, camera_id),
+        )
+
+
+def coverage_gaps(store: Store, camera_id: str, start: float = 0.0) -> list[CoverageGap]:
+    rows = store.read(
+        "SELECT id, camera_id, start, end, cause FROM coverage_gaps "
+        "WHERE camera_id = ? AND (end IS NULL OR end >= ?) ORDER BY start",
+        (camera_id, start),
+    )
+    return [CoverageGap(*row) for row in rows]

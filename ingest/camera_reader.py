@@ -22,6 +22,7 @@ from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff
 from ingest.handoff import FrameHandoff
 from ingest.metrics import CAMERA_ONLINE, FRAMES_DECODED, PACKETS, RECONNECTS
+from ingest.recorder import SegmentRecorder
 from ingest.sampling import FrameSampler, scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
 
@@ -64,22 +65,35 @@ def classify(exc: BaseException) -> tuple[CameraState, str]:
 
 
 class CameraReader:
-    """Reads one camera until ``stop`` is set; reports each state change to ``report``."""
+    """Reads one stream of a camera until ``stop`` is set.
+
+    A *detect* reader (``handoff`` given) decodes and hands sampled frames to analysis; a
+    *record-only* reader (no ``handoff``) never decodes. Either may feed a recorder. State
+    changes go to ``report``.
+    """
 
     def __init__(
         self,
         source: CameraSource,
-        handoff: FrameHandoff,
+        url: str,
         report: StatusSink,
         stop: threading.Event,
+        *,
+        handoff: FrameHandoff | None = None,
+        recorder: SegmentRecorder | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.source = source
+        self._url = url
         self._handoff = handoff
+        self._recorder = recorder
+        self._on_frame = on_frame
         self._report_sink = report
         self._stop = stop
         self._backoff = Backoff()
         self._state: CameraState | None = None
-        self.thread = threading.Thread(target=self.run, name=f"camera-{source.camera_id}")
+        role = "detect" if handoff is not None else "record"
+        self.thread = threading.Thread(target=self.run, name=f"{role}-{source.camera_id}")
 
     def start(self) -> None:
         self.thread.start()
@@ -92,9 +106,13 @@ class CameraReader:
                 self._stream()
             except Exception as exc:
                 state, detail = classify(exc)
-                log.info("camera %s: %s (%s)", camera, detail, self.source.url)
+                log.info("camera %s: %s (%s)", camera, detail, self._url)
                 self._report(state, detail)
-            CAMERA_ONLINE.labels(camera).set(0)
+            finally:
+                if self._recorder is not None:
+                    self._recorder.close()
+            if self._handoff is not None:
+                CAMERA_ONLINE.labels(camera).set(0)
             if self._stop.wait(self._backoff.next()):
                 break
             RECONNECTS.labels(camera).inc()
@@ -114,13 +132,40 @@ class CameraReader:
             "fflags": "nobuffer",
         }
         timeouts = (source.open_timeout_s, source.read_timeout_s)
-        with av.open(source.connect_url(), options=options, timeout=timeouts) as container:
+        url = source.connect_url(self._url)
+        with av.open(url, options=options, timeout=timeouts) as container:
             stream = container.streams.video[0]
-            self._pump(container, stream)
+            if self._handoff is None:
+                self._record_only(container, stream)
+            else:
+                self._pump(container, stream, self._handoff)
         if not self._stop.is_set():
             raise StreamEndedError
 
-    def _pump(self, container: av.container.InputContainer, stream: av.VideoStream) -> None:
+    def _went_online(self, detail: str) -> None:
+        self._backoff.reset()
+        if self._handoff is not None:
+            CAMERA_ONLINE.labels(self.source.camera_id).set(1)
+        self._report(CameraState.ONLINE, detail)
+
+    def _record_only(self, container: av.container.InputContainer, stream: av.VideoStream) -> None:
+        packets = PACKETS.labels(self.source.camera_id)
+        recorder = self._recorder
+        for count, packet in enumerate(container.demux(stream)):
+            if self._stop.is_set():
+                return
+            packets.inc()
+            if count == 0:
+                self._went_online("recording")
+            if recorder is not None:
+                recorder.write(packet, stream)
+
+    def _pump(
+        self,
+        container: av.container.InputContainer,
+        stream: av.VideoStream,
+        handoff: FrameHandoff,
+    ) -> None:
         camera = self.source.camera_id
         packets, decoded = PACKETS.labels(camera), FRAMES_DECODED.labels(camera)
         sampler = FrameSampler(self.source.analysis_fps)
@@ -136,12 +181,14 @@ class CameraReader:
                 decoded.inc()
                 if not online:
                     online = True
-                    self._backoff.reset()
-                    CAMERA_ONLINE.labels(camera).set(1)
-                    self._report(CameraState.ONLINE, f"{frame.width}x{frame.height}")
+                    self._went_online(f"{frame.width}x{frame.height}")
                 if frame.pts is None or not sampler.due(float(frame.pts * time_base)):
                     continue
                 width, height = scaled_size(frame.width, frame.height, self.source.analysis_size)
                 bgr = reformatter.reformat(frame, width, height, "bgr24")
                 image = cast(Frame, bgr.to_ndarray())
-                self._handoff.offer(camera, image, float(frame.pts * time_base), time.time())
+                if self._on_frame is not None:
+                    self._on_frame(image)
+                handoff.offer(camera, image, float(frame.pts * time_base), time.time())
+            if self._recorder is not None:
+                self._recorder.write(packet, stream)

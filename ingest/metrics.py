@@ -19,3 +19,8 @@ CAMERA_ONLINE = Gauge(
     ["camera"],
     multiprocess_mode="livemax",
 )
+RECORDED_BYTES = Counter("matthan_recorder_bytes", "Bytes of video recorded", ["camera"])
+SEGMENTS_WRITTEN = Counter("matthan_recorder_segments", "Recording segments finished", ["camera"])
+RECORDING_DELETED = Counter(
+    "matthan_recorder_segments_deleted", "Segments removed by retention, by reason", ["reason"]
+)

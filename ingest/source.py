@@ -19,6 +19,7 @@ class CameraSource:
 
     camera_id: str
     url: str
+    record_url: str | None
     analysis_fps: float
     analysis_size: int
     open_timeout_s: float
@@ -26,16 +27,16 @@ class CameraSource:
     username_env: str | None = None
     password_env: str | None = None
 
-    def connect_url(self) -> str:
-        """The URL with the login from the environment inserted. Never log the result."""
+    def connect_url(self, url: str) -> str:
+        """``url`` with the login from the environment inserted. Never log the result."""
         if self.username_env is None or self.password_env is None:
-            return self.url
+            return url
         names = (self.username_env, self.password_env)
         missing = [name for name in names if name not in os.environ]
         if missing:
             raise MissingCredentialsError(f"environment variable {missing[0]} is not set")
         user, password = (quote(os.environ[name], safe="") for name in names)
-        scheme, rest = self.url.split("://", 1)
+        scheme, rest = url.split("://", 1)
         return f"{scheme}://{user}:{password}@{rest}"
 
 
@@ -45,6 +46,9 @@ def sources_for(site: SiteConfig) -> list[CameraSource]:
         CameraSource(
             camera_id=camera.id,
             url=camera.detect_url,
+            record_url=(camera.record_url or camera.detect_url)
+            if camera.record and site.recording.enabled
+            else None,
             analysis_fps=site.analysis_fps(camera),
             analysis_size=site.ingest.analysis_size,
             open_timeout_s=site.ingest.open_timeout_s,

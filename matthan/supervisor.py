@@ -83,9 +83,17 @@ class Supervisor:
         notices = self._ctx.Queue(maxsize=NOTICE_QUEUE_SIZE)
         for index, sources in enumerate(shard(sources_for(site), self._workers)):
             plan = WorkerPlan(
-                index, tuple(sources), database, site.ingest.ring_slots, site.ingest.analysis_size
+                shard=index,
+                sources=tuple(sources),
+                database=database,
+                ring_slots=site.ingest.ring_slots,
+                frame_size=site.ingest.analysis_size,
+                recording=site.recording.model_copy(update={"path": site.recording.path.resolve()}),
+                offline_alert_after_s=site.ingest.offline_alert_after_s,
             )
-            self._roles.append(Role(f"ingest-{index}", run_worker, (plan, frames, self._stop)))
+            self._roles.append(
+                Role(f"ingest-{index}", run_worker, (plan, frames, notices, self._stop))
+            )
         detector = DetectorPlan(site, database)
         self._roles.append(Role("detect", run_detector, (detector, frames, notices, self._stop)))
         dashboard = DashboardPlan(site, database)

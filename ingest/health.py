@@ -1,0 +1,103 @@
+"""Camera health as the operator sees it: states, coverage gaps and "camera offline" alerts.
+
+Every state change is stored as a camera event. Leaving ``online`` opens a coverage gap
+(the camera is blind from that moment); coming back closes it. A camera that stays away
+longer than the debounce raises a "camera offline" alert, with the last picture it sent;
+the alert is ended when the camera is back. Short blips therefore leave a gap in the
+record but do not wake the operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from multiprocessing.queues import Queue
+
+from common import recordings
+from common.frame_ring import Frame
+from common.messages import AlertNotice, CameraState, CameraStatus, Severity
+from common.pictures import text_card
+from common.store import NewAlert, Store
+
+log = logging.getLogger(__name__)
+OFFLINE_KIND = "camera_offline"
+
+
+class CameraHealth:
+    """Health bookkeeping for one camera; thread-safe (reader thread + worker tick)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        store: Store,
+        notices: Queue[AlertNotice] | None,
+        debounce_s: float,
+        startup_grace_s: float = 0.0,
+    ) -> None:
+        self.camera_id = camera_id
+        self._store = store
+        self._notices = notices
+        self._debounce_s = debounce_s
+        self._lock = threading.Lock()
+        self._state = CameraState.CONNECTING
+        # A camera that never comes up counts as away from the start, after a grace for
+        # the first connection.
+        self._away_since: float | None = time.time() + startup_grace_s
+        self._detail = "connecting"
+        self._alert_id: int | None = None
+        self._last_frame: Frame | None = None
+
+    def note_frame(self, frame: Frame) -> None:
+        """Remember the latest picture (a reference, no copy) for the offline alert."""
+        self._last_frame = frame
+
+    def report(self, status: CameraStatus) -> None:
+        """A state change from the reader."""
+        self._store.add_camera_status(status)
+        with self._lock:
+            was_online = self._state == CameraState.ONLINE
+            self._state = status.state
+            if status.state == CameraState.ONLINE:
+                self._back_online(status.at)
+            elif status.state != CameraState.CONNECTING or was_online:
+                self._detail = status.detail or status.state.value
+                if self._away_since is None:
+                    self._away_since = status.at
+                recordings.open_gap(self._store, self.camera_id, self._away_since, self._detail)
+
+    def _back_online(self, at: float) -> None:
+        self._away_since = None
+        recordings.close_gap(self._store, self.camera_id, at)
+        if self._alert_id is not None:
+            self._store.end_alert(self._alert_id, at)
+            self._publish(self._alert_id, updated=True)
+            log.info("camera %s back online; alert %d ended", self.camera_id, self._alert_id)
+            self._alert_id = None
+
+    def tick(self, now: float) -> None:
+        """Raise the offline alert once the camera has been away for the debounce."""
+        with self._lock:
+            away = self._away_since
+            if away is None or self._alert_id is not None or now - away < self._debounce_s:
+                return
+            alert = NewAlert(
+                camera_id=self.camera_id,
+                kind=OFFLINE_KIND,
+                rule=OFFLINE_KIND,
+                severity=Severity.CRITICAL,
+                started_at=away,
+                snapshot_jpeg=text_card("OFFLINE", self._detail, self._last_frame),
+            )
+            self._alert_id = self._store.add_alert(alert)
+            log.warning("camera %s offline: %s", self.camera_id, self._detail)
+            self._publish(self._alert_id, updated=False)
+
+    def _publish(self, alert_id: int, updated: bool) -> None:
+        if self._notices is None:
+            return
+        try:
+            self._notices.put_nowait(AlertNotice(alert_id, self.camera_id, OFFLINE_KIND, updated))
+        except queue.Full:
+            log.warning("alert bus full; alert %d is read from the store", alert_id)

@@ -1,0 +1,128 @@
+"""Record a camera's stream as MP4 segments by remuxing its packets: no decode, no encode.
+
+Each segment starts on a keyframe, so it plays on its own, and is cut at the first
+keyframe after ``segment_s``. It is written under a temporary name and renamed when it is
+complete, so a crash never leaves a half-written file under a real name; only then is it
+indexed in the store with its wall-clock start and end.
+
+Usage (three calls, as remuxing is in PyAV)::
+
+    recorder = SegmentRecorder(camera_id, folder, segment_s, on_segment)
+    for packet in container.demux(stream):
+        recorder.write(packet, stream)
+    recorder.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ingest.metrics import RECORDED_BYTES, SEGMENTS_WRITTEN
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedSegment:
+    """A complete segment file, ready to be indexed."""
+
+    camera_id: str
+    path: Path
+    start: float
+    end: float
+    size: int
+
+
+SegmentSink = Callable[[FinishedSegment], None]
+
+
+class _OpenSegment:
+    """The MP4 being written: output container, its stream and timing."""
+
+    def __init__(self, final: Path, template: av.VideoStream, first_dts: int, wall: float):
+        self.final = final
+        self.partial = final.with_name(final.name + ".partial")
+        self.output = av.open(str(self.partial), "w", format="mp4")
+        self.stream = self.output.add_stream_from_template(template)
+        self.first_dts = first_dts
+        self.last_dts = first_dts
+        self.muxed = False
+        self.wall_start = wall
+        self.time_base: Fraction = template.time_base or Fraction(1, 90000)
+
+    def duration(self) -> float:
+        return float((self.last_dts - self.first_dts) * self.time_base)
+
+
+class SegmentRecorder:
+    """Remuxes one camera's packets into rolling MP4 segments."""
+
+    def __init__(
+        self, camera_id: str, folder: Path, segment_s: float, on_segment: SegmentSink
+    ) -> None:
+        self.camera_id = camera_id
+        self.folder = folder
+        self.segment_s = segment_s
+        self._on_segment = on_segment
+        self._segment: _OpenSegment | None = None
+        self._bytes = RECORDED_BYTES.labels(camera_id)
+
+    def write(self, packet: av.Packet[Any], stream: av.VideoStream) -> None:
+        """Add one demuxed packet; starts and cuts segments on keyframes."""
+        if packet.dts is None or packet.size == 0:
+            return
+        segment = self._segment
+        if segment is not None and packet.is_keyframe and segment.duration() >= self.segment_s:
+            self.close()
+            segment = None
+        if segment is None:
+            if not packet.is_keyframe:
+                return
+            segment = self._segment = self._open(stream, packet.dts)
+        if segment.muxed and packet.dts <= segment.last_dts:
+            return
+        size = packet.size
+        packet.pts = (packet.pts if packet.pts is not None else packet.dts) - segment.first_dts
+        packet.dts = packet.dts - segment.first_dts
+        segment.last_dts = packet.dts + segment.first_dts
+        segment.muxed = True
+        packet.stream = segment.stream
+        segment.output.mux(packet)
+        self._bytes.inc(size)
+
+    def _open(self, stream: av.VideoStream, first_dts: int) -> _OpenSegment:
+        wall = time.time()
+        day = time.strftime("%Y-%m-%d", time.localtime(wall))
+        folder = self.folder / self.camera_id / day
+        folder.mkdir(parents=True, exist_ok=True)
+        name = time.strftime("%H%M%S", time.localtime(wall)) + f"-{int(wall * 1000) % 1000:03d}.mp4"
+        return _OpenSegment(folder / name, stream, first_dts, wall)
+
+    def close(self) -> None:
+        """Finish the open segment (if any): close, rename, index."""
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        segment.output.close()
+        if segment.duration() <= 0:
+            segment.partial.unlink(missing_ok=True)
+            return
+        os.replace(segment.partial, segment.final)
+        finished = FinishedSegment(
+            camera_id=self.camera_id,
+            path=segment.final,
+            start=segment.wall_start,
+            end=segment.wall_start + segment.duration(),
+            size=segment.final.stat().st_size,
+        )
+        SEGMENTS_WRITTEN.labels(self.camera_id).inc()
+        self._on_segment(finished)

@@ -1,0 +1,115 @@
+"""Retention of recordings: by age, by a disk budget, and when the disk is nearly full.
+
+Oldest segments go first. A segment on legal hold, or overlapping an alert of its camera
+that is still open, is never deleted. When the disk stays below the free-space floor with
+nothing left that may be deleted, a "disk low" alert is raised (and ended once space is
+back), so the operator learns that recording is at risk before it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+from collections.abc import Callable
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+from common import recordings
+from common.config import RecordingConfig
+from common.messages import AlertNotice, Severity
+from common.pictures import text_card
+from common.store import NewAlert, Store
+from ingest.metrics import RECORDING_DELETED
+
+log = logging.getLogger(__name__)
+DISK_LOW_KIND = "disk_low"
+SITE_WIDE = "*"
+GB = 1e9
+
+
+class RetentionSweeper:
+    """Call :meth:`maybe_sweep` often; it sweeps every ``every_s`` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: RecordingConfig,
+        notices: Queue[AlertNotice] | None = None,
+        every_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._notices = notices
+        self._every_s = every_s
+        self._last = 0.0
+        self._alert_id: int | None = None
+
+    def maybe_sweep(self, now: float) -> None:
+        if now - self._last >= self._every_s:
+            self._last = now
+            self.sweep(now)
+
+    def sweep(self, now: float) -> None:
+        """One pass: age, then budget, then free space."""
+        cutoff = now - self._config.retain_days * 86400
+        for segment in recordings.retention_candidates(self._store, older_than=cutoff):
+            self._delete(segment, "age")
+        budget = self._config.max_disk_gb
+        if budget is not None:
+            self._delete_oldest_while(
+                lambda: recordings.recorded_bytes(self._store) > budget * GB, "budget"
+            )
+        low = self._delete_oldest_while(self._disk_low, "disk_full")
+        self._update_alert(low, now)
+
+    def _delete_oldest_while(self, condition: Callable[[], bool], reason: str) -> bool:
+        """Delete the oldest deletable segments while ``condition()``; True if still true."""
+        while condition():
+            batch = recordings.retention_candidates(self._store, older_than=None, limit=10)
+            if not batch:
+                return True
+            for segment in batch:
+                self._delete(segment, reason)
+                if not condition():
+                    return False
+        return False
+
+    def _disk_low(self) -> bool:
+        folder = self._config.path
+        folder.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(folder).free < self._config.min_free_gb * GB
+
+    def _delete(self, segment: recordings.Segment, reason: str) -> None:
+        Path(segment.path).unlink(missing_ok=True)
+        recordings.delete_segment(self._store, segment.id)
+        RECORDING_DELETED.labels(reason).inc()
+        log.info("retention (%s): removed %s", reason, segment.path)
+
+    def _update_alert(self, low: bool, now: float) -> None:
+        if low and self._alert_id is None:
+            free = shutil.disk_usage(self._config.path).free / GB
+            detail = f"{free:.1f} GB free on the recordings disk; nothing more may be deleted"
+            self._alert_id = self._store.add_alert(
+                NewAlert(
+                    camera_id=SITE_WIDE,
+                    kind=DISK_LOW_KIND,
+                    rule=DISK_LOW_KIND,
+                    severity=Severity.CRITICAL,
+                    started_at=now,
+                    snapshot_jpeg=text_card("DISK LOW", detail),
+                )
+            )
+            log.error("recordings disk low: %s", detail)
+            self._publish(self._alert_id)
+        elif not low and self._alert_id is not None:
+            self._store.end_alert(self._alert_id, now)
+            self._publish(self._alert_id)
+            self._alert_id = None
+
+    def _publish(self, alert_id: int) -> None:
+        if self._notices is not None:
+            try:
+                self._notices.put_nowait(AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))
+            except queue.Full:
+                log.warning("alert bus full; alert %d is read from the store", alert_id)
