@@ -7,6 +7,7 @@ so its store, queues and metrics can be inspected directly.
 from __future__ import annotations
 
 import collections
+import itertools
 import multiprocessing as mp
 import queue
 import threading
@@ -239,12 +240,12 @@ def test_recording_segments_are_clean_contiguous_and_retained(
     for segment in found:
         assert Path(segment.path).stat().st_size == segment.bytes
         assert not Path(segment.path + ".partial").exists()
-        frames, duration = probe(segment.path)
+        _, duration = probe(segment.path)
         assert abs(duration - (segment.end - segment.start)) < 0.5
     for segment in found[:-1]:  # the last one was cut short by the stop
         assert 2.5 <= segment.end - segment.start <= 3 + 2.5 + 0.3  # cut on the next keyframe
         assert probe(segment.path)[0] >= 25  # 10 fps clip, keyframes every 2.5 s
-    for earlier, later in zip(found, found[1:], strict=False):
+    for earlier, later in itertools.pairwise(found):
         assert later.start - earlier.end < 0.5
 
     store = Store(run.database)
