@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +39,27 @@ class Zone(StrictModel):
     points: list[Point] = Field(min_length=3, max_length=64)
 
 
+class Line(StrictModel):
+    """A counting line on the camera picture, from ``points[0]`` to ``points[1]`` (fractions).
+
+    ``in_side`` names the side that counts as "in", as seen on the picture when looking from
+    the first point towards the second: an object whose feet move onto that side crosses *in*,
+    one that moves off it crosses *out*.
+    """
+
+    name: Identifier
+    points: tuple[Point, Point]
+    in_side: Literal["left", "right"] = "left"
+
+    @field_validator("points")
+    @classmethod
+    def _long_enough(cls, value: tuple[Point, Point]) -> tuple[Point, Point]:
+        (x1, y1), (x2, y2) = value
+        if abs(x2 - x1) + abs(y2 - y1) < 0.02:
+            raise ValueError("the two points of a line must be at least 0.02 of the picture apart")
+        return value
+
+
 class Schedule(StrictModel):
     """Hours in which a rule is armed, in the site's time zone; may wrap past midnight."""
 
@@ -52,15 +73,17 @@ class Schedule(StrictModel):
         return moment >= self.start or moment < self.end
 
 
-class IntrusionRule(StrictModel):
-    """Alert when an object of the given classes is inside a zone for ``min_presence_s``."""
+class _RuleBase(StrictModel):
+    """What every rule has: a name, the classes it watches, a cooldown, a severity, hours."""
 
-    kind: Literal["intrusion"]
     name: Identifier
-    zone: Identifier
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    min_presence_s: float = Field(default=0.0, ge=0.0, le=3600.0)
-    cooldown_s: float = Field(default=60.0, ge=0.0, le=86400.0)
+    cooldown_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        le=86400.0,
+        description="after an alert, this rule stays quiet on this camera for so long",
+    )
     severity: Severity = Severity.WARNING
     schedule: Schedule | None = None
 
@@ -73,7 +96,48 @@ class IntrusionRule(StrictModel):
         return value
 
 
-Rule = IntrusionRule
+class IntrusionRule(_RuleBase):
+    """Alert when an object of the given classes is inside a zone for ``min_presence_s``."""
+
+    kind: Literal["intrusion"]
+    zone: Identifier
+    min_presence_s: float = Field(default=0.0, ge=0.0, le=3600.0)
+
+
+class LoiteringRule(_RuleBase):
+    """Alert when one tracked object stays inside a zone for ``min_dwell_s`` or longer."""
+
+    kind: Literal["loitering"]
+    zone: Identifier
+    min_dwell_s: float = Field(ge=1.0, le=86400.0)
+
+
+class LineCrossingRule(_RuleBase):
+    """Alert when a tracked object crosses a line in ``direction`` (see :class:`Line`)."""
+
+    kind: Literal["line_crossing"]
+    line: Identifier
+    direction: Literal["in", "out", "both"] = "both"
+
+
+class CrowdRule(_RuleBase):
+    """Alert when ``min_count`` or more objects stand in a zone for ``min_duration_s``."""
+
+    kind: Literal["crowd"]
+    zone: Identifier
+    min_count: int = Field(ge=2, le=1000)
+    min_duration_s: float = Field(default=5.0, ge=0.0, le=3600.0)
+
+
+Rule = Annotated[
+    IntrusionRule | LoiteringRule | LineCrossingRule | CrowdRule, Field(discriminator="kind")
+]
+ZoneRule = IntrusionRule | LoiteringRule | CrowdRule
+RULE_MODELS = (IntrusionRule, LoiteringRule, LineCrossingRule, CrowdRule)
+RULE_KINDS: tuple[str, ...] = tuple(
+    get_args(model.model_fields["kind"].annotation)[0] for model in RULE_MODELS
+)
+"""The ``kind`` of every rule model; pydantic puts it into the error paths of the union."""
 
 
 class Credentials(StrictModel):
@@ -91,6 +155,26 @@ def _check_rtsp_url(value: str) -> str:
     return value
 
 
+class MotionConfig(StrictModel):
+    """The motion gate on a small grey picture: which frames are worth a detection."""
+
+    enabled: bool = True
+    threshold: int = Field(default=20, ge=1, le=255, description="grey-level change per pixel")
+    min_area: float = Field(
+        default=0.002, ge=0.0, le=1.0, description="fraction of pixels that must change"
+    )
+    refresh_s: float = Field(
+        default=5.0, gt=0.0, le=600.0, description="send a frame anyway this often"
+    )
+    hold_s: float = Field(default=2.0, ge=0.0, le=60.0, description="keep sending after motion")
+    idle_keyframes_only_after_s: float | None = Field(
+        default=None, gt=0.0, le=3600.0, description="decode keyframes only once idle this long"
+    )
+    masks: list[list[Point]] = Field(
+        default_factory=list, max_length=16, description="polygons ignored (clocks, trees)"
+    )
+
+
 class CameraConfig(StrictModel):
     """One camera: where its streams are, how often to analyse it, and its rules."""
 
@@ -104,7 +188,9 @@ class CameraConfig(StrictModel):
     priority: int = Field(default=0, ge=0, le=10)
     enabled: bool = True
     record: bool = True
+    motion: MotionConfig = MotionConfig()
     zones: list[Zone] = Field(default_factory=list, max_length=32)
+    lines: list[Line] = Field(default_factory=list, max_length=32)
     rules: list[Rule] = Field(default_factory=list, max_length=32)
 
     @field_validator("detect_url", "record_url")
@@ -216,13 +302,31 @@ def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
     for index, camera in enumerate(site.cameras):
         if counts[camera.id] > 1:
             issues.append((("cameras", index, "id"), f"duplicate camera id {camera.id!r}"))
-        zone_names = Counter(zone.name for zone in camera.zones)
-        for zi, zone in enumerate(camera.zones):
-            if zone_names[zone.name] > 1:
-                loc: Loc = ("cameras", index, "zones", zi, "name")
-                issues.append((loc, f"duplicate zone name {zone.name!r}"))
-        for ri, rule in enumerate(camera.rules):
-            if rule.zone not in zone_names:
-                loc = ("cameras", index, "rules", ri, "zone")
-                issues.append((loc, f"no zone named {rule.zone!r} on this camera"))
+        issues += _camera_issues(("cameras", index), camera)
+    return issues
+
+
+def _duplicates(base: Loc, what: str, names: list[str]) -> list[tuple[Loc, str]]:
+    counts = Counter(names)
+    return [
+        ((*base, position, "name"), f"duplicate {what} name {name!r}")
+        for position, name in enumerate(names)
+        if counts[name] > 1
+    ]
+
+
+def _camera_issues(base: Loc, camera: CameraConfig) -> list[tuple[Loc, str]]:
+    """Duplicate zone, line and rule names, and rules naming a zone or line that is not there."""
+    zones = [zone.name for zone in camera.zones]
+    lines = [line.name for line in camera.lines]
+    issues = _duplicates((*base, "zones"), "zone", zones)
+    issues += _duplicates((*base, "lines"), "line", lines)
+    issues += _duplicates((*base, "rules"), "rule", [rule.name for rule in camera.rules])
+    for position, rule in enumerate(camera.rules):
+        loc: Loc = (*base, "rules", position)
+        if isinstance(rule, LineCrossingRule):
+            if rule.line not in lines:
+                issues.append(((*loc, "line"), f"no line named {rule.line!r} on this camera"))
+        elif rule.zone not in zones:
+            issues.append(((*loc, "zone"), f"no zone named {rule.zone!r} on this camera"))
     return issues

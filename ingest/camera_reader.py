@@ -11,17 +11,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Literal, cast
 
 import av
 import av.error
+import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from common.frame_ring import Frame
 from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff
 from ingest.handoff import FrameHandoff
-from ingest.metrics import CAMERA_ONLINE, FRAMES_DECODED, PACKETS, RECONNECTS
+from ingest.metrics import CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
+from ingest.motion import Grey, MotionGate, small_grey
 from ingest.recorder import SegmentRecorder
 from ingest.sampling import FrameSampler, scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
@@ -169,6 +171,8 @@ class CameraReader:
         camera = self.source.camera_id
         packets, decoded = PACKETS.labels(camera), FRAMES_DECODED.labels(camera)
         sampler = FrameSampler(self.source.analysis_fps)
+        gate = MotionGate(self.source.motion)
+        decoding = DecodePolicy(stream, self.source)
         reformatter = VideoReformatter()
         time_base = stream.time_base
         assert time_base is not None
@@ -182,13 +186,53 @@ class CameraReader:
                 if not online:
                     online = True
                     self._went_online(f"{frame.width}x{frame.height}")
-                if frame.pts is None or not sampler.due(float(frame.pts * time_base)):
+                t = float(frame.pts * time_base) if frame.pts is not None else None
+                if t is None or not (sampler.due(t) or decoding.keyframes_only):
+                    continue
+                verdict = gate.check(small_grey(luma(frame)), t)
+                GATED.labels(camera, verdict.reason.value).inc()
+                decoding.update(gate.idle_for(t))
+                if not verdict.send:
                     continue
                 width, height = scaled_size(frame.width, frame.height, self.source.analysis_size)
                 bgr = reformatter.reformat(frame, width, height, "bgr24")
                 image = cast(Frame, bgr.to_ndarray())
                 if self._on_frame is not None:
                     self._on_frame(image)
-                handoff.offer(camera, image, float(frame.pts * time_base), time.time())
+                handoff.offer(camera, image, t, time.time())
             if self._recorder is not None:
                 self._recorder.write(packet, stream)
+
+
+def luma(frame: av.VideoFrame) -> Grey:
+    """The frame's Y plane as an array, without copying (YUV formats only)."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, : frame.width]
+
+
+SkipFrame = Literal["DEFAULT", "NONREF", "NONKEY"]
+
+
+class DecodePolicy:
+    """How much of the stream to decode.
+
+    Frames that no other frame refers to are never decoded when analysis runs well below
+    the stream's rate (H.264 streams with B-frames gain most). A camera idle longer than
+    ``idle_keyframes_only_after_s`` is decoded keyframes only, which costs a fraction of
+    full decoding; the first keyframe with motion switches full decoding back on.
+    """
+
+    def __init__(self, stream: av.VideoStream, source: CameraSource) -> None:
+        self._context = stream.codec_context
+        self._idle_after = source.motion.idle_keyframes_only_after_s
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        self._base: SkipFrame = "NONREF" if rate >= 2 * source.analysis_fps else "DEFAULT"
+        self._context.skip_frame = self._base
+        self.keyframes_only = False
+
+    def update(self, idle_s: float) -> None:
+        idle = self._idle_after is not None and idle_s >= self._idle_after
+        if idle != self.keyframes_only:
+            self.keyframes_only = idle
+            self._context.skip_frame = "NONKEY" if idle else self._base

@@ -12,6 +12,11 @@ FRAMES_DROPPED = Counter(
     "Analysis frames dropped before detection, by reason",
     ["camera", "reason"],
 )
+GATED = Counter(
+    "matthan_ingest_motion_frames",
+    "Sampled frames judged by the motion gate, by verdict (motion, hold, refresh pass)",
+    ["camera", "reason"],
+)
 RECONNECTS = Counter("matthan_ingest_reconnects", "Reconnect attempts", ["camera"])
 CAMERA_ONLINE = Gauge(
     "matthan_camera_online",

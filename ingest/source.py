@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from common.config import SiteConfig
+from common.config import MotionConfig, SiteConfig
 
 
 class MissingCredentialsError(KeyError):
@@ -24,6 +24,7 @@ class CameraSource:
     analysis_size: int
     open_timeout_s: float
     read_timeout_s: float
+    motion: MotionConfig
     username_env: str | None = None
     password_env: str | None = None
 
@@ -53,6 +54,7 @@ def sources_for(site: SiteConfig) -> list[CameraSource]:
             analysis_size=site.ingest.analysis_size,
             open_timeout_s=site.ingest.open_timeout_s,
             read_timeout_s=site.ingest.read_timeout_s,
+            motion=camera.motion,
             username_env=camera.credentials.username_env if camera.credentials else None,
             password_env=camera.credentials.password_env if camera.credentials else None,
         )

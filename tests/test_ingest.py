@@ -44,7 +44,15 @@ def site(cameras: list[dict[str, object]], **ingest: object) -> SiteConfig:
 
 
 def camera(camera_id: str, url: str, **extra: object) -> dict[str, object]:
-    return {"id": camera_id, "name": camera_id, "detect_url": url, **extra}
+    """A camera whose every sampled frame is handed off (motion gate off: these tests
+    count frames to see that a camera streams)."""
+    return {
+        "id": camera_id,
+        "name": camera_id,
+        "detect_url": url,
+        "motion": {"enabled": False},
+        **extra,
+    }
 
 
 class IngestRun:
