@@ -228,6 +228,9 @@ class IngestConfig(StrictModel):
     offline_alert_after_s: float = Field(
         default=10.0, ge=0.0, le=3600.0, description="debounce before 'camera offline'"
     )
+    tamper_debounce_s: float = Field(
+        default=10.0, ge=1.0, le=3600.0, description="a tamper condition must last this long"
+    )
 
 
 class RecordingConfig(StrictModel):

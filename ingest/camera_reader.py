@@ -27,10 +27,13 @@ from ingest.motion import Grey, MotionGate, small_grey
 from ingest.recorder import SegmentRecorder
 from ingest.sampling import FrameSampler, scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
+from ingest.tamper import Tamper, TamperDetector
 
 log = logging.getLogger(__name__)
 
 StatusSink = Callable[[CameraStatus], None]
+TamperSink = Callable[[set[Tamper], set[Tamper], Frame], None]
+TAMPER_CHECK_EVERY_S = 1.0
 
 
 class StreamEndedError(ConnectionError):
@@ -84,12 +87,16 @@ class CameraReader:
         handoff: FrameHandoff | None = None,
         recorder: SegmentRecorder | None = None,
         on_frame: Callable[[Frame], None] | None = None,
+        on_tamper: TamperSink | None = None,
+        tamper_debounce_s: float = 10.0,
     ) -> None:
         self.source = source
         self._url = url
         self._handoff = handoff
         self._recorder = recorder
         self._on_frame = on_frame
+        self._on_tamper = on_tamper
+        self._tamper_debounce_s = tamper_debounce_s
         self._report_sink = report
         self._stop = stop
         self._backoff = Backoff()
@@ -172,6 +179,8 @@ class CameraReader:
         packets, decoded = PACKETS.labels(camera), FRAMES_DECODED.labels(camera)
         sampler = FrameSampler(self.source.analysis_fps)
         gate = MotionGate(self.source.motion)
+        tamper = TamperDetector(self._tamper_debounce_s)
+        next_tamper_check = 0.0
         decoding = DecodePolicy(stream, self.source)
         reformatter = VideoReformatter()
         time_base = stream.time_base
@@ -189,7 +198,14 @@ class CameraReader:
                 t = float(frame.pts * time_base) if frame.pts is not None else None
                 if t is None or not (sampler.due(t) or decoding.keyframes_only):
                     continue
-                verdict = gate.check(small_grey(luma(frame)), t)
+                grey = small_grey(luma(frame))
+                verdict = gate.check(grey, t)
+                if self._on_tamper is not None and t >= next_tamper_check:
+                    next_tamper_check = t + TAMPER_CHECK_EVERY_S
+                    confirmed, cleared = tamper.check(grey, t)
+                    if confirmed or cleared:
+                        picture = cast(Frame, frame.to_ndarray(format="bgr24"))
+                        self._on_tamper(confirmed, cleared, picture)
                 GATED.labels(camera, verdict.reason.value).inc()
                 decoding.update(gate.idle_for(t))
                 if not verdict.send:

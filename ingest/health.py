@@ -20,6 +20,7 @@ from common.frame_ring import Frame
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
+from ingest.tamper import Tamper
 
 log = logging.getLogger(__name__)
 OFFLINE_KIND = "camera_offline"
@@ -48,6 +49,7 @@ class CameraHealth:
         self._detail = "connecting"
         self._alert_id: int | None = None
         self._last_frame: Frame | None = None
+        self._tamper_alerts: dict[Tamper, int] = {}
 
     def note_frame(self, frame: Frame) -> None:
         """Remember the latest picture (a reference, no copy) for the offline alert."""
@@ -94,10 +96,32 @@ class CameraHealth:
             log.warning("camera %s offline: %s", self.camera_id, self._detail)
             self._publish(self._alert_id, updated=False)
 
-    def _publish(self, alert_id: int, updated: bool) -> None:
+    def tamper(self, confirmed: set[Tamper], cleared: set[Tamper], picture: Frame) -> None:
+        """Raise an alert for each newly confirmed tamper condition; end the cleared ones."""
+        now = time.time()
+        with self._lock:
+            for kind in confirmed:
+                alert = NewAlert(
+                    camera_id=self.camera_id,
+                    kind=kind.value,
+                    rule=kind.value,
+                    severity=Severity.WARNING,
+                    started_at=now,
+                    snapshot_jpeg=text_card("TAMPER", kind.value, picture),
+                )
+                self._tamper_alerts[kind] = self._store.add_alert(alert)
+                log.warning("camera %s: %s", self.camera_id, kind.value)
+                self._publish(self._tamper_alerts[kind], updated=False, kind=kind.value)
+            for kind in cleared:
+                alert_id = self._tamper_alerts.pop(kind, None)
+                if alert_id is not None:
+                    self._store.end_alert(alert_id, now)
+                    self._publish(alert_id, updated=True, kind=kind.value)
+
+    def _publish(self, alert_id: int, updated: bool, kind: str = OFFLINE_KIND) -> None:
         if self._notices is None:
             return
         try:
-            self._notices.put_nowait(AlertNotice(alert_id, self.camera_id, OFFLINE_KIND, updated))
+            self._notices.put_nowait(AlertNotice(alert_id, self.camera_id, kind, updated))
         except queue.Full:
             log.warning("alert bus full; alert %d is read from the store", alert_id)

@@ -44,6 +44,7 @@ class WorkerPlan:
     frame_size: int
     recording: RecordingConfig
     offline_alert_after_s: float
+    tamper_debounce_s: float = 10.0
 
 
 def ring_name(shard: int) -> str:
@@ -90,6 +91,8 @@ class _Shard:
                 handoff=handoff,
                 recorder=recorder if shared else None,
                 on_frame=health.note_frame,
+                on_tamper=health.tamper,
+                tamper_debounce_s=plan.tamper_debounce_s,
             )
         )
         if source.record_url is not None and not shared:

@@ -5,6 +5,10 @@ the dashboard. They talk through two bounded queues the supervisor creates: anal
 frame handles (ingest -> detection) and alert notices (detection -> dashboard). A role
 that dies is restarted with backoff; one that dies more than ``RESTART_BUDGET`` times in
 ``RESTART_WINDOW_S`` makes the whole service stop with an error instead of flapping.
+
+The detection core gets more care: when it dies, or hangs (its heartbeat stops while it is
+alive: it is killed), the supervisor raises a site-wide "analysis down" alert, ended once the
+restarted core beats again (:mod:`detect.downtime`). Ingest and recording carry on meanwhile.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Any
 from prometheus_client import multiprocess
 
 from common.config import SiteConfig
+from common.store import Store
 from dashboard.server import DashboardPlan, run_dashboard
 from detect.core import DetectorPlan, run_detector
+from detect.downtime import AnalysisWatch, is_hung
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
 from matthan.logs import setup_logging
@@ -35,6 +41,7 @@ RESTART_BUDGET = 5
 RESTART_WINDOW_S = 300.0
 MAX_RESTART_DELAY_S = 30.0
 NOTICE_QUEUE_SIZE = 1000
+DETECT_ROLE = "detect"
 
 
 class SupervisorError(RuntimeError):
@@ -58,6 +65,8 @@ class Role:
     process: SpawnProcess | None = None
     restarts: list[float] = field(default_factory=list)
     next_start: float = 0.0
+    started_at: float = 0.0
+    """Wall-clock time of the last start."""
 
 
 def shard(items: list[Any], count: int) -> list[list[Any]]:
@@ -76,6 +85,8 @@ class Supervisor:
         self._stopping = False
         self._roles: list[Role] = []
         self._workers = workers or site.ingest.workers or os.cpu_count() or 1
+        self._store: Store | None = None
+        self._analysis: AnalysisWatch | None = None
 
     def _plan_roles(self) -> None:
         site, database = self.site, self.site.storage.database.resolve()
@@ -90,12 +101,16 @@ class Supervisor:
                 frame_size=site.ingest.analysis_size,
                 recording=site.recording.model_copy(update={"path": site.recording.path.resolve()}),
                 offline_alert_after_s=site.ingest.offline_alert_after_s,
+                tamper_debounce_s=site.ingest.tamper_debounce_s,
             )
             self._roles.append(
                 Role(f"ingest-{index}", run_worker, (plan, frames, notices, self._stop))
             )
         detector = DetectorPlan(site, database)
-        self._roles.append(Role("detect", run_detector, (detector, frames, notices, self._stop)))
+        detect_args = (detector, frames, notices, self._stop)
+        self._roles.append(Role(DETECT_ROLE, run_detector, detect_args))
+        self._store = Store(database)
+        self._analysis = AnalysisWatch(self._store, notices)
         dashboard = DashboardPlan(site, database)
         self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, self._stop)))
 
@@ -105,6 +120,7 @@ class Supervisor:
         )
         process.start()
         role.process = process
+        role.started_at = time.time()
         log.info("started %s (pid %s)", role.name, process.pid)
 
     def request_stop(self, *_: object) -> None:
@@ -131,16 +147,31 @@ class Supervisor:
                     self._start(role)
                 continue
             if process.is_alive():
+                self._kill_if_hung(role, process)
                 continue
             multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
             log.error("%s (pid %s) exited with %s", role.name, process.pid, process.exitcode)
             role.process = None
+            if role.name == DETECT_ROLE and self._analysis is not None:
+                detail = f"detector exited ({process.exitcode}); restarting"
+                self._analysis.went_down(time.time(), detail)
             role.restarts = [t for t in role.restarts if now - t < RESTART_WINDOW_S] + [now]
             if len(role.restarts) > RESTART_BUDGET:
                 raise SupervisorError(
                     f"{role.name} died {len(role.restarts)} times in {RESTART_WINDOW_S:.0f} s"
                 )
             role.next_start = now + min(MAX_RESTART_DELAY_S, 2 ** (len(role.restarts) - 1))
+        if self._analysis is not None:
+            self._analysis.check()
+
+    def _kill_if_hung(self, role: Role, process: SpawnProcess) -> None:
+        """Kill a detection core whose heartbeat stopped; the next tick restarts it."""
+        if role.name != DETECT_ROLE or self._store is None:
+            return
+        if is_hung(self._store, role.started_at, time.time()):
+            log.error("%s (pid %s) stopped beating; killing it", role.name, process.pid)
+            process.kill()
+            process.join(5)
 
     def shutdown(self, timeout_s: float = 15.0) -> None:
         """Ask every role to stop, wait, then terminate what is left."""
@@ -157,6 +188,8 @@ class Supervisor:
                 process.join(5)
                 if process.is_alive():
                     process.kill()
+        if self._store is not None:
+            self._store.close()
         log.info("all roles stopped")
 
 

@@ -75,6 +75,7 @@ class IngestRun:
             offline_alert_after_s=config.ingest.offline_alert_after_s,
         )
         self.arrivals: dict[str, list[float]] = collections.defaultdict(list)
+        self.started = time.monotonic()
         self._worker = threading.Thread(
             target=run_worker, args=(plan, self.frames, self.notices, self.stop)
         )
@@ -93,6 +94,13 @@ class IngestRun:
     def fps(self, camera_id: str, window_s: float) -> float:
         now = time.monotonic()
         return sum(1 for t in self.arrivals[camera_id] if now - t <= window_s) / window_s
+
+    def gated(self, camera_id: str, reason: str) -> float:
+        """How many sampled frames the motion gate judged ``reason`` (from the metrics)."""
+        value = REGISTRY.get_sample_value(
+            "matthan_ingest_motion_frames_total", {"camera": camera_id, "reason": reason}
+        )
+        return value or 0.0
 
     def close(self) -> None:
         self.stop.set()
