@@ -195,6 +195,11 @@ class CameraFarm:
             raise FarmError(f"the farm refused {cmd!r}: {answer.get('error')}")
         return answer
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (to measure its CPU time)."""
+        return self._process.pid
+
     def url(self, name: str, with_credentials: bool = False) -> str:
         """The camera's RTSP URL, optionally with the farm's user and password in it."""
         if name not in self._mounts:

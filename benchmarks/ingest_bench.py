@@ -1,0 +1,219 @@
+"""Ingest alone, no detector: how many cameras the readers keep up with on this machine.
+
+For each camera count N, the camera farm serves N mounts (a mix of the clip library, each
+camera at its own offset), the production ingest workers read them (decode, sample at the
+analysis rate, motion gate, tamper checks, recording by remux), and the benchmark drains
+the hand-off queue as the detector would. Over a measurement window it records, per N:
+achieved analysis fps per camera (frames the gate judged) against the target, frames
+handed off, CPU cores used by the ingest workers (and by the farm, separately), and
+resident memory per camera.
+
+Run: ``.venv/bin/python -m benchmarks.ingest_bench [--cameras 25 50 100 150] [--window 30]``
+Results: ``benchmarks/results/ingest-<time>.json`` and ``ingest-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.farm import CameraFarm, Mount, default_clips_dir
+from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
+
+CLIPS = (
+    "pets09_s2l1_vtest.mp4",
+    "intel_parking_lot_cars.mp4",
+    "intel_indoor_one_by_one_person.mp4",
+    "la_cam68_1st_alameda_sidewalk.mp4",
+    "residential_street_cars_unverified.mp4",
+    "walkway_pedestrians_unverified.mp4",
+    "empty_parking_lot_pingpong.mp4",
+    "indoor_walking_by.mp4",
+)
+RESULTS = Path(__file__).parent / "results"
+
+
+def farm_mounts(count: int) -> list[Mount]:
+    clips = default_clips_dir()
+    return [
+        Mount(f"cam{index:03d}", clips / CLIPS[index % len(CLIPS)], offset_frames=index * 7)
+        for index in range(count)
+    ]
+
+
+def site_config(farm: CameraFarm, count: int, fps: float, recordings: Path) -> Any:
+    from common.config import SiteConfig
+
+    return SiteConfig.model_validate(
+        {
+            "site": {"name": "ingest benchmark"},
+            "ingest": {"analysis_fps": fps},
+            "recording": {"path": str(recordings), "segment_s": 60},
+            "cameras": [
+                {
+                    "id": f"cam{index:03d}",
+                    "name": f"cam {index}",
+                    "detect_url": farm.url(f"cam{index:03d}"),
+                }
+                for index in range(count)
+            ],
+        }
+    )
+
+
+def drain(frames: Any, stop: threading.Event, counts: dict[str, int]) -> None:
+    """Take frames off the hand-off queue as the detector would (and count them)."""
+    while not stop.is_set():
+        try:
+            ref = frames.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        counts[ref.camera_id] += 1
+
+
+def judged_per_camera(metrics_dir: Path) -> dict[str, float]:
+    """Frames the motion gate judged, per camera, summed over the worker processes."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
+    totals: dict[str, float] = defaultdict(float)
+    for family in registry.collect():
+        if family.name == "matthan_ingest_motion_frames":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    totals[sample.labels["camera"]] += sample.value
+    return totals
+
+
+def measure(
+    count: int, fps: float, window_s: float, warmup_s: float, workers: int
+) -> dict[str, Any]:
+    """One run at ``count`` cameras."""
+    scratch = Path(tempfile.mkdtemp(prefix="matthan-ingest-bench-"))
+    metrics_dir = scratch / "metrics"
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from common.store import Store
+    from ingest.source import sources_for
+    from ingest.worker import WorkerPlan, run_worker
+    from matthan.supervisor import shard
+
+    context = mp.get_context("spawn")
+    try:
+        with CameraFarm(farm_mounts(count)) as farm:
+            config = site_config(farm, count, fps, scratch / "rec")
+            database = scratch / "bench.db"
+            Store(database).close()
+            frames = context.Queue(maxsize=config.ingest.queue_size)
+            notices = context.Queue(maxsize=1000)
+            stop_event = context.Event()
+            processes = []
+            for index, sources in enumerate(shard(sources_for(config), workers)):
+                plan = WorkerPlan(
+                    shard=index,
+                    sources=tuple(sources),
+                    database=database,
+                    ring_slots=config.ingest.ring_slots,
+                    frame_size=config.ingest.analysis_size,
+                    recording=config.recording,
+                    offline_alert_after_s=30,
+                )
+                process = context.Process(
+                    target=run_worker, args=(plan, frames, notices, stop_event)
+                )
+                process.start()
+                processes.append(process)
+            counts: dict[str, int] = defaultdict(int)
+            stop_drain = threading.Event()
+            threading.Thread(target=drain, args=(frames, stop_drain, counts), daemon=True).start()
+            time.sleep(warmup_s)
+            pids = [p.pid for p in processes if p.pid is not None]
+            farm_pid = farm.pid
+            cpu0, farm_cpu0 = process_cpu_seconds(pids), process_cpu_seconds([farm_pid])
+            judged0, handed0, t0 = judged_per_camera(metrics_dir), dict(counts), time.monotonic()
+            time.sleep(window_s)
+            elapsed = time.monotonic() - t0
+            cpu = (process_cpu_seconds(pids) - cpu0) / elapsed
+            farm_cpu = (process_cpu_seconds([farm_pid]) - farm_cpu0) / elapsed
+            judged1, handed1 = judged_per_camera(metrics_dir), dict(counts)
+            rss = process_rss_bytes(pids)
+            stop_event.set()
+            stop_drain.set()
+            for process in processes:
+                process.join(30)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    ids = [f"cam{index:03d}" for index in range(count)]
+    judged = [(judged1.get(c, 0) - judged0.get(c, 0)) / elapsed for c in ids]
+    handed = [(handed1.get(c, 0) - handed0.get(c, 0)) / elapsed for c in ids]
+    return {
+        "cameras": count,
+        "target_fps": fps,
+        "analysis_fps_per_camera_median": round(statistics.median(judged), 2),
+        "analysis_fps_per_camera_p10": round(sorted(judged)[len(judged) // 10], 2),
+        "handed_off_fps_per_camera_median": round(statistics.median(handed), 2),
+        "motion_pass_ratio": round(sum(handed) / max(1e-9, sum(judged)), 3),
+        "cpu_cores_used": round(cpu, 3),
+        "farm_cpu_cores": round(farm_cpu, 3),
+        "rss_mb_per_camera": round(rss / 1e6 / count, 2),
+        "rss_mb_total": round(rss / 1e6, 1),
+        "realtime": statistics.median(judged) >= 0.95 * fps,
+        "window_s": round(elapsed, 1),
+        "workers": workers,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", type=int, nargs="+", default=[25, 50, 100, 150])
+    parser.add_argument("--fps", type=float, default=5.0)
+    parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=12.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    runs = []
+    for count in args.cameras:
+        result = measure(count, args.fps, args.window, args.warmup, args.workers)
+        print(json.dumps(result), flush=True)
+        runs.append(result)
+    report = {
+        "benchmark": "ingest",
+        "machine": machine_info(),
+        "command": "python -m benchmarks.ingest_bench "
+        + " ".join(f"--cameras {' '.join(map(str, args.cameras))} --window {args.window}".split()),
+        "summary": {
+            str(run["cameras"]): {
+                k: run[k]
+                for k in (
+                    "cameras",
+                    "analysis_fps_per_camera_median",
+                    "cpu_cores_used",
+                    "rss_mb_per_camera",
+                )
+            }
+            for run in runs
+        },
+        "runs": runs,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for name in (f"ingest-{stamp}.json", "ingest-latest.json"):
+        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / 'ingest-latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
