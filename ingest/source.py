@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from common.config import MotionConfig, SiteConfig
+from common.credentials import MissingCredentialsError, url_with_login
 
-
-class MissingCredentialsError(KeyError):
-    """A camera names an environment variable for its login that is not set."""
+__all__ = ["CameraSource", "MissingCredentialsError", "sources_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +27,7 @@ class CameraSource:
 
     def connect_url(self, url: str) -> str:
         """``url`` with the login from the environment inserted. Never log the result."""
-        if self.username_env is None or self.password_env is None:
-            return url
-        names = (self.username_env, self.password_env)
-        missing = [name for name in names if name not in os.environ]
-        if missing:
-            raise MissingCredentialsError(f"environment variable {missing[0]} is not set")
-        user, password = (quote(os.environ[name], safe="") for name in names)
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://{user}:{password}@{rest}"
+        return url_with_login(url, self.username_env, self.password_env)
 
 
 def sources_for(site: SiteConfig) -> list[CameraSource]:
