@@ -1,0 +1,121 @@
+"""Clips and evidence packages cut from recorded segments, without re-encoding.
+
+:func:`cut_clip` remuxes the packets of one camera's segments that fall in a wall-clock
+window into a single MP4. It starts on the keyframe at or before the window's start, so
+the clip plays from its first frame, and its timestamps run on across segment joins.
+
+:func:`export_package` does that for several cameras and writes a manifest with the
+SHA-256 of every file, who exported and why: what a police station hands over as
+evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from common.recordings import Segment
+
+
+class NoFootageError(LookupError):
+    """Nothing was recorded in the requested window."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFile:
+    """One exported MP4 and what it covers."""
+
+    camera_id: str
+    name: str
+    start: float
+    end: float
+    bytes: int
+    sha256: str
+
+
+def _packets_in_window(segment: Segment, start: float, end: float) -> Any:
+    """Yield (packet, seconds from segment start) for packets overlapping the window,
+    beginning at the last keyframe before ``start``."""
+    with av.open(segment.path) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        assert time_base is not None
+        pending: list[tuple[av.Packet, float]] = []
+        for packet in container.demux(stream):
+            if packet.dts is None or packet.size == 0:
+                continue
+            offset = float(packet.dts * time_base)
+            wall = segment.start + offset
+            if wall > end:
+                break
+            if wall < start:
+                pending = [(packet, offset)] if packet.is_keyframe else [*pending, (packet, offset)]
+                continue
+            yield from pending
+            pending = []
+            yield packet, offset
+
+
+def cut_clip(segments: Sequence[Segment], start: float, end: float, out: Path) -> ClipFile:
+    """Write the window [start, end] of one camera's ``segments`` (oldest first) to ``out``."""
+    covering = [s for s in segments if s.end >= start and s.start <= end]
+    if not covering:
+        raise NoFootageError(f"no recording between {start:.0f} and {end:.0f}")
+    partial = out.with_name(out.name + ".partial")
+    first_wall: float | None = None
+    last_wall = start
+    with av.open(str(partial), "w", format="mp4") as output:
+        with av.open(covering[0].path) as template:
+            stream = output.add_stream_from_template(template.streams.video[0])
+        time_base = stream.time_base
+        last_dts = -1
+        for segment in covering:
+            for packet, offset in _packets_in_window(segment, start, end):
+                wall = segment.start + offset
+                first_wall = wall if first_wall is None else first_wall
+                assert time_base is not None
+                dts = round((wall - first_wall) / time_base)
+                if dts <= last_dts:
+                    continue
+                packet.dts = packet.pts = dts
+                packet.stream = stream
+                output.mux(packet)
+                last_dts, last_wall = dts, wall
+    if first_wall is None:
+        partial.unlink(missing_ok=True)
+        raise NoFootageError(f"no recording between {start:.0f} and {end:.0f}")
+    os.replace(partial, out)
+    data = out.read_bytes()
+    return ClipFile(
+        camera_id=covering[0].camera_id,
+        name=out.name,
+        start=first_wall,
+        end=last_wall,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def write_manifest(
+    folder: Path, files: Sequence[ClipFile], exported_by: str, reason: str, window: tuple[float, float]
+) -> Path:
+    """The package's manifest: every file with its SHA-256, who exported it and why."""
+    manifest = {
+        "exported_by": exported_by,
+        "reason": reason,
+        "exported_at": time.time(),
+        "window": {"start": window[0], "end": window[1]},
+        "hash": "sha256",
+        "files": [asdict(file) for file in files],
+    }
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
