@@ -48,7 +48,7 @@ def _packets_in_window(segment: Segment, start: float, end: float) -> Any:
         stream = container.streams.video[0]
         time_base = stream.time_base
         assert time_base is not None
-        pending: list[tuple[av.Packet, float]] = []
+        pending: list[tuple[av.Packet[Any], float]] = []
         for packet in container.demux(stream):
             if packet.dts is None or packet.size == 0:
                 continue
@@ -105,7 +105,11 @@ def cut_clip(segments: Sequence[Segment], start: float, end: float, out: Path) -
 
 
 def write_manifest(
-    folder: Path, files: Sequence[ClipFile], exported_by: str, reason: str, window: tuple[float, float]
+    folder: Path,
+    files: Sequence[ClipFile],
+    exported_by: str,
+    reason: str,
+    window: tuple[float, float],
 ) -> Path:
     """The package's manifest: every file with its SHA-256, who exported it and why."""
     manifest = {

@@ -10,7 +10,7 @@ CLIP is a path, or a file name in the clip library (`$MATTHAN_CLIPS` or ``../sha
 from __future__ import annotations
 
 import argparse
-import threading
+import signal
 from pathlib import Path
 
 from benchmarks.farm.control import CameraFarm, Mount, default_clips_dir
@@ -54,11 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     with CameraFarm(args.mount, args.port, args.username, args.password, args.host) as farm:
         for mount in args.mount:
             print(farm.url(mount.name, with_credentials=args.username is not None), flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopping", flush=True)
+        wait_for_stop_signal()
+        print("stopping", flush=True)
     return 0
+
+
+def wait_for_stop_signal() -> None:
+    """Sleep until Ctrl-C or SIGTERM; call it after the server has started, because a child
+    inherits the blocked-signal mask and the server must still see its own SIGTERM."""
+    stop = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    signal.sigwait(stop)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ SERVER_SCRIPT = Path(__file__).with_name("server.py")
 READY_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_S = 10.0
 QUIT_TIMEOUT_S = 5.0
-STDERR_TAIL_CHARS = 4000
+STDERR_TAIL_BYTES = 4000
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -161,10 +161,12 @@ class CameraFarm:
         return port
 
     def _next_message(self, timeout_s: float) -> dict[str, object]:
+        """The server's next JSON line; its exit, silence or nonsense raise with its stderr."""
         try:
             line = self._lines.get(timeout=timeout_s)
         except queue.Empty:
-            raise FarmTimeoutError(f"the farm did not answer within {timeout_s} s") from None
+            what = f"the farm did not answer within {timeout_s} s"
+            raise self._failure(what, FarmTimeoutError) from None
         if line is None:
             raise self._failure("the farm's server exited")
         try:
@@ -175,11 +177,12 @@ class CameraFarm:
             raise self._failure(f"the farm printed something other than a JSON object: {line!r}")
         return message
 
-    def _failure(self, what: str) -> FarmError:
+    def _failure(self, what: str, kind: type[FarmError] = FarmError) -> FarmError:
         """An error naming what went wrong, the exit status and the tail of the server's stderr."""
-        self._stderr.seek(0)
-        stderr = self._stderr.read().decode(errors="replace")[-STDERR_TAIL_CHARS:]
-        return FarmError(f"{what} (exit status {self._process.poll()}); stderr:\n{stderr}")
+        fd = self._stderr.fileno()  # shared with the server: pread leaves its write offset alone
+        start = max(0, os.fstat(fd).st_size - STDERR_TAIL_BYTES)
+        stderr = os.pread(fd, STDERR_TAIL_BYTES, start).decode(errors="replace")
+        return kind(f"{what} (exit status {self._process.poll()}); stderr:\n{stderr}")
 
     def _request(self, cmd: str, **fields: object) -> dict[str, object]:
         """Send one command and return its answer; a refusal raises `FarmError`."""

@@ -21,15 +21,17 @@ stdout, then reads one JSON command per line on stdin and answers each with one 
 How a camera works. At start-up every distinct clip is demuxed once into memory as Annex-B
 access units (one per frame, SPS/PPS repeated before every IDR). A mount is a shared
 RTSPMediaFactory, so all clients of one mount watch the same "camera". Its pipeline is a live
-``appsrc`` feeding ``rtph264pay``; on every ``need-data`` the feeder pushes the next access unit,
-looping the clip forever, stamped ``PTS = DTS = base + n * frame_duration``. The RTSP server's
-sinks synchronise on the pipeline clock, so they hold each frame until its time comes and appsrc
-asks for the next one only then: that is what paces the stream in real time. Timestamps never
-go back across loops; after a stall they jump forward to the present, as a real camera's would.
+``appsrc`` (with the demuxer's caps) feeding ``rtph264pay``. On every ``need-data`` the feeder
+pushes the next access unit, looping the clip forever, stamped
+``PTS = DTS = base + n * frame_duration``. The RTSP server's sinks synchronise on the pipeline
+clock, so they hold each frame until its time comes and appsrc asks for the next one only then:
+that is what paces the stream in real time. Timestamps never go back across loops; after a
+stall they jump forward to the present, as a real camera's would. A camera starts on the
+keyframe at or before its offset, so that a reader's first picture decodes at once.
 
-Mode ``garbage`` keeps the SPS/PPS (so a reader opens the stream and learns its size) but fills
-every slice with random bytes, so no picture decodes. It skips ``h264parse``, which would drop
-the broken slices instead of sending them.
+Mode ``garbage`` keeps the stream's structure (start codes, NAL headers, SPS/PPS), so a reader
+connects and receives packets, but every slice gets an invalid header and random bytes, so no
+picture ever decodes.
 """
 
 from __future__ import annotations
@@ -53,15 +55,18 @@ MODES = ("normal", "garbage")
 ROLE = "camera-viewer"
 LATE_REBASE_NS = Gst.SECOND
 """A frame this late (after a stall, or a long hiccup) restarts the timeline at the present."""
+UNDECODABLE_SLICE = bytes([0b11000000, 0b00011111, 0b01001000])
+"""A slice header that no decoder accepts: Exp-Golomb first_mb_in_slice 0 (`1`), slice_type P
+(`1`), then pic_parameter_set_id 1000 (`000000000 1111101001`), past the H.264 limit of 255."""
+DEMUX_POLL_NS = Gst.SECOND // 10
 DEMUX_TIMEOUT_NS = 5 * Gst.SECOND
-"""Demuxing is fast (ms per clip); a wait this long means the pipeline failed."""
+"""Demuxing takes milliseconds per clip; a pipeline this slow has failed without saying so."""
 
-LAUNCH = {
-    "normal": "( appsrc name=src is-live=true format=time ! h264parse"
-    " ! rtph264pay name=pay0 pt=96 config-interval=1 )",
-    "garbage": "( appsrc name=src is-live=true format=time"
-    " ! rtph264pay name=pay0 pt=96 config-interval=1 )",
-}
+LAUNCH = (
+    "( appsrc name=src is-live=true format=time ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+)
+"""No h264parse here: the access units were parsed once at start-up, and a parser per camera
+would cost about a fifth more CPU (and would drop the broken slices of garbage mode)."""
 
 
 # --- clips ------------------------------------------------------------------------------------
@@ -97,31 +102,53 @@ def demux_clip(path: str) -> Clip:
         " ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
     )
     pipeline.get_by_name("file").set_property("location", path)
-    sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
-    units, keyframes, caps = [], [], None
-    while (sample := sink.try_pull_sample(DEMUX_TIMEOUT_NS)) is not None:
-        caps = caps or sample.get_caps()
-        buffer = sample.get_buffer()
-        units.append(buffer.extract_dup(0, buffer.get_size()))
-        keyframes.append(not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT))
-    error = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
-    pipeline.set_state(Gst.State.NULL)
-    if error is not None or not sink.is_eos() or caps is None:
-        detail = error.parse_error()[0].message if error is not None else "no H.264 video"
-        raise ValueError(f"cannot demux {path}: {detail}")
+    try:
+        samples = pull_all(pipeline, pipeline.get_by_name("sink"))
+    except ValueError as error:
+        raise ValueError(f"cannot demux {path}: {error}") from None
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    caps = samples[0].get_caps()
     found, num, den = caps.get_structure(0).get_fraction("framerate")
     if not found or num <= 0:
         raise ValueError(f"{path} has no frame rate in its caps: {caps.to_string()}")
-    return Clip(path, caps, num, den, tuple(units), tuple(keyframes))
+    buffers = [sample.get_buffer() for sample in samples]
+    units = tuple(buffer.extract_dup(0, buffer.get_size()) for buffer in buffers)
+    keyframes = tuple(not buffer.has_flags(Gst.BufferFlags.DELTA_UNIT) for buffer in buffers)
+    return Clip(path, caps, num, den, units, keyframes)
+
+
+def pull_all(pipeline: Gst.Pipeline, sink: GstApp.AppSink) -> list[Gst.Sample]:
+    """Every sample up to end-of-stream; a pipeline error or a stall raises ValueError."""
+    samples, waited = [], 0
+    bus = pipeline.get_bus()
+    while not sink.is_eos():
+        sample = sink.try_pull_sample(DEMUX_POLL_NS)
+        if sample is not None:
+            samples.append(sample)
+            continue
+        error = bus.pop_filtered(Gst.MessageType.ERROR)
+        waited += DEMUX_POLL_NS
+        if error is not None or waited >= DEMUX_TIMEOUT_NS:
+            raise ValueError(error.parse_error()[0].message if error is not None else "timed out")
+    if not samples:
+        raise ValueError("no H.264 video")
+    return samples
 
 
 def corrupt(unit: bytes) -> bytes:
-    """Keep the start codes, NAL headers and SPS/PPS; replace every slice body with noise."""
+    """Keep start codes, NAL headers and SPS/PPS; make every slice unusable noise.
+
+    Each slice body becomes `UNDECODABLE_SLICE` followed by random bytes. Random bytes alone
+    are not enough: now and then FFmpeg parses a random slice header and conceals the rest into
+    a picture that it does not even flag as corrupt. An invalid PPS id is refused at once.
+    """
     parts = unit.split(b"\x00\x00\x01")
     for i, nal in enumerate(parts[1:], start=1):
         if nal and nal[0] & 0x1F in (1, 5):  # non-IDR and IDR slices
-            parts[i] = nal[:1] + os.urandom(len(nal) - 1)
+            noise = os.urandom(max(0, len(nal) - 1 - len(UNDECODABLE_SLICE)))
+            parts[i] = nal[:1] + UNDECODABLE_SLICE + noise
     return b"\x00\x00\x01".join(parts)
 
 
@@ -159,22 +186,26 @@ class Feeder:
                 self.push()
 
     def push(self) -> None:
-        """Push the next access unit, stamped on a timeline that only moves forward."""
+        """Push the next access unit of the loop."""
         clip = self.mount.clip
-        now = self.running_time()
-        if self.base is None or self.base + clip.frame_time(self.pushed) < now - LATE_REBASE_NS:
-            self.base = now - clip.frame_time(self.pushed)
         unit = clip.units[self.index]
-        if self.mount.mode == "garbage":
-            unit = corrupt(unit)
-        buffer = Gst.Buffer.new_wrapped(unit)
-        buffer.pts = buffer.dts = self.base + clip.frame_time(self.pushed)
+        buffer = Gst.Buffer.new_wrapped(corrupt(unit) if self.mount.mode == "garbage" else unit)
+        buffer.pts = buffer.dts = self.timestamp()
         buffer.duration = clip.frame_time(self.pushed + 1) - clip.frame_time(self.pushed)
         if not clip.keyframes[self.index]:
             buffer.set_flags(Gst.BufferFlags.DELTA_UNIT)
         self.appsrc.push_buffer(buffer)
         self.pushed += 1
         self.index = (self.index + 1) % len(clip.units)
+
+    def timestamp(self) -> int:
+        """The next frame's time: one frame after the last, unless that lies well in the past
+        (the camera was stalled), in which case the timeline restarts at the present."""
+        frame_time = self.mount.clip.frame_time(self.pushed)
+        now = self.running_time()
+        if self.base is None or self.base + frame_time < now - LATE_REBASE_NS:
+            self.base = now - frame_time
+        return self.base + frame_time
 
     def running_time(self) -> int:
         """The pipeline's running time now (0 before it has a clock)."""
@@ -202,7 +233,7 @@ class Mount:
     def make_factory(self, with_auth: bool) -> GstRtspServer.RTSPMediaFactory:
         """A shared factory (one pipeline for all clients) whose medias this mount feeds."""
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(LAUNCH[self.mode])
+        factory.set_launch(LAUNCH)
         factory.set_shared(True)
         if with_auth:
             factory.add_role_from_structure(
@@ -243,7 +274,9 @@ class Farm:
 
     def listen(self) -> int:
         """Start accepting connections in the default main context; returns the bound port."""
-        self.server.attach(None)
+        if self.server.attach(None) == 0:
+            where = f"{self.server.get_address()}:{self.server.get_service()}"
+            raise OSError(f"cannot listen on {where} (in use?)")
         return self.server.get_bound_port()
 
     def add(self, name: str, clip: str, offset: int = 0, mode: str = "normal") -> Mount:
@@ -356,12 +389,17 @@ def on_line(farm: Farm, loop: GLib.MainLoop, line: str) -> bool:
     return GLib.SOURCE_REMOVE
 
 
+def stop_loop(loop: GLib.MainLoop) -> bool:
+    loop.quit()
+    return GLib.SOURCE_REMOVE
+
+
 def read_stdin(farm: Farm, loop: GLib.MainLoop) -> None:
     """Reader thread: hand each line to the main loop; quit when stdin ends."""
     for line in sys.stdin:
         if line.strip():
             GLib.idle_add(on_line, farm, loop, line)
-    GLib.idle_add(lambda: loop.quit() or GLib.SOURCE_REMOVE)
+    GLib.idle_add(stop_loop, loop)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -374,19 +412,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_spec(farm: Farm, path: str) -> None:
+    """Add the mounts listed in a spec file."""
+    with open(path, encoding="utf-8") as spec:
+        for mount in json.load(spec):
+            offset, mode = mount.get("offset", 0), mount.get("mode", "normal")
+            farm.add(mount["name"], mount["clip"], offset, mode)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     Gst.init(None)
     farm = Farm(args.host, args.port, args.username, args.password)
-    with open(args.spec, encoding="utf-8") as spec:
-        for mount in json.load(spec):
-            farm.add(
-                mount["name"], mount["clip"], mount.get("offset", 0), mount.get("mode", "normal")
-            )
+    try:
+        load_spec(farm, args.spec)
+        port = farm.listen()
+    except (OSError, ValueError, KeyError) as error:
+        print(f"farm: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
     loop = GLib.MainLoop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
-    reply({"ready": True, "port": farm.listen()})
+    reply({"ready": True, "port": port})
     threading.Thread(target=read_stdin, args=(farm, loop), daemon=True).start()
     loop.run()
     farm.close()

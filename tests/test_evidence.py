@@ -1,0 +1,78 @@
+"""Clips cut from real recorded segments: they play, cover the window across segment
+joins, and the manifest's SHA-256 matches the file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from benchmarks.farm import CameraFarm, Mount
+from common import recordings
+from common.config import RecordingConfig
+from common.evidence import NoFootageError, cut_clip, write_manifest
+from common.recordings import Segment
+from common.store import Store
+from tests.paths import clips_dir
+from tests.test_ingest import IngestRun, camera, site, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[Segment]:
+    """About 12 s of the PETS clip recorded in 3 s segments by the real ingest worker."""
+    folder = tmp_path_factory.mktemp("evidence")
+    with CameraFarm([Mount("cam", clips_dir() / "pets09_s2l1_vtest.mp4")]) as farm:
+        run = IngestRun(
+            site([camera("cam", farm.url("cam"))]),
+            folder,
+            RecordingConfig(path=folder / "rec", segment_s=3),
+        )
+        try:
+            wait_for(lambda: len(recordings.segments(run.store, "cam")) >= 3, 40, "segments")
+        finally:
+            run.close()
+    return recordings.segments(Store(run.database), "cam")
+
+
+def frames_and_duration(path: Path) -> tuple[int, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+    assert stream.time_base is not None
+    return len(frames), float((frames[-1].pts - frames[0].pts) * stream.time_base)
+
+
+def test_clip_spans_a_segment_join(recorded: list[Segment], tmp_path: Path) -> None:
+    join = recorded[0].end
+    clip = cut_clip(recorded, join - 2.0, join + 2.0, tmp_path / "clip.mp4")
+    frames, duration = frames_and_duration(tmp_path / "clip.mp4")
+    # Starts on the keyframe at or before the window (up to one 2.5 s GOP early).
+    assert 4.0 - 0.3 <= duration <= 4.0 + 2.5 + 0.3
+    assert frames >= 35
+    assert clip.start <= join - 2.0 + 0.01
+    assert clip.sha256 == hashlib.sha256((tmp_path / "clip.mp4").read_bytes()).hexdigest()
+
+
+def test_manifest_matches_files(recorded: list[Segment], tmp_path: Path) -> None:
+    start = recorded[0].start + 1
+    clip = cut_clip(recorded, start, start + 3, tmp_path / "cam.mp4")
+    manifest = write_manifest(tmp_path, [clip], "operator1", "case 17/2026", (start, start + 3))
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    assert data["exported_by"] == "operator1"
+    assert data["reason"] == "case 17/2026"
+    (entry,) = data["files"]
+    assert entry["sha256"] == hashlib.sha256((tmp_path / entry["name"]).read_bytes()).hexdigest()
+
+
+def test_window_without_footage(recorded: list[Segment], tmp_path: Path) -> None:
+    before = recorded[0].start - 1000
+    with pytest.raises(NoFootageError):
+        cut_clip(recorded, before, before + 5, tmp_path / "none.mp4")
+    assert not list(tmp_path.iterdir())
+    assert time.time() > before
