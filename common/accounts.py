@@ -21,6 +21,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
@@ -152,8 +153,12 @@ class Accounts:
     def __init__(self, store: Store, hasher: PasswordHasher | None = None) -> None:
         self.store = store
         self._hasher = hasher or PasswordHasher()
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
         audit.install_guards(store)
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """A hash to verify against for unknown names (made once, when first needed)."""
+        return self._hasher.hash(secrets.token_hex(16))
 
     def add_user(
         self,
@@ -172,7 +177,7 @@ class Accounts:
         if language not in LANGUAGES:
             raise AccountError(f"language must be one of {LANGUAGES}")
         password_hash = self._hasher.hash(check_password(password))
-        detail = f"role={role.value} areas={','.join(areas) or '*'}"
+        detail: audit.Detail = {"role": role.value, "areas": list(areas)}
         try:
             with self.store.transaction() as db:
                 db.execute(
@@ -180,7 +185,9 @@ class Accounts:
                     " created_at) VALUES (?,?,?,?,?,?)",
                     (username, password_hash, role.value, json.dumps(areas), language, time.time()),
                 )
-                audit.append(db, Action.USER_ADD, actor, username, detail, address)
+                audit.append(
+                    db, Action.USER_ADD, actor, target=username, detail=detail, address=address
+                )
         except sqlite3.IntegrityError:
             raise AccountError(f"user {username!r} exists already") from None
         return self.require(username)
@@ -215,14 +222,16 @@ class Accounts:
         role = role or user.role
         areas = user.areas if areas is None else areas
         disabled = user.disabled if disabled is None else disabled
-        detail = f"role={role.value} areas={','.join(areas) or '*'} disabled={int(disabled)}"
+        detail: audit.Detail = {"role": role.value, "areas": list(areas), "disabled": disabled}
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE users SET role=?, areas=?, disabled=? WHERE id=?",
                 (role.value, json.dumps(areas), int(disabled), user.id),
             )
             db.execute("DELETE FROM sessions WHERE user_id=?", (user.id,))
-            audit.append(db, Action.USER_CHANGE, actor, username, detail, address)
+            audit.append(
+                db, Action.USER_CHANGE, actor, target=username, detail=detail, address=address
+            )
         return self.require(username)
 
     def set_password(self, username: str, password: str, *, actor: str, address: str = "") -> None:
@@ -232,7 +241,7 @@ class Accounts:
         with self.store.transaction() as db:
             db.execute("UPDATE users SET password_hash=? WHERE id=?", (password_hash, user.id))
             db.execute("DELETE FROM sessions WHERE user_id=?", (user.id,))
-            audit.append(db, Action.USER_PASSWORD, actor, username, "", address)
+            audit.append(db, Action.USER_PASSWORD, actor, target=username, address=address)
 
     def set_language(self, user: User, language: str) -> None:
         """Remember the user's page language (not audited: it changes nothing for others)."""

@@ -4,10 +4,14 @@ The table has no UPDATE or DELETE path in the code, and SQLite triggers (install
 :func:`install_guards`) abort any statement that tries, so a rogue or mistaken query
 cannot rewrite history either. Writers call :func:`append` inside their own transaction,
 so an action and its audit row are committed together or not at all.
+
+``detail`` is a small JSON object of facts (``{"role": "operator", "areas": [...]}``,
+``{"note": "..."}``), so the page can show it in the reader's language.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -24,13 +28,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
     actor    TEXT NOT NULL,
     action   TEXT NOT NULL,
     target   TEXT NOT NULL DEFAULT '',
-    detail   TEXT NOT NULL DEFAULT '',
+    detail   TEXT NOT NULL DEFAULT '{}',
     address  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_log_action_time ON audit_log (action, at);
 """
 
 APPEND_ONLY = ("audit_log", "alert_reviews")
+Detail = dict[str, str | int | bool | list[str]]
 
 
 def _guards(table: str) -> tuple[str, ...]:
@@ -55,9 +60,12 @@ class Action(StrEnum):
     LOGOUT = "logout"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     ALERT_RESOLVE = "alert.resolve"
+    LIVE_START = "live.start"
+    LIVE_STOP = "live.stop"
+    EXPORT = "export"
     USER_ADD = "user.add"
     USER_CHANGE = "user.change"
-    USER_PASSWORD = "user.password"
+    USER_PASSWORD = "user.password"  # noqa: S105 (an action name)
     CONFIG_CHANGED = "config.changed"
 
 
@@ -70,7 +78,7 @@ class AuditEntry:
     actor: str
     action: str
     target: str
-    detail: str
+    detail: Detail
     address: str
 
 
@@ -86,21 +94,37 @@ def append(
     db: sqlite3.Connection,
     action: Action,
     actor: str,
+    *,
     target: str = "",
-    detail: str = "",
+    detail: Detail | None = None,
     address: str = "",
 ) -> None:
     """Add one row inside the caller's transaction."""
+    facts = json.dumps(detail or {}, ensure_ascii=False)
     db.execute(
         "INSERT INTO audit_log (at, actor, action, target, detail, address) VALUES (?,?,?,?,?,?)",
-        (time.time(), actor, action.value, target, detail, address),
+        (time.time(), actor, action.value, target, facts, address),
     )
 
 
-def record(store: Store, action: Action, actor: str, **fields: str) -> None:
+def record(
+    store: Store,
+    action: Action,
+    actor: str,
+    *,
+    target: str = "",
+    detail: Detail | None = None,
+    address: str = "",
+) -> None:
     """Add one row in a transaction of its own."""
     with store.transaction() as db:
-        append(db, action, actor, **fields)
+        append(db, action, actor, target=target, detail=detail, address=address)
+
+
+def _entry(row: sqlite3.Row) -> AuditEntry:
+    fields = dict(row)
+    fields["detail"] = json.loads(fields["detail"])
+    return AuditEntry(**fields)
 
 
 def entries(store: Store, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
@@ -110,7 +134,7 @@ def entries(store: Store, limit: int = 100, before: int | None = None) -> list[A
         " WHERE id < ? ORDER BY id DESC LIMIT ?",
         (before if before is not None else 2**62, limit),
     )
-    return [AuditEntry(**dict(row)) for row in rows]
+    return [_entry(row) for row in rows]
 
 
 def latest(store: Store, action: Action) -> AuditEntry | None:
@@ -120,7 +144,7 @@ def latest(store: Store, action: Action) -> AuditEntry | None:
         " WHERE action = ? ORDER BY id DESC LIMIT 1",
         (action.value,),
     )
-    return AuditEntry(**dict(rows[0])) if rows else None
+    return _entry(rows[0]) if rows else None
 
 
 def login_failures(store: Store, since: float, username: str, address: str) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from common.config import Loc, SiteConfig, semantic_issues
+from common.config import RULE_KINDS, Loc, SiteConfig, semantic_issues
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ def parse_site(text: str, file: Path) -> SiteConfig:
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_url=False):
-            loc = _strip_union_tags(tuple(error["loc"]))
+            loc = _strip_union_tags(tuple(error["loc"]), error["type"])
             issue = _issue(file, raw, lines, loc, _friendly(loc, error["type"], error["msg"]))
             value = None if error["type"] == "missing" else _short(error.get("input"))
             issues.append(_with_value(issue, value))
@@ -146,9 +146,12 @@ def _friendly(loc: Loc, error_type: str, message: str) -> str:
     return message
 
 
-def _strip_union_tags(loc: Loc) -> Loc:
-    """Pydantic puts the union member's tag into the path (``rules.0.intrusion.zone``)."""
-    return tuple(part for part in loc if part not in {"intrusion"})
+def _strip_union_tags(loc: Loc, error_type: str) -> Loc:
+    """Pydantic puts the union member's tag into the path (``rules.0.intrusion.zone``), and
+    places an unknown tag on the rule itself: name the ``kind`` key instead."""
+    if error_type in {"union_tag_invalid", "union_tag_not_found"}:
+        return (*loc, "kind")
+    return tuple(part for part in loc if part not in RULE_KINDS)
 
 
 def _short(value: object) -> str | None:

@@ -1,27 +1,51 @@
-"""The app factory: the lifespan owns the store, the bus and the notice pump."""
+"""The app factory: the lifespan owns the store, the accounts, the bus and the notice pump."""
 
 from __future__ import annotations
 
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from multiprocessing.queues import Queue
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from common.accounts import Accounts
 from common.bus import EventBus
 from common.config import SiteConfig
 from common.messages import AlertNotice
 from common.store import Store
-from dashboard import routes_alerts, routes_cameras, routes_health
+from dashboard import (
+    routes_alerts,
+    routes_audit,
+    routes_cameras,
+    routes_feed,
+    routes_health,
+    routes_live,
+    routes_pages,
+    routes_session,
+    routes_users,
+)
+from dashboard.auth import LoginRequiredError, api_session
+from dashboard.config_audit import audit_config
+from dashboard.live import LiveRelay
 from dashboard.state import DashboardState
+from dashboard.thumbnails import Thumbnails
 
 STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none';"
+        " base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _pump_notices(
@@ -41,6 +65,38 @@ def _pump_notices(
         loop.call_soon_threadsafe(bus.publish, notice)
 
 
+async def _login_redirect(_request: Request, exc: Exception) -> Response:
+    """A page asked for without a session: to the login page, and back afterwards."""
+    assert isinstance(exc, LoginRequiredError)
+    return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _include_routers(app: FastAPI, public_health: bool) -> None:
+    """One router per resource; health is public or behind a login as the config says."""
+    health_guard = [] if public_health else [Depends(api_session)]
+    app.include_router(routes_health.router, dependencies=health_guard)
+    for module in (
+        routes_session,
+        routes_pages,
+        routes_alerts,
+        routes_feed,
+        routes_cameras,
+        routes_users,
+        routes_audit,
+        routes_live,
+    ):
+        app.include_router(module.router)
+
+
 def create_app(
     site: SiteConfig, database: Path, notices: Queue[AlertNotice] | None = None
 ) -> FastAPI:
@@ -50,7 +106,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(database)
         bus: EventBus[AlertNotice] = EventBus()
-        app.state.dashboard = DashboardState(site=site, store=store, bus=bus)
+        accounts = Accounts(store)
+        audit_config(store, site)
+        live = LiveRelay()
+        app.state.dashboard = DashboardState(site, store, bus, accounts, Thumbnails(store), live)
         stop = threading.Event()
         pump = None
         if notices is not None:
@@ -65,16 +124,14 @@ def create_app(
             stop.set()
             if pump is not None:
                 pump.join(timeout=5)
+            await live.close()
             store.close()
 
-    app = FastAPI(title="matthan", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(routes_alerts.router)
-    app.include_router(routes_cameras.router)
-    app.include_router(routes_health.router)
+    app = FastAPI(
+        title="matthan", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.add_exception_handler(LoginRequiredError, _login_redirect)
+    app.middleware("http")(_security_headers)
+    _include_routers(app, site.dashboard.public_health)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
     return app

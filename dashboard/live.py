@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRelay
+
+from dashboard.metrics import WEBRTC_VIEWERS
 
 log = logging.getLogger(__name__)
 RTSP_OPTIONS = {"rtsp_transport": "tcp", "analyzeduration": "500000", "probesize": "32768"}
@@ -25,10 +28,13 @@ class LiveViewError(ConnectionError):
     """The camera's stream could not be opened for live view."""
 
 
+ViewerEnded = Callable[[], None]
+
+
 @dataclass(slots=True)
 class _Upstream:
     player: MediaPlayer
-    viewers: set[RTCPeerConnection] = field(default_factory=set)
+    viewers: dict[RTCPeerConnection, ViewerEnded | None] = field(default_factory=dict)
 
 
 class LiveRelay:
@@ -58,7 +64,11 @@ class LiveRelay:
         return upstream
 
     async def answer(
-        self, camera_id: str, url: str, offer: RTCSessionDescription
+        self,
+        camera_id: str,
+        url: str,
+        offer: RTCSessionDescription,
+        on_end: ViewerEnded | None = None,
     ) -> RTCSessionDescription:
         """Accept a viewer's offer; returns the answer to send back.
 
@@ -71,7 +81,8 @@ class LiveRelay:
         async with self._lock:
             upstream = await self._upstream(camera_id, url)
             peer = RTCPeerConnection()
-            upstream.viewers.add(peer)
+            upstream.viewers[peer] = on_end
+            WEBRTC_VIEWERS.labels(camera_id).set(len(upstream.viewers))
         assert upstream.player.video is not None
         track = self._relay.subscribe(upstream.player.video, buffered=False)
 
@@ -89,19 +100,27 @@ class LiveRelay:
     async def _drop(self, camera_id: str, peer: RTCPeerConnection) -> None:
         async with self._lock:
             upstream = self._upstreams.get(camera_id)
-            if upstream is not None:
-                upstream.viewers.discard(peer)
+            on_end = None
+            if upstream is not None and peer in upstream.viewers:
+                on_end = upstream.viewers.pop(peer)
+                WEBRTC_VIEWERS.labels(camera_id).set(len(upstream.viewers))
                 if not upstream.viewers:
                     del self._upstreams[camera_id]
                     _stop_player(upstream.player)
         await peer.close()
+        if on_end is not None:
+            on_end()
 
     async def close(self) -> None:
         """Close every peer and upstream (at shutdown)."""
         async with self._lock:
             upstreams, self._upstreams = self._upstreams, {}
-        for upstream in upstreams.values():
+        for camera_id, upstream in upstreams.items():
             await asyncio.gather(*(peer.close() for peer in upstream.viewers))
+            for on_end in upstream.viewers.values():
+                if on_end is not None:
+                    on_end()
+            WEBRTC_VIEWERS.labels(camera_id).set(0)
             _stop_player(upstream.player)
 
 

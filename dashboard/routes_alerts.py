@@ -1,69 +1,141 @@
-"""Alerts: history with paging, pictures, and the live feed over WebSocket."""
+"""Alerts: filtered history with paging, pictures, acknowledge and resolve.
+
+Every answer is limited to the cameras of the user's areas; an alert of another area is
+answered 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from dashboard.metrics import WEBSOCKET_CLIENTS
-from dashboard.schemas import AlertOut
+from common.accounts import Session, User
+from common.messages import AlertNotice
+from common.store import AlertRecord
+from dashboard.alert_query import AlertFilter, search
+from dashboard.auth import CurrentSession, OperatorSession, client_address
+from dashboard.reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
+from dashboard.schemas import AlertOut, AlertQuery, ReviewIn
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
-CATCH_UP_EVERY_S = 2.0
+
+
+def camera_scope(
+    state: DashboardState, user: User, camera: str | None = None, area: str | None = None
+) -> frozenset[str] | None:
+    """The camera ids a query may cover; None when it is every camera there is."""
+    cameras = state.visible_cameras(user)
+    if camera is None and area is None and len(cameras) == len(state.site.cameras):
+        return None
+    return frozenset(
+        cam.id for cam in cameras if camera in (None, cam.id) and area in (None, cam.area)
+    )
 
 
 @router.get("/api/alerts")
 def list_alerts(
-    state: State,
-    limit: int = Query(default=50, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1),
+    state: State, session: CurrentSession, query: Annotated[AlertQuery, Query()]
 ) -> list[AlertOut]:
     """Newest first; pass the smallest id seen as ``before`` for the previous page."""
-    return [state.alert_out(alert) for alert in state.store.recent_alerts(limit, before)]
+    wanted = AlertFilter(
+        camera_ids=camera_scope(state, session.user, query.camera, query.area),
+        rule=query.rule,
+        class_name=query.class_name,
+        state=query.state,
+        since=query.since,
+        until=query.until,
+    )
+    return state.alerts_out(search(state.store, wanted, query.limit, query.before))
 
 
-def _jpeg(state: DashboardState, alert_id: int, crop: bool) -> Response:
+def visible_alert(state: DashboardState, user: User, alert_id: int) -> AlertRecord:
+    """The alert if it exists and the user may see its camera, else 404."""
+    alert = state.store.alert(alert_id)
+    if alert is None or not state.may_see(user, alert.camera_id):
+        raise HTTPException(status_code=404, detail="no such alert")
+    return alert
+
+
+def _jpeg(state: DashboardState, user: User, alert_id: int, crop: bool) -> Response:
+    visible_alert(state, user, alert_id)
     data = state.store.snapshot(alert_id, crop=crop)
     if data is None:
         raise HTTPException(status_code=404, detail="no such picture")
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+    headers = {"Cache-Control": "private, max-age=86400"}
+    return Response(data, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/api/alerts/{alert_id}/snapshot.jpg")
-def alert_snapshot(state: State, alert_id: int) -> Response:
-    return _jpeg(state, alert_id, crop=False)
+def alert_snapshot(state: State, session: CurrentSession, alert_id: int) -> Response:
+    return _jpeg(state, session.user, alert_id, crop=False)
 
 
 @router.get("/api/alerts/{alert_id}/crop.jpg")
-def alert_crop(state: State, alert_id: int) -> Response:
-    return _jpeg(state, alert_id, crop=True)
+def alert_crop(state: State, session: CurrentSession, alert_id: int) -> Response:
+    return _jpeg(state, session.user, alert_id, crop=True)
 
 
-@router.websocket("/ws/alerts")
-async def alert_feed(websocket: WebSocket, state: State, after: int = 0) -> None:
-    """Sends every alert with an id above ``after``, then each new one as it is stored.
-
-    A notice on the bus wakes the sender; it also looks at the store every few seconds,
-    so a notice lost on the way only delays an alert, never hides it.
-    """
-    await websocket.accept()
-    WEBSOCKET_CLIENTS.inc()
-    last = after
+def _apply_review(
+    state: DashboardState,
+    alert_id: int,
+    action: ReviewAction,
+    *,
+    user: User,
+    note: str,
+    address: str,
+) -> AlertOut:
+    visible_alert(state, user, alert_id)
     try:
-        async with state.bus.subscribe() as notices:
-            while True:
-                alerts = await run_in_threadpool(state.store.alerts_after, last)
-                for alert in alerts:
-                    await websocket.send_json(state.alert_out(alert).model_dump())
-                    last = alert.id
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(notices.get(), timeout=CATCH_UP_EVERY_S)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        WEBSOCKET_CLIENTS.dec()
+        review_alert(state.store, alert_id, action, user=user, note=note.strip(), address=address)
+    except UnknownAlertError:
+        raise HTTPException(status_code=404, detail="no such alert") from None
+    except ReviewConflictError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return state.alerts_out([visible_alert(state, user, alert_id)])[0]
+
+
+async def _review(
+    state: DashboardState,
+    request: Request,
+    alert_id: int,
+    action: ReviewAction,
+    *,
+    session: Session,
+    note: str,
+) -> AlertOut:
+    """Review in a worker thread, then tell every open dashboard (on the loop's thread)."""
+    apply = partial(
+        _apply_review,
+        state,
+        alert_id,
+        action,
+        user=session.user,
+        note=note,
+        address=client_address(request),
+    )
+    alert = await run_in_threadpool(apply)
+    state.bus.publish(AlertNotice(alert.id, alert.camera_id, alert.kind, updated=True))
+    return alert
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge")
+async def acknowledge(
+    state: State, session: OperatorSession, request: Request, alert_id: int, body: ReviewIn
+) -> AlertOut:
+    """Someone is looking at it: operators and admins only; 409 unless the alert is new."""
+    action = ReviewAction.ACKNOWLEDGE
+    return await _review(state, request, alert_id, action, session=session, note=body.note)
+
+
+@router.post("/api/alerts/{alert_id}/resolve")
+async def resolve(
+    state: State, session: OperatorSession, request: Request, alert_id: int, body: ReviewIn
+) -> AlertOut:
+    """It is dealt with: operators and admins only; 409 when resolved already."""
+    action = ReviewAction.RESOLVE
+    return await _review(state, request, alert_id, action, session=session, note=body.note)

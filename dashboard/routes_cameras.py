@@ -1,37 +1,86 @@
-"""Cameras and their health."""
+"""Cameras: the wall of every camera with its state, one camera, and its thumbnail."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
 
-from dashboard.schemas import CameraOut, SiteOut
-from dashboard.state import State
+from common.config import CameraConfig
+from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
+from common.messages import CameraState, CameraStatus
+from dashboard.auth import CurrentSession
+from dashboard.schemas import CameraOut
+from dashboard.state import DashboardState, State
 
 router = APIRouter()
+DETECTOR_STALE_AFTER_S = 5 * BEAT_EVERY_S
+"""A detector silent this long leaves its cameras' analysis degraded (as /readyz judges)."""
 
 
-@router.get("/api/site")
-def site(state: State) -> SiteOut:
-    return SiteOut(name=state.site.site.name, language=state.site.dashboard.language)
+def detector_stale(state: DashboardState) -> bool:
+    """True when a detection role has beaten before but not for a while."""
+    ages = heartbeat_ages(state.store)
+    return any(
+        age > DETECTOR_STALE_AFTER_S for role, age in ages.items() if role.startswith("detect")
+    )
+
+
+def camera_out(camera: CameraConfig, status: CameraStatus | None, stale: bool) -> CameraOut:
+    if not camera.enabled:
+        state = "disabled"
+    elif status is None:
+        state = "unknown"
+    elif status.state is CameraState.ONLINE and stale:
+        state = "degraded"
+    else:
+        state = status.state.value
+    return CameraOut(
+        id=camera.id,
+        name=camera.name,
+        area=camera.area,
+        state=state,
+        state_since=status.at if status else None,
+        detail=status.detail if status else "",
+        rules=[rule.name for rule in camera.rules],
+        thumbnail_url=f"/api/cameras/{camera.id}/thumbnail.jpg",
+    )
 
 
 @router.get("/api/cameras")
-def list_cameras(state: State) -> list[CameraOut]:
-    """Every configured camera with its last reported state."""
+def list_cameras(state: State, session: CurrentSession) -> list[CameraOut]:
+    """Every camera of the user's areas with its last reported state, in config order."""
     states = state.store.latest_camera_states()
-    cameras = []
-    for camera in state.site.cameras:
-        status = states.get(camera.id)
-        cameras.append(
-            CameraOut(
-                id=camera.id,
-                name=camera.name,
-                area=camera.area,
-                state=status.state.value
-                if status
-                else ("disabled" if not camera.enabled else "unknown"),
-                state_since=status.at if status else None,
-                detail=status.detail if status else "",
-            )
-        )
-    return cameras
+    stale = detector_stale(state)
+    return [
+        camera_out(camera, states.get(camera.id), stale)
+        for camera in state.visible_cameras(session.user)
+    ]
+
+
+def _visible_camera(state: DashboardState, session: CurrentSession, camera_id: str) -> CameraConfig:
+    camera = state.camera(camera_id)
+    if camera is None or not session.user.sees_area(camera.area):
+        raise HTTPException(status_code=404, detail="no such camera")
+    return camera
+
+
+@router.get("/api/cameras/{camera_id}")
+def get_camera(state: State, session: CurrentSession, camera_id: str) -> CameraOut:
+    camera = _visible_camera(state, session, camera_id)
+    status = state.store.latest_camera_states().get(camera_id)
+    return camera_out(camera, status, detector_stale(state))
+
+
+@router.get("/api/cameras/{camera_id}/thumbnail.jpg")
+def camera_thumbnail(
+    state: State, session: CurrentSession, request: Request, camera_id: str
+) -> Response:
+    """A small recent picture; 404 while there is none. Revalidated on every load (ETag)."""
+    _visible_camera(state, session, camera_id)
+    thumbnail = state.thumbnails.latest(camera_id)
+    if thumbnail is None:
+        raise HTTPException(status_code=404, detail="no picture of this camera yet")
+    headers = {"Cache-Control": "private, no-cache", "ETag": thumbnail.etag}
+    if request.headers.get("if-none-match") == thumbnail.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(thumbnail.jpeg, media_type="image/jpeg", headers=headers)

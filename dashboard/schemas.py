@@ -1,10 +1,46 @@
-"""The HTTP edge: what the dashboard API returns, as pydantic models."""
+"""The HTTP edge for alerts, cameras and the site, as pydantic models."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.store import AlertRecord
+from dashboard.reviews import Review
+
+
+class ReviewOut(BaseModel):
+    """Someone acknowledged or resolved an alert."""
+
+    action: str
+    username: str
+    note: str
+    at: float
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        return cls(action=review.action, username=review.username, note=review.note, at=review.at)
+
+
+class AlertQuery(BaseModel):
+    """Which alerts to list: every field narrows the list; ``before`` pages back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=500)
+    before: int | None = Field(default=None, ge=1, description="smallest id of the last page")
+    camera: str | None = Field(default=None, max_length=64)
+    area: str | None = Field(default=None, max_length=120)
+    rule: str | None = Field(default=None, max_length=64)
+    class_name: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=20)
+    since: float | None = Field(default=None, description="Unix time, inclusive")
+    until: float | None = Field(default=None, description="Unix time, exclusive")
+
+
+class ReviewIn(BaseModel):
+    """What an operator writes when acknowledging or resolving."""
+
+    note: str = Field(default="", max_length=1000)
 
 
 class AlertOut(BaseModel):
@@ -24,9 +60,12 @@ class AlertOut(BaseModel):
     state: str
     snapshot_url: str
     crop_url: str
+    reviews: list[ReviewOut]
 
     @classmethod
-    def of(cls, alert: AlertRecord, camera_name: str, area: str) -> AlertOut:
+    def of(
+        cls, alert: AlertRecord, camera_name: str, area: str, reviews: list[ReviewOut]
+    ) -> AlertOut:
         return cls(
             id=alert.id,
             camera_id=alert.camera_id,
@@ -42,11 +81,17 @@ class AlertOut(BaseModel):
             state=alert.state,
             snapshot_url=f"/api/alerts/{alert.id}/snapshot.jpg",
             crop_url=f"/api/alerts/{alert.id}/crop.jpg",
+            reviews=reviews,
         )
 
 
 class CameraOut(BaseModel):
-    """A camera and its last known state; never its URL or login."""
+    """A camera and its last known state; never its URL or login.
+
+    ``state`` is the connection state (online, offline, failed, stalled, connecting),
+    ``degraded`` when the camera is online but the detector has stopped answering,
+    ``unknown`` before the first report and ``disabled`` when switched off in the config.
+    """
 
     id: str
     name: str
@@ -54,10 +99,13 @@ class CameraOut(BaseModel):
     state: str
     state_since: float | None
     detail: str
+    rules: list[str]
+    thumbnail_url: str
 
 
 class SiteOut(BaseModel):
-    """What the page needs to know about the installation."""
+    """What the page needs to know about the installation (shown before login too)."""
 
     name: str
     language: str
+    timezone: str

@@ -8,11 +8,15 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from common.accounts import Accounts, User
 from common.bus import EventBus
 from common.config import CameraConfig, SiteConfig
 from common.messages import AlertNotice
 from common.store import AlertRecord, Store
-from dashboard.schemas import AlertOut
+from dashboard.live import LiveRelay
+from dashboard.reviews import reviews_of
+from dashboard.schemas import AlertOut, ReviewOut
+from dashboard.thumbnails import Thumbnails
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +24,31 @@ class DashboardState:
     site: SiteConfig
     store: Store
     bus: EventBus[AlertNotice]
+    accounts: Accounts
+    thumbnails: Thumbnails
+    live: LiveRelay
 
     def camera(self, camera_id: str) -> CameraConfig | None:
         return next((cam for cam in self.site.cameras if cam.id == camera_id), None)
 
-    def alert_out(self, alert: AlertRecord) -> AlertOut:
-        camera = self.camera(alert.camera_id)
-        name, area = (camera.name, camera.area) if camera else (alert.camera_id, "")
-        return AlertOut.of(alert, name, area)
+    def visible_cameras(self, user: User) -> list[CameraConfig]:
+        """The cameras of the user's areas (all of them for an unscoped user)."""
+        return [camera for camera in self.site.cameras if user.sees_area(camera.area)]
+
+    def may_see(self, user: User, camera_id: str) -> bool:
+        camera = self.camera(camera_id)
+        return user.sees_area(camera.area if camera else "")
+
+    def alerts_out(self, alerts: list[AlertRecord]) -> list[AlertOut]:
+        """Alerts as the page shows them, each with its reviews (one query for all)."""
+        reviews = reviews_of(self.store, [alert.id for alert in alerts])
+        out = []
+        for alert in alerts:
+            camera = self.camera(alert.camera_id)
+            name, area = (camera.name, camera.area) if camera else (alert.camera_id, "")
+            alert_reviews = [ReviewOut.of(review) for review in reviews.get(alert.id, [])]
+            out.append(AlertOut.of(alert, name, area, alert_reviews))
+        return out
 
 
 def _state(connection: HTTPConnection) -> DashboardState:

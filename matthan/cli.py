@@ -1,4 +1,4 @@
-"""The ``matthan`` command: run a site, check a config, run the demo."""
+"""The ``matthan`` command: run a site, check a config, run the demo, manage users."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from common.config import SiteConfig
 from common.config_loader import ConfigError, load_site
+from matthan.cli_users import add_user_commands
 from matthan.logs import setup_logging
 from matthan.service import run_site
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="camera farm of real clips + the demo site")
     demo_parser.add_argument("-c", "--config", type=Path, default=Path("configs/demo.yaml"))
     demo_parser.set_defaults(handler=demo)
+    add_user_commands(commands)
     return parser
 
 

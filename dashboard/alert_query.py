@@ -1,0 +1,70 @@
+"""Alert history filtered by camera, rule, class, state and time, newest first, in pages.
+
+Areas and the user's scope are turned into a set of camera ids before the query, since
+the store knows cameras, not areas. The query finds the ids (with the camera-time
+index); the rows are then read through :meth:`Store.alert`, the store's single mapping
+of a row to an :class:`~common.store.AlertRecord`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.store import AlertRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """What to look for; None means "any". ``camera_ids`` empty means no camera at all."""
+
+    camera_ids: frozenset[str] | None = None
+    rule: str | None = None
+    class_name: str | None = None
+    state: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+def _where(wanted: AlertFilter, before: int | None) -> tuple[str, list[object]]:
+    clauses = ["id < ?"]
+    params: list[object] = [before if before is not None else 2**62]
+    if wanted.camera_ids is not None:
+        clauses.append(f"camera_id IN ({','.join('?' * len(wanted.camera_ids))})")
+        params.extend(sorted(wanted.camera_ids))
+    for column, value in (
+        ("rule", wanted.rule),
+        ("class_name", wanted.class_name),
+        ("state", wanted.state),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if wanted.since is not None:
+        clauses.append("started_at >= ?")
+        params.append(wanted.since)
+    if wanted.until is not None:
+        clauses.append("started_at < ?")
+        params.append(wanted.until)
+    return " AND ".join(clauses), params
+
+
+def search(
+    store: Store, wanted: AlertFilter, limit: int = 50, before: int | None = None
+) -> list[AlertRecord]:
+    """Up to ``limit`` matching alerts with ids below ``before``, newest first."""
+    if wanted.camera_ids is not None and not wanted.camera_ids:
+        return []
+    where, params = _where(wanted, before)
+    rows = store.read(
+        f"SELECT id FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+    )
+    found = (store.alert(row["id"]) for row in rows)
+    return [alert for alert in found if alert is not None]
+
+
+def latest_alert_id(store: Store, camera_id: str) -> int | None:
+    """The newest alert of one camera (one index probe, however long its history)."""
+    rows = store.read(
+        "SELECT id FROM alerts WHERE camera_id = ? ORDER BY started_at DESC LIMIT 1", (camera_id,)
+    )
+    return int(rows[0]["id"]) if rows else None

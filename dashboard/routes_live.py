@@ -1,0 +1,59 @@
+"""Live view: the WebRTC offer/answer exchange for one camera."""
+
+from __future__ import annotations
+
+from aiortc import RTCSessionDescription
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from common import audit
+from common.audit import Action
+from common.credentials import MissingCredentialsError, url_with_login
+from dashboard.auth import CurrentSession, client_address
+from dashboard.live import LiveViewError
+from dashboard.state import State
+
+router = APIRouter()
+
+
+class SessionDescription(BaseModel):
+    """An SDP offer or answer, as the browser's RTCSessionDescription serialises it."""
+
+    sdp: str = Field(max_length=100_000)
+    type: str = Field(pattern="^(offer|answer)$")
+
+
+@router.post("/api/cameras/{camera_id}/webrtc")
+async def live_offer(
+    state: State,
+    session: CurrentSession,
+    request: Request,
+    camera_id: str,
+    offer: SessionDescription,
+) -> SessionDescription:
+    """Answer a browser's offer to watch ``camera_id`` live; start and end are audited."""
+    camera = state.camera(camera_id)
+    if camera is None or not state.may_see(session.user, camera_id):
+        raise HTTPException(status_code=404, detail="no such camera")
+    if offer.type != "offer":
+        raise HTTPException(status_code=422, detail="expected an offer")
+    login = camera.credentials
+    user = session.user.username
+    try:
+        url = url_with_login(
+            camera.detect_url,
+            login.username_env if login else None,
+            login.password_env if login else None,
+        )
+        answer = await state.live.answer(
+            camera_id,
+            url,
+            RTCSessionDescription(offer.sdp, "offer"),
+            on_end=lambda: audit.record(state.store, Action.LIVE_STOP, user, target=camera_id),
+        )
+    except (LiveViewError, MissingCredentialsError) as exc:
+        raise HTTPException(status_code=502, detail=str(exc)) from exc
+    audit.record(
+        state.store, Action.LIVE_START, user, target=camera_id, address=client_address(request)
+    )
+    return SessionDescription(sdp=answer.sdp, type=answer.type)

@@ -1,0 +1,57 @@
+"""The pages: static HTML shells whose scripts fill them from the API.
+
+Every page but the login page needs a session (see :data:`dashboard.auth.PageSession`);
+the audit and user pages need an admin. The pages carry no data themselves, so a page
+served from the browser's cache shows nothing until the API lets the user in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from dashboard.auth import ADMIN_PAGE, PAGE, connection_session
+from dashboard.state import State
+
+STATIC = Path(__file__).parent / "static"
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/login")
+def login_page(request: Request, state: State) -> Response:
+    """Public; someone already logged in goes straight to the alerts."""
+    if connection_session(state, request) is not None:
+        return RedirectResponse("/", status_code=303)
+    return _page("login.html")
+
+
+@router.get("/", dependencies=[PAGE])
+def alerts_page() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/cameras", dependencies=[PAGE])
+def wall_page() -> FileResponse:
+    return _page("wall.html")
+
+
+@router.get("/cameras/{camera_id}", dependencies=[PAGE])
+def camera_page() -> FileResponse:
+    """The camera id in the path is read by the page's script."""
+    return _page("camera.html")
+
+
+@router.get("/audit", dependencies=[ADMIN_PAGE])
+def audit_page() -> FileResponse:
+    return _page("audit.html")
+
+
+@router.get("/users", dependencies=[ADMIN_PAGE])
+def users_page() -> FileResponse:
+    return _page("users.html")

@@ -1,0 +1,51 @@
+// The audit log for admins: newest first, 100 rows a page, facts shown in the reader's
+// language (role, areas, note...).
+"use strict";
+
+const PAGE_SIZE = 100;
+let oldest = null;
+
+function factValue(key, value) {
+  if (key === "role") return el("span", { i18n: `role_${value}` });
+  if (key === "areas") return value.length ? value.join(", ") : el("span", { i18n: "all_areas" });
+  if (typeof value === "boolean") return el("span", { i18n: value ? "yes" : "no" });
+  return String(value);
+}
+
+function renderDetail(detail) {
+  return el("span", { class: "facts" }, ...Object.entries(detail)
+    .filter(([key, value]) => !(key === "note" && !value))
+    .map(([key, value]) => el("span", { class: "fact" }, el("span", { i18n: `detail_${key}` }), ": ", factValue(key, value))));
+}
+
+function targetText(entry) {
+  const alert = /^alert (\d+)$/.exec(entry.target);
+  if (alert) return el("span", {}, el("span", { i18n: "target_alert" }), ` #${alert[1]}`);
+  return entry.target || "—";
+}
+
+function row(entry) {
+  return el("tr", { "data-action": entry.action, "data-audit-id": entry.id },
+    el("td", { class: "time" }, formatTime(entry.at)),
+    el("td", {}, entry.actor === "system" || entry.actor === "cli" ? el("span", { i18n: `actor_${entry.actor}` }) : entry.actor || "—"),
+    el("td", {}, el("span", { class: `act act-${entry.action.split(".")[0]}`, i18n: `action_${entry.action.replace(".", "_")}` })),
+    el("td", {}, targetText(entry)),
+    el("td", {}, renderDetail(entry.detail)),
+    el("td", { class: "address" }, entry.address || "—"));
+}
+
+async function loadPage() {
+  const query = new URLSearchParams({ limit: PAGE_SIZE });
+  if (oldest !== null) query.set("before", oldest);
+  const entries = await api(`/api/audit?${query}`);
+  $("audit").append(...entries.map(row));
+  if (entries.length) oldest = entries[entries.length - 1].id;
+  $("older").hidden = entries.length < PAGE_SIZE;
+}
+
+async function initAudit() {
+  $("older").addEventListener("click", () => loadPage().catch((e) => notify(errorKey(e))));
+  await loadPage();
+}
+
+boot("audit", initAudit);

@@ -1,0 +1,90 @@
+// One camera: its state, its latest picture and its alerts (live, with history pages).
+"use strict";
+
+const cameraId = decodeURIComponent(location.pathname.split("/")[2] || "");
+
+function showState(cam) {
+  const badge = $("camera-state");
+  badge.className = `cam-state ${cam.state}`;
+  badge.dataset.i18n = `state_${cam.state}`;
+  badge.textContent = t(badge.dataset.i18n);
+}
+
+function showCamera(cam) {
+  $("camera-name").textContent = cam.name;
+  $("camera-area").textContent = cam.area;
+  showState(cam);
+  $("camera-since").textContent = cam.state_since ? formatTime(cam.state_since) : "—";
+  $("camera-detail").textContent = cam.detail || "—";
+  $("camera-rules").textContent = cam.rules.join(", ") || "—";
+  const thumb = $("camera-thumb");
+  const picture = $("camera-picture");
+  picture.onload = () => thumb.classList.remove("missing");
+  picture.onerror = () => thumb.classList.add("missing");
+  picture.src = `${cam.thumbnail_url}?v=${Date.now()}`;
+}
+
+async function initCamera() {
+  let cam;
+  try {
+    cam = await api(`/api/cameras/${encodeURIComponent(cameraId)}`);
+  } catch (error) {
+    $("camera-name").dataset.i18n = errorKey(error);
+    $("camera-name").textContent = t(errorKey(error));
+    return;
+  }
+  showCamera(cam);
+  setUpLive();
+  $("sound-slot").append(muteButton());
+  const list = new AlertList($("alerts"), () => ({ camera: cameraId }));
+  $("alerts").addEventListener("changed", (event) => {
+    $("alert-count").textContent = event.detail.unhandled;
+    $("alert-count").classList.toggle("zero", event.detail.unhandled === 0);
+    $("no-alerts").hidden = event.detail.shown > 0;
+  });
+  $("alerts").addEventListener("page", (event) => { $("older").hidden = !event.detail.more; });
+  $("older").addEventListener("click", () => list.older().catch((e) => notify(errorKey(e))));
+  const after = await latestAlertId();
+  await list.load();
+  connectFeed(after, (alert, isNew) => {
+    if (list.upsert(alert, isNew)) { beep(alert.severity); $("camera-picture").src = `${cam.thumbnail_url}?v=${alert.id}`; }
+  }, () => list.load());
+  setInterval(() => api(`/api/cameras/${encodeURIComponent(cameraId)}`)
+    .then(showState).catch((e) => notify(errorKey(e))), 10000);
+}
+
+// The live picture replaces the thumbnail while it plays.
+function setUpLive() {
+  const video = $("live-video");
+  const live = new LiveView(video, cameraId);
+  window.matthanLive = live;
+  const button = $("live-toggle");
+  const status = $("live-status");
+  const setLabel = (key) => { button.dataset.i18n = key; button.textContent = t(key); };
+  const setStatus = (key) => { status.dataset.i18n = key; status.textContent = key ? t(key) : ""; };
+  const stop = () => {
+    live.stop();
+    video.hidden = true;
+    $("camera-thumb").hidden = false;
+    setLabel("live_start");
+    setStatus("");
+  };
+  video.addEventListener("liveended", () => { stop(); setStatus("live_failed"); });
+  button.addEventListener("click", async () => {
+    if (live.peer) { stop(); return; }
+    setLabel("live_stop");
+    setStatus("live_connecting");
+    video.hidden = false;
+    $("camera-thumb").hidden = true;
+    try {
+      await live.start();
+      video.addEventListener("playing", () => setStatus(""), { once: true });
+    } catch (error) {
+      stop();
+      setStatus("live_failed");
+    }
+  });
+  window.addEventListener("pagehide", () => live.stop());
+}
+
+boot("cameras", initCamera);

@@ -1,0 +1,131 @@
+// What every page shares: strings in the user's language, building elements, calling
+// the API (with the CSRF token on changes, and back to the login page on 401), the
+// header with the menu, and the page start-up (`boot`).
+"use strict";
+
+const M = { lang: "vi", me: null, site: null };
+const $ = (id) => document.getElementById(id);
+
+function t(key) {
+  const table = window.MATTHAN_STRINGS[M.lang] || window.MATTHAN_STRINGS.vi;
+  return table[key] !== undefined ? table[key] : key;
+}
+
+function hasString(key) {
+  return window.MATTHAN_STRINGS.vi[key] !== undefined;
+}
+
+// A translated word for a value from the server (a class, a kind...), or the value
+// itself when the page has no word for it yet.
+function label(prefix, value, attrs = {}) {
+  const key = `${prefix}_${value}`;
+  return hasString(key) ? el("span", { ...attrs, i18n: key }) : el("span", attrs, value);
+}
+
+// Re-translates every element that names its string: text (data-i18n), placeholder
+// (data-i18n-placeholder) and tooltip (data-i18n-title).
+function applyLanguage(root = document) {
+  document.documentElement.lang = M.lang;
+  root.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+  root.querySelectorAll("[data-i18n-title]").forEach((node) => { node.title = t(node.dataset.i18nTitle); });
+  document.title = `${t("title")} · ${t(document.body.dataset.page)}`;
+}
+
+// el("a", {href: "/", i18n: "nav_alerts", onclick: fn}, child, ...): attributes, a
+// translated text, event handlers; children are nodes or strings.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attrs || {}).forEach(([key, value]) => {
+    if (value === undefined || value === null || value === false) return;
+    if (key === "i18n") { node.dataset.i18n = value; node.textContent = t(value); }
+    else if (key === "i18nTitle") { node.dataset.i18nTitle = value; node.title = t(value); }
+    else if (key === "i18nPlaceholder") { node.dataset.i18nPlaceholder = value; node.placeholder = t(value); }
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  });
+  children.forEach((child) => { if (child !== null && child !== undefined) node.append(child); });
+  return node;
+}
+
+function formatTime(seconds) {
+  const locale = M.lang === "vi" ? "vi-VN" : "en-GB";
+  const timeZone = M.site ? M.site.timezone : "Asia/Ho_Chi_Minh";
+  return new Date(seconds * 1000).toLocaleString(locale, { timeZone, hour12: false });
+}
+
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+class ApiError extends Error {
+  constructor(status) { super(`HTTP ${status}`); this.status = status; }
+}
+
+// fetch() for the API: JSON in and out, the CSRF token on every change.
+async function api(path, options = {}) {
+  const method = options.method || "GET";
+  const headers = {};
+  if (method !== "GET") headers["X-CSRF-Token"] = M.me ? M.me.csrf_token : "";
+  let body;
+  if (options.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(options.body); }
+  const response = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  if (response.status === 401) { toLogin(); throw new ApiError(401); }
+  if (!response.ok) throw new ApiError(response.status);
+  return response.status === 204 ? null : response.json();
+}
+
+// A short message at the bottom of the page, in the user's language.
+function notify(key, isError = true) {
+  const toast = $("toast") || document.body.appendChild(el("div", { id: "toast", role: "status" }));
+  toast.className = isError ? "error" : "";
+  toast.dataset.i18n = key;
+  toast.textContent = t(key);
+  toast.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { toast.hidden = true; }, 5000);
+}
+
+function errorKey(error) {
+  const known = { 403: "error_forbidden", 404: "error_not_found", 409: "error_conflict", 400: "error_invalid", 422: "error_invalid" };
+  return known[error.status] || "error_generic";
+}
+
+async function setLanguage(lang) {
+  M.lang = lang;
+  localStorage.setItem("matthan.lang", lang);
+  applyLanguage();
+  await api("/api/me/language", { method: "PUT", body: { language: lang } });
+}
+
+async function logout() {
+  try { await api("/api/logout", { method: "POST" }); } finally { location.assign("/login"); }
+}
+
+function renderHeader(active) {
+  const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"]];
+  if (M.me.role === "admin") links.push(["/audit", "nav_audit", "audit"], ["/users", "nav_users", "users"]);
+  const nav = el("nav", {}, ...links.map(([href, key, page]) =>
+    el("a", { href, i18n: key, class: page === active ? "active" : null })));
+  const header = $("top");
+  header.replaceChildren(
+    el("h1", {}, el("span", { class: "logo" }, "◉"), " ", el("span", { i18n: "title" }), " · ",
+      el("span", { id: "site-name" }, M.site.name)),
+    nav,
+    el("div", { class: "header-right" },
+      el("span", { id: "feed-status", class: "status", hidden: true }),
+      el("span", { id: "who", class: "who" }, `${M.me.username} · `, el("span", { i18n: `role_${M.me.role}` })),
+      el("button", { id: "lang-toggle", type: "button", i18n: "switch_language", i18nTitle: "switch_language_title",
+        onclick: () => setLanguage(M.lang === "vi" ? "en" : "vi").catch((e) => notify(errorKey(e))) }),
+      el("button", { id: "logout", type: "button", i18n: "logout", onclick: logout })));
+}
+
+// Starts a page: who is logged in, their language, the header, then the page's own init.
+async function boot(active, init) {
+  M.site = await (await fetch("/api/site")).json();
+  M.me = await api("/api/me");
+  M.lang = M.me.language;
+  renderHeader(active);
+  applyLanguage();
+  await init();
+}

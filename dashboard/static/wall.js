@@ -1,0 +1,86 @@
+// The camera wall: every camera with its state and a recent picture, searchable by name
+// and area (without diacritics: "cho gom" finds "Chợ Gốm"), refreshed in place.
+"use strict";
+
+const PROBLEM_STATES = ["offline", "failed", "stalled", "degraded"];
+const REFRESH_MS = 15000;
+const PICTURE_EVERY_S = 60;
+const tiles = new Map();
+
+function plain(text) {
+  return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+}
+
+function tile(cam) {
+  const thumb = el("div", { class: "thumb" },
+    el("img", { alt: "", loading: "lazy",
+      onload: () => thumb.classList.remove("missing"), onerror: () => thumb.classList.add("missing") }),
+    el("span", { class: "no-picture", i18n: "no_picture" }));
+  return el("a", { class: "tile", href: `/cameras/${encodeURIComponent(cam.id)}`, "data-camera-id": cam.id,
+    "data-search": plain(`${cam.name} ${cam.area} ${cam.id}`), "data-area": cam.area },
+  thumb,
+  el("div", { class: "tile-name" }, cam.name),
+  el("div", { class: "tile-meta" }, el("span", { class: "cam-area" }, cam.area), el("span", { class: "cam-state" })));
+}
+
+// Redraws what changed: the state badge always, the picture once a minute.
+function update(node, cam) {
+  const badge = node.querySelector(".cam-state");
+  badge.className = `cam-state ${cam.state}`;
+  badge.dataset.i18n = `state_${cam.state}`;
+  badge.textContent = t(badge.dataset.i18n);
+  node.dataset.state = cam.state;
+  node.title = cam.detail;
+  const src = `${cam.thumbnail_url}?v=${Math.floor(Date.now() / 1000 / PICTURE_EVERY_S)}`;
+  const img = node.querySelector("img");
+  if (img.getAttribute("src") !== src) {
+    img.parentNode.classList.remove("missing"); // a hidden lazy image would never load
+    img.src = src;
+  }
+}
+
+function summary(cameras) {
+  const count = (state) => cameras.filter((cam) => cam.state === state).length;
+  const parts = [el("span", {}, `${cameras.length} `, el("span", { i18n: "cameras_total" }))];
+  ["online", ...PROBLEM_STATES, "unknown"].forEach((state) => {
+    if (count(state)) parts.push(el("span", { class: `cam-state ${state}` }, `${count(state)} `, el("span", { i18n: `state_${state}` })));
+  });
+  $("summary").replaceChildren(...parts);
+}
+
+function applyFilters() {
+  const words = plain($("search").value).split(/\s+/).filter(Boolean);
+  const area = $("w-area").value;
+  const state = $("w-state").value;
+  let shown = 0;
+  tiles.forEach((node) => {
+    const visible = words.every((word) => node.dataset.search.includes(word))
+      && (!area || node.dataset.area === area)
+      && (!state || node.dataset.state === state || (state === "problem" && PROBLEM_STATES.includes(node.dataset.state)));
+    node.hidden = !visible;
+    shown += visible ? 1 : 0;
+  });
+  $("no-cameras").hidden = shown > 0;
+}
+
+async function refresh() {
+  const cameras = await api("/api/cameras");
+  cameras.forEach((cam) => {
+    if (!tiles.has(cam.id)) { tiles.set(cam.id, tile(cam)); $("wall").append(tiles.get(cam.id)); }
+    update(tiles.get(cam.id), cam);
+  });
+  summary(cameras);
+  applyFilters();
+  return cameras;
+}
+
+async function initWall() {
+  const cameras = await refresh();
+  const areas = [...new Set(cameras.map((cam) => cam.area))].filter(Boolean).sort();
+  $("w-area").append(...areas.map((area) => el("option", { value: area }, area)));
+  $("wall-filters").addEventListener("input", applyFilters);
+  $("wall-filters").addEventListener("submit", (event) => event.preventDefault());
+  setInterval(() => refresh().catch((e) => notify(errorKey(e))), REFRESH_MS);
+}
+
+boot("cameras", initWall);
