@@ -85,7 +85,7 @@ def senders_encoding(dashboard: InProcessDashboard) -> list[object]:
     """aiortc's H.264 codec contexts on the server: one would exist if a frame were encoded."""
     relay = dashboard.state.live
     contexts = []
-    for upstream in relay._upstreams.values():  # noqa: SLF001 - the test looks inside
+    for upstream in relay._upstreams.values():  # the test looks inside on purpose
         for peer in upstream.viewers:
             for sender in peer.getSenders():
                 encoder = getattr(sender, "_RTCRtpSender__encoder", None)
