@@ -7,10 +7,13 @@ knows which clip each mount plays and starts the camera farm before the site.
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import urlsplit
 
 from benchmarks.farm import CameraFarm, Mount, default_clips_dir
+from common.accounts import Accounts, Role
 from common.config import SiteConfig
+from common.store import Store
 from matthan.service import run_site
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,25 @@ def farm_mounts(site: SiteConfig) -> tuple[int, list[Mount]]:
     return ports.pop(), mounts
 
 
+def ensure_demo_admin(site: SiteConfig) -> None:
+    """A first admin for the demo, so the page can be opened at once: ``admin`` with a
+    fresh random password, printed once. A store that has users already is left alone."""
+    store = Store(site.storage.database.resolve())
+    try:
+        accounts = Accounts(store)
+        if accounts.users():
+            return
+        password = secrets.token_urlsafe(9)
+        accounts.add_user("admin", password, Role.ADMIN, actor="demo")
+    finally:
+        store.close()
+    banner = f"Demo login: user 'admin', password '{password}' (shown once; change it later)"
+    print(f"\n{'=' * len(banner)}\n{banner}\n{'=' * len(banner)}\n", flush=True)
+
+
 def run_demo(site: SiteConfig) -> int:
     """Serve the demo cameras, then run the site until Ctrl-C."""
+    ensure_demo_admin(site)
     port, mounts = farm_mounts(site)
     with CameraFarm(mounts, port=port) as farm:
         log.info("camera farm serving %d clips on rtsp://127.0.0.1:%d", len(mounts), farm.port)
