@@ -62,6 +62,7 @@ class Action(StrEnum):
     ALERT_RESOLVE = "alert.resolve"
     LIVE_START = "live.start"
     LIVE_STOP = "live.stop"
+    PLAYBACK = "playback"
     EXPORT = "export"
     USER_ADD = "user.add"
     USER_CHANGE = "user.change"

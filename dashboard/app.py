@@ -24,10 +24,12 @@ from dashboard import (
     routes_alerts,
     routes_audit,
     routes_cameras,
+    routes_export,
     routes_feed,
     routes_health,
     routes_live,
     routes_pages,
+    routes_replay,
     routes_session,
     routes_users,
 )
@@ -93,6 +95,8 @@ def _include_routers(app: FastAPI, public_health: bool) -> None:
         routes_users,
         routes_audit,
         routes_live,
+        routes_replay,
+        routes_export,
     ):
         app.include_router(module.router)
 

@@ -35,6 +35,11 @@ async function initCamera() {
   }
   showCamera(cam);
   setUpLive();
+  const replay = new Replay(cameraId);
+  window.matthanReplay = replay;
+  replay.load().catch((e) => notify(errorKey(e)));
+  setInterval(() => replay.load().catch(() => {}), 30000);
+  setUpExport(cameraId);
   $("sound-slot").append(muteButton());
   const list = new AlertList($("alerts"), () => ({ camera: cameraId }));
   $("alerts").addEventListener("changed", (event) => {

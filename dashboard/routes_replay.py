@@ -1,0 +1,164 @@
+"""Replay: a camera's recorded coverage, gaps and alerts over a time range, the segment
+files themselves, and each alert's clip (pre- and post-roll around it).
+
+Files are only ever served by segment id from the store, never by a path from the
+request, so no request can reach a file outside the recordings.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from common import audit, recordings
+from common.audit import Action
+from common.evidence import NoFootageError, cut_clip
+from dashboard.auth import CurrentSession, client_address
+from dashboard.state import DashboardState, State
+
+router = APIRouter()
+PRE_ROLL_S = 10.0
+POST_ROLL_S = 10.0
+MAX_RANGE_S = 2 * 86400
+
+
+class SpanOut(BaseModel):
+    start: float
+    end: float | None
+
+
+class SegmentOut(SpanOut):
+    id: int
+    url: str
+
+
+class GapOut(SpanOut):
+    cause: str
+
+
+class MarkerOut(BaseModel):
+    id: int
+    at: float
+    kind: str
+    rule: str
+
+
+class TimelineOut(BaseModel):
+    """What the replay bar draws for one camera and range."""
+
+    camera_id: str
+    start: float
+    end: float
+    segments: list[SegmentOut]
+    gaps: list[GapOut]
+    alerts: list[MarkerOut]
+
+
+class PlaybackOut(BaseModel):
+    """Where to play a moment: a segment's file and the offset into it."""
+
+    segment_id: int
+    url: str
+    offset_s: float
+    start: float
+    end: float
+
+
+def _visible_camera(state: DashboardState, session: CurrentSession, camera_id: str) -> None:
+    if state.camera(camera_id) is None or not state.may_see(session.user, camera_id):
+        raise HTTPException(status_code=404, detail="no such camera")
+
+
+@router.get("/api/cameras/{camera_id}/timeline")
+def timeline(
+    state: State,
+    session: CurrentSession,
+    camera_id: str,
+    start: float = Query(ge=0),
+    end: float = Query(ge=0),
+) -> TimelineOut:
+    """Recorded segments, coverage gaps and alert markers between ``start`` and ``end``."""
+    _visible_camera(state, session, camera_id)
+    if not 0 < end - start <= MAX_RANGE_S:
+        raise HTTPException(status_code=422, detail="the range must be positive and at most 2 days")
+    segments = recordings.segments(state.store, camera_id, start, end)
+    gaps = recordings.coverage_gaps(state.store, camera_id, start)
+    alerts = state.store.read(
+        "SELECT id, started_at, kind, rule FROM alerts WHERE camera_id = ? "
+        "AND started_at BETWEEN ? AND ? ORDER BY started_at",
+        (camera_id, start, end),
+    )
+    return TimelineOut(
+        camera_id=camera_id,
+        start=start,
+        end=end,
+        segments=[
+            SegmentOut(id=s.id, start=s.start, end=s.end, url=f"/api/recordings/{s.id}/video.mp4")
+            for s in segments
+        ],
+        gaps=[GapOut(start=g.start, end=g.end, cause=g.cause) for g in gaps if g.start <= end],
+        alerts=[MarkerOut(id=row[0], at=row[1], kind=row[2], rule=row[3]) for row in alerts],
+    )
+
+
+@router.get("/api/cameras/{camera_id}/playback")
+def playback(
+    state: State, session: CurrentSession, request: Request, camera_id: str, at: float = Query(ge=0)
+) -> PlaybackOut:
+    """The segment that holds moment ``at`` (or the next one after it); audited."""
+    _visible_camera(state, session, camera_id)
+    found = recordings.segments(state.store, camera_id, at, at + 3600)
+    if not found:
+        raise HTTPException(status_code=404, detail="nothing recorded at or after that moment")
+    segment = found[0]
+    audit.record(
+        state.store,
+        Action.PLAYBACK,
+        session.user.username,
+        target=camera_id,
+        detail={"at": int(at)},
+        address=client_address(request),
+    )
+    return PlaybackOut(
+        segment_id=segment.id,
+        url=f"/api/recordings/{segment.id}/video.mp4",
+        offset_s=max(0.0, at - segment.start),
+        start=segment.start,
+        end=segment.end,
+    )
+
+
+@router.get("/api/recordings/{segment_id}/video.mp4")
+def segment_video(state: State, session: CurrentSession, segment_id: int) -> FileResponse:
+    """One recorded segment (byte ranges supported, so the player can seek)."""
+    rows = state.store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
+    if not rows or not state.may_see(session.user, rows[0][0]) or not Path(rows[0][1]).exists():
+        raise HTTPException(status_code=404, detail="no such recording")
+    return FileResponse(rows[0][1], media_type="video/mp4")
+
+
+@router.get("/api/alerts/{alert_id}/clip.mp4")
+async def alert_clip(state: State, session: CurrentSession, alert_id: int) -> FileResponse:
+    """The alert's clip: from ``PRE_ROLL_S`` before it to ``POST_ROLL_S`` after it ended."""
+    alert = state.store.alert(alert_id)
+    if alert is None or not state.may_see(session.user, alert.camera_id):
+        raise HTTPException(status_code=404, detail="no such alert")
+    end = (alert.ended_at or min(time.time(), alert.started_at + 60)) + POST_ROLL_S
+    start = alert.started_at - PRE_ROLL_S
+    folder = state.site.storage.database.resolve().parent / "clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"alert-{alert_id}.mp4"
+    if not out.exists() or alert.ended_at is None:
+        found = recordings.segments(state.store, alert.camera_id, start, end)
+        try:
+            await run_in_threadpool(cut_clip, found, start, end, out)
+        except NoFootageError as exc:
+            raise HTTPException(
+                status_code=404, detail="nothing recorded around this alert"
+            ) from exc
+    return FileResponse(out, media_type="video/mp4")

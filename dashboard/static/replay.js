@@ -1,0 +1,99 @@
+// Replay and evidence export on the camera page: a timeline of what was recorded (and
+// the gaps, and the alerts), click to play from that moment, and (operators) export a
+// window as MP4 files with a SHA-256 manifest.
+"use strict";
+
+class Replay {
+  constructor(cameraId) {
+    this.cameraId = cameraId;
+    this.video = $("replay-video");
+    this.bar = $("timeline");
+    this.hours = 1;
+    this.current = null;
+    this.video.addEventListener("ended", () => { if (this.current) this.playAt(this.current.end + 0.05); });
+    this.bar.addEventListener("click", (event) => {
+      if (event.target.dataset.alertId) return;
+      const box = this.bar.getBoundingClientRect();
+      this.playAt(this.start + ((event.clientX - box.left) / box.width) * (this.end - this.start));
+    });
+    document.querySelectorAll("[data-hours]").forEach((button) => button.addEventListener("click", () => {
+      this.hours = Number(button.dataset.hours);
+      this.load();
+    }));
+  }
+
+  async load() {
+    this.end = Date.now() / 1000;
+    this.start = this.end - this.hours * 3600;
+    const path = `/api/cameras/${encodeURIComponent(this.cameraId)}/timeline?start=${this.start}&end=${this.end}`;
+    const timeline = await api(path);
+    const span = this.end - this.start;
+    const place = (from, to) => {
+      const left = Math.max(0, (from - this.start) / span) * 100;
+      const right = Math.min(1, ((to ?? this.end) - this.start) / span) * 100;
+      return `left:${left}%;width:max(2px, ${right - left}%)`;
+    };
+    this.bar.replaceChildren(
+      ...timeline.segments.map((s) => el("span", { class: "tl-rec", style: place(s.start, s.end) })),
+      ...timeline.gaps.map((g) => el("span", { class: "tl-gap", style: place(g.start, g.end), title: g.cause })),
+      ...timeline.alerts.map((a) => el("span", {
+        class: "tl-alert", style: `left:${((a.at - this.start) / span) * 100}%`, "data-alert-id": a.id,
+        title: `${formatTime(a.at)} · ${a.rule}`, onclick: () => this.playClip(a.id),
+      })));
+    $("timeline-from").textContent = formatTime(this.start);
+    $("timeline-to").textContent = formatTime(this.end);
+    $("replay-empty").hidden = timeline.segments.length > 0;
+  }
+
+  async playAt(at) {
+    try {
+      const found = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/playback?at=${at}`);
+      this.current = found;
+      this.video.src = found.url;
+      this.video.onloadedmetadata = () => { this.video.currentTime = found.offset_s; this.video.play().catch(() => {}); };
+      $("replay-at").textContent = formatTime(found.start + found.offset_s);
+    } catch (error) {
+      notify(error.status === 404 ? "replay_nothing" : errorKey(error));
+    }
+  }
+
+  playClip(alertId) {
+    this.current = null;
+    this.video.onloadedmetadata = () => this.video.play().catch(() => {});
+    this.video.src = `/api/alerts/${alertId}/clip.mp4`;
+    $("replay-at").textContent = `#${alertId}`;
+  }
+}
+
+function localInput(seconds) {
+  const date = new Date(seconds * 1000 - new Date().getTimezoneOffset() * 60000);
+  return date.toISOString().slice(0, 19);
+}
+
+function setUpExport(cameraId) {
+  const form = $("export-form");
+  if (M.me.role === "viewer") { form.hidden = true; return; }
+  const now = Date.now() / 1000;
+  $("export-from").value = localInput(now - 120);
+  $("export-to").value = localInput(now - 10);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      camera_ids: [cameraId],
+      start: new Date($("export-from").value).getTime() / 1000,
+      end: new Date($("export-to").value).getTime() / 1000,
+      reason: $("export-reason").value,
+    };
+    try {
+      const done = await api("/api/exports", { method: "POST", body });
+      $("export-result").replaceChildren(
+        el("p", { i18n: "export_done" }),
+        el("ul", {}, ...done.files.map((f) => el("li", {},
+          el("a", { href: f.url, download: f.name }, f.name), ` · SHA-256 `, el("code", {}, f.sha256)))),
+        el("a", { href: done.manifest_url, download: "manifest.json", id: "export-manifest" }, "manifest.json"), " · ",
+        el("a", { href: done.zip_url, id: "export-zip", i18n: "export_download_all" }));
+    } catch (error) {
+      notify(error.status === 404 ? "replay_nothing" : errorKey(error));
+    }
+  });
+}
