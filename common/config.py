@@ -129,10 +129,9 @@ class CrowdRule(_RuleBase):
     min_duration_s: float = Field(default=5.0, ge=0.0, le=3600.0)
 
 
-Rule = Annotated[
-    IntrusionRule | LoiteringRule | LineCrossingRule | CrowdRule, Field(discriminator="kind")
-]
-ZoneRule = IntrusionRule | LoiteringRule | CrowdRule
+AnyRule = IntrusionRule | LoiteringRule | LineCrossingRule | CrowdRule
+Rule = Annotated[AnyRule, Field(discriminator="kind")]
+"""A rule of any kind, told apart by its ``kind`` key."""
 RULE_MODELS = (IntrusionRule, LoiteringRule, LineCrossingRule, CrowdRule)
 RULE_KINDS: tuple[str, ...] = tuple(
     get_args(model.model_fields["kind"].annotation)[0] for model in RULE_MODELS

@@ -1,7 +1,17 @@
-"""Object detection: YOLO models run on the CPU through OpenVINO or onnxruntime.
+"""Object detection, tracking and rules: from analysis frames to alerts, on the CPU.
 
-The pieces compose left to right: ``letterbox`` turns camera frames into the model's input
-tensor, a ``backends`` runtime runs the network, ``postprocess`` decodes its raw output into
-``Detections`` in source-frame pixels, and ``detector.Detector`` ties the three together.
-Nothing here imports torch or ultralytics; the results match ``ultralytics.YOLO.predict``.
+The path of a frame through this package, left to right:
+
+* ``relay`` (in the supervisor) and ``batcher``: frame handles from every camera, the newest
+  frame of each, fair batches (``pending``, ``scheduler``), load gauges (``load``);
+* ``detector``: ``letterbox`` turns frames into the model's input tensor, a ``backends``
+  runtime (OpenVINO or onnxruntime) runs the network, ``postprocess`` decodes its raw output
+  into ``Detections`` in source-frame pixels;
+* ``tracking``: per-camera ByteTrack gives each detection a track id;
+* ``rules``: zones (``zones``) and lines (``lines``) turn tracked detections into rule events;
+* ``alerts``: events become stored alerts with pictures (``snapshots``, ``sightings``);
+* ``core``: the process that runs all of the above; ``downtime``: the supervisor's
+  "analysis down" alert when that process dies.
+
+Nothing here imports torch or ultralytics; the detections match ``ultralytics.YOLO.predict``.
 """

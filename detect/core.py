@@ -1,14 +1,15 @@
-"""The detection core process: batches from every camera -> model -> rules -> alerts.
+"""The detection core process: fair batches from every camera -> model -> tracker -> rules.
 
-An alert is committed to the store *before* its notice is published, so whatever the
-dashboard shows is already durable; a notice lost on the way (the bus is bounded) is
-recovered by the dashboard reading the store.
+Per analysed frame: the batch goes through the model once; then, camera by camera, the
+detections go through that camera's tracker (:mod:`detect.tracking`), the tracked ones through
+its rules (:mod:`detect.rules`), and the rules' events become alerts (:mod:`detect.alerts`).
+The loop beats the ``detect`` heartbeat, which the supervisor watches to end its
+"analysis down" alert after a restart.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
@@ -16,27 +17,31 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common.config import SiteConfig
+from common.config import CameraConfig, SiteConfig
+from common.frame_ring import Frame
+from common.heartbeat import Heartbeat, heartbeat_ages
 from common.messages import AlertNotice, FrameRef
 from common.paths import resolve_model
-from common.store import NewAlert, Store
+from common.store import Store
+from detect.alerts import AlertKeeper, AnalysedFrame
 from detect.backends.factory import create_backend
 from detect.batcher import Batcher
 from detect.detections import Detections
 from detect.detector import Detector, class_ids_for
-from detect.frames import FrameReader
 from detect.metrics import (
-    ALERTS,
     BATCH_SIZE,
     DETECTIONS,
     FRAME_AGE_SECONDS,
     FRAMES_ANALYSED,
     INFERENCE_SECONDS,
 )
-from detect.rules import CameraRules, Trigger
-from detect.snapshots import Image, annotated, crop, encode_jpeg
+from detect.pending import PendingFrame
+from detect.rules import CameraRules
+from detect.sightings import BestSightings
+from detect.tracking import TRACKING_FLOOR, CameraTracker
 
 log = logging.getLogger(__name__)
+ROLE = "detect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,97 +53,118 @@ class DetectorPlan:
 
 
 def build_detector(site: SiteConfig) -> Detector:
-    """The model the site asks for, restricted to the classes its rules use."""
+    """The model the site asks for, restricted to the classes its rules use.
+
+    Its score floor is :data:`detect.tracking.TRACKING_FLOOR` (or the site's ``confidence`` if
+    lower): the tracker wants the weak boxes too; the site's threshold applies after tracking.
+    """
     config = site.detector
     backend = create_backend(config.backend, resolve_model(config.model), config.threads)
     wanted = {name for camera in site.cameras for rule in camera.rules for name in rule.classes}
     return Detector(
         backend,
         imgsz=config.input_size,
-        confidence=config.confidence,
+        confidence=min(TRACKING_FLOOR, config.confidence),
         iou=config.iou,
         classes=class_ids_for(wanted, backend.class_names) if wanted else None,
     )
 
 
+class CameraAnalysis:
+    """What follows one camera from frame to frame: its tracker, rules and best sightings."""
+
+    def __init__(self, site: SiteConfig, camera: CameraConfig, class_names: tuple[str, ...]):
+        self.tracker = CameraTracker(site.analysis_fps(camera), site.detector.confidence)
+        self.rules = CameraRules(camera, class_names, ZoneInfo(site.site.timezone))
+        self.sightings = BestSightings()
+
+
 class DetectionCore:
-    """Runs batches through the detector and rules until stopped."""
+    """Runs batches through the detector, the trackers and the rules."""
 
     def __init__(
         self, site: SiteConfig, store: Store, notices: Queue[AlertNotice], detector: Detector
     ) -> None:
-        self._store = store
-        self._notices = notices
         self._detector = detector
-        timezone = ZoneInfo(site.site.timezone)
+        self._confidence = site.detector.confidence
         names = detector.class_names
-        self._rules = {cam.id: CameraRules(cam, names, timezone) for cam in site.cameras}
-        self._frames = FrameReader()
+        self._cameras = {cam.id: CameraAnalysis(site, cam, names) for cam in site.cameras}
+        self.alerts = AlertKeeper(store, notices, names)
 
-    def process(self, refs: list[FrameRef]) -> None:
-        """Detect on one batch and act on what the rules say."""
-        loaded = self._frames.load(refs)
-        if not loaded:
-            return
+    def camera(self, camera_id: str) -> CameraAnalysis:
+        """The tracker, rules and sightings of one camera."""
+        return self._cameras[camera_id]
+
+    def process(self, batch: list[PendingFrame]) -> None:
+        """Detect on one batch and act on what the rules say.
+
+        Frames of one size go through the model together, in their minimum letterbox rectangle;
+        a batch mixing sizes is split by size rather than padded to squares (fewer pixels).
+        """
+        by_size: dict[tuple[int, int], list[PendingFrame]] = {}
+        for frame in batch:
+            by_size.setdefault((frame.ref.height, frame.ref.width), []).append(frame)
+        for frames in by_size.values():
+            self._process_same_size(frames)
+
+    def _process_same_size(self, frames: list[PendingFrame]) -> None:
         started = time.perf_counter()
-        results = self._detector.detect([image for _, image in loaded])
+        results = self._detector.detect([frame.image for frame in frames])
         INFERENCE_SECONDS.observe(time.perf_counter() - started)
-        BATCH_SIZE.observe(len(loaded))
+        BATCH_SIZE.observe(len(frames))
         now = time.time()
-        for (ref, image), detections in zip(loaded, results, strict=True):
-            FRAME_AGE_SECONDS.observe(now - ref.captured_at)
-            FRAMES_ANALYSED.labels(ref.camera_id).inc()
+        for frame, detections in zip(frames, results, strict=True):
+            FRAME_AGE_SECONDS.observe(now - frame.ref.captured_at)
+            FRAMES_ANALYSED.labels(frame.ref.camera_id).inc()
             self._count(detections)
-            rules = self._rules[ref.camera_id]
-            for trigger in rules.evaluate(detections, ref.width, ref.height, ref.captured_at):
-                self._raise_alert(ref, image, trigger)
+            self.analyse(frame.ref, frame.image, detections)
+
+    def analyse(self, ref: FrameRef, image: Frame, detections: Detections) -> None:
+        """Track one frame's detections and apply the camera's rules."""
+        camera = self._cameras[ref.camera_id]
+        tracked = camera.tracker.update(detections, ref.captured_at)
+        camera.sightings.note(image, tracked, ref.captured_at)
+        events = camera.rules.evaluate(tracked, ref.width, ref.height, ref.captured_at)
+        frame = AnalysedFrame(ref.camera_id, image, tracked, camera.sightings)
+        self.alerts.handle(frame, events)
 
     def _count(self, detections: Detections) -> None:
         names = self._detector.class_names
-        for class_id in detections.class_id.tolist():
+        confident = detections.class_id[detections.confidence >= self._confidence]
+        for class_id in confident.tolist():
             DETECTIONS.labels(names[class_id]).inc()
-
-    def _raise_alert(self, ref: FrameRef, image: Image, trigger: Trigger) -> None:
-        label = f"{trigger.class_name} {trigger.confidence:.2f}"
-        alert = NewAlert(
-            camera_id=ref.camera_id,
-            kind=trigger.rule.kind,
-            rule=trigger.rule.name,
-            severity=trigger.rule.severity,
-            started_at=ref.captured_at,
-            snapshot_jpeg=encode_jpeg(annotated(image, trigger.zone, trigger.box, label)),
-            crop_jpeg=encode_jpeg(crop(image, trigger.box)),
-            class_name=trigger.class_name,
-            confidence=trigger.confidence,
-            box=trigger.box,
-        )
-        alert_id = self._store.add_alert(alert)
-        ALERTS.labels(ref.camera_id, trigger.rule.name).inc()
-        log.info("alert %d: %s on %s (%s)", alert_id, trigger.rule.name, ref.camera_id, label)
-        try:
-            self._notices.put_nowait(AlertNotice(alert_id, ref.camera_id, alert.kind))
-        except queue.Full:
-            log.warning("alert bus full; the dashboard will read alert %d from the store", alert_id)
-
-    def close(self) -> None:
-        self._frames.close()
 
 
 def run_detector(
     plan: DetectorPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: Event
 ) -> None:
-    """Process entry point."""
-    config = plan.site.detector
+    """Process entry point: analyse until ``stop`` is set."""
+    site, config = plan.site, plan.site.detector
     store = Store(plan.database)
-    core = DetectionCore(plan.site, store, notices, build_detector(plan.site))
-    batcher = Batcher(frames, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s)
-    log.info("detection core ready (%s)", config.backend)
+    _end_orphans(store)
+    heartbeat = Heartbeat(store, ROLE)
+    core = DetectionCore(site, store, notices, build_detector(site))
+    priorities = {camera.id: camera.priority for camera in site.cameras if camera.enabled}
+    batcher = Batcher(
+        frames, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
+    )
+    batcher.start()
+    log.info("detection core ready (%s, %d cameras)", config.backend, len(priorities))
     try:
         while not stop.is_set():
-            batch = batcher.next_batch()
-            if batch:
-                core.process(batch)
+            heartbeat.maybe_beat("degraded" if batcher.load.degraded else "ok")
+            core.process(batcher.next_batch())
+            batcher.publish_load()
     finally:
-        core.close()
+        batcher.close()
+        core.alerts.end_all(time.time())
         notices.cancel_join_thread()
         store.close()
+
+
+def _end_orphans(store: Store) -> None:
+    """End the alerts a previous core left open, as of its last heartbeat."""
+    age = heartbeat_ages(store).get(ROLE)
+    ended = AlertKeeper.end_orphans(store, time.time() - (age or 0.0))
+    if ended:
+        log.info("ended %d alert(s) left open by the previous detection core", ended)

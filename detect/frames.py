@@ -8,23 +8,21 @@ from detect.metrics import FRAMES_DROPPED
 
 
 class FrameReader:
-    """Attaches to each ring the first time a frame from it arrives."""
+    """Attaches to each ring the first time a frame from it arrives; one thread uses it."""
 
     def __init__(self) -> None:
         self._rings: dict[str, FrameRing] = {}
 
-    def load(self, refs: list[FrameRef]) -> list[tuple[FrameRef, Frame]]:
-        """The frames still intact; overwritten or vanished ones are dropped and counted."""
-        loaded = []
-        for ref in refs:
-            try:
-                ring = self._ring(ref)
-                loaded.append((ref, ring.read(ref.slot, ref.seq, ref.height, ref.width)))
-            except StaleSlotError:
-                FRAMES_DROPPED.labels(ref.camera_id, "overwritten").inc()
-            except FileNotFoundError:
-                FRAMES_DROPPED.labels(ref.camera_id, "worker_gone").inc()
-        return loaded
+    def load(self, ref: FrameRef) -> Frame | None:
+        """A private copy of the frame, or None (counted) if its slot was lost."""
+        try:
+            ring = self._ring(ref)
+            return ring.read(ref.slot, ref.seq, ref.height, ref.width)
+        except StaleSlotError:
+            FRAMES_DROPPED.labels(ref.camera_id, "overwritten").inc()
+        except FileNotFoundError:
+            FRAMES_DROPPED.labels(ref.camera_id, "worker_gone").inc()
+        return None
 
     def _ring(self, ref: FrameRef) -> FrameRing:
         ring = self._rings.get(ref.ring)

@@ -1,6 +1,12 @@
-"""Prometheus metrics of the detection core, declared once."""
+"""Prometheus metrics of the detection core, declared once.
 
-from prometheus_client import Counter, Histogram
+Labels are bounded: camera ids and rule names come from the site config, ``reason`` and
+``stage`` from the fixed sets named in each help text, class names from the model. The app
+runs prometheus_client in multiprocess mode, so each gauge says how the values of processes
+combine: ``livemostrecent`` keeps the latest value written by a living process (the one detector).
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
 
 BATCH_SIZE = Histogram(
     "matthan_detector_batch_size", "Frames per inference batch", buckets=(1, 2, 4, 8, 16, 32, 64)
@@ -17,7 +23,43 @@ FRAME_AGE_SECONDS = Histogram(
 )
 FRAMES_ANALYSED = Counter("matthan_detector_frames", "Frames analysed", ["camera"])
 FRAMES_DROPPED = Counter(
-    "matthan_detector_frames_dropped", "Frames the core skipped, by reason", ["camera", "reason"]
+    "matthan_detector_frames_dropped",
+    "Frames the core skipped, by reason: superseded (a newer frame of the camera came first),"
+    " stale (older than stale_after_s), overwritten or worker_gone (the ring slot was lost)",
+    ["camera", "reason"],
+)
+QUEUE_DEPTH = Gauge(
+    "matthan_detector_queue_depth",
+    "Frames waiting for the detector, by stage: handoff (the queue from ingest) or pending"
+    " (the newest frame of each camera, waiting for its turn in a batch)",
+    ["stage"],
+    multiprocess_mode="livemostrecent",
+)
+DEGRADED = Gauge(
+    "matthan_detector_degraded",
+    "1 while the detector cannot keep up and analyses cameras below their configured rate",
+    multiprocess_mode="livemostrecent",
+)
+EFFECTIVE_FPS = Gauge(
+    "matthan_detector_effective_fps",
+    "Frames per second actually analysed for the camera, over the last few seconds",
+    ["camera"],
+    multiprocess_mode="livemostrecent",
 )
 DETECTIONS = Counter("matthan_detections", "Objects detected", ["class_name"])
 ALERTS = Counter("matthan_alerts", "Alerts raised", ["camera", "rule"])
+ALERTS_SUPPRESSED = Counter(
+    "matthan_alerts_suppressed",
+    "Alerts a rule would have raised while it was cooling down from its previous one",
+    ["camera", "rule"],
+)
+LINE_CROSSINGS_IN = Counter(
+    "matthan_line_crossings_in",
+    "Objects that crossed a line-crossing rule's line inwards",
+    ["camera", "rule"],
+)
+LINE_CROSSINGS_OUT = Counter(
+    "matthan_line_crossings_out",
+    "Objects that crossed a line-crossing rule's line outwards",
+    ["camera", "rule"],
+)

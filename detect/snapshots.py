@@ -1,15 +1,17 @@
-"""The pictures an alert carries: the whole frame with the zone and box drawn, and a crop."""
+"""The pictures an alert carries: the whole frame with the zone or line and boxes drawn, and a
+clean crop of the object."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detect.zones import PolygonZone
-
 Image = npt.NDArray[np.uint8]
-ZONE_COLOUR = (0, 200, 255)
+Box = tuple[float, float, float, float]
+SHAPE_COLOUR = (0, 200, 255)
 BOX_COLOUR = (0, 0, 255)
 
 
@@ -21,19 +23,23 @@ def encode_jpeg(image: Image, quality: int = 85) -> bytes:
 
 
 def annotated(
-    frame: Image, zone: PolygonZone, box: tuple[float, float, float, float], label: str
+    frame: Image, outline: Sequence[tuple[int, int]], boxes: Sequence[tuple[Box, str]]
 ) -> Image:
-    """A copy of ``frame`` with the zone outlined and the object's box labelled."""
-    height, width = frame.shape[:2]
+    """A copy of ``frame`` with ``outline`` (a zone polygon, or a line of two points) drawn and
+    each ``(box, label)`` outlined and labelled."""
     picture = frame.copy()
-    cv2.polylines(picture, [zone.polygon(width, height)], True, ZONE_COLOUR, 2)
-    x1, y1, x2, y2 = (round(v) for v in box)
-    cv2.rectangle(picture, (x1, y1), (x2, y2), BOX_COLOUR, 2)
-    cv2.putText(picture, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BOX_COLOUR, 1)
+    if outline:
+        points = np.asarray(outline, np.int32).reshape(-1, 1, 2)
+        cv2.polylines(picture, [points], len(outline) > 2, SHAPE_COLOUR, 2)
+    for box, label in boxes:
+        x1, y1, x2, y2 = (round(v) for v in box)
+        cv2.rectangle(picture, (x1, y1), (x2, y2), BOX_COLOUR, 2)
+        position = (x1, max(12, y1 - 4))
+        cv2.putText(picture, label, position, cv2.FONT_HERSHEY_SIMPLEX, 0.5, BOX_COLOUR, 1)
     return picture
 
 
-def crop(frame: Image, box: tuple[float, float, float, float], margin: float = 0.15) -> Image:
+def crop(frame: Image, box: Box, margin: float = 0.15) -> Image:
     """The object with a little context around it, undrawn."""
     height, width = frame.shape[:2]
     x1, y1, x2, y2 = box

@@ -6,9 +6,12 @@ frame handles (ingest -> detection) and alert notices (detection -> dashboard). 
 that dies is restarted with backoff; one that dies more than ``RESTART_BUDGET`` times in
 ``RESTART_WINDOW_S`` makes the whole service stop with an error instead of flapping.
 
-The detection core gets more care: when it dies, or hangs (its heartbeat stops while it is
-alive: it is killed), the supervisor raises a site-wide "analysis down" alert, ended once the
-restarted core beats again (:mod:`detect.downtime`). Ingest and recording carry on meanwhile.
+The detection core gets more care. Frames reach it through a relay thread of the supervisor
+and a queue made afresh for each incarnation (:mod:`detect.relay`), so that a core killed
+mid-read cannot lock the hand-off for its successor. When the core dies, or hangs (its
+heartbeat stops while it is alive: it is killed), the supervisor raises a site-wide "analysis
+down" alert, ended once the restarted core beats again (:mod:`detect.downtime`). Ingest and
+recording carry on meanwhile.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from common.config import SiteConfig
 from common.store import Store
 from dashboard.server import DashboardPlan, run_dashboard
 from detect.core import DetectorPlan, run_detector
-from detect.downtime import AnalysisWatch, is_hung
+from detect.downtime import AnalysisWatch
+from detect.relay import FrameRelay
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
 from matthan.logs import setup_logging
@@ -67,6 +71,8 @@ class Role:
     next_start: float = 0.0
     started_at: float = 0.0
     """Wall-clock time of the last start."""
+    renew_args: Callable[[], tuple[Any, ...]] | None = None
+    """If set, called before every start for fresh ``args``."""
 
 
 def shard(items: list[Any], count: int) -> list[list[Any]]:
@@ -87,6 +93,7 @@ class Supervisor:
         self._workers = workers or site.ingest.workers or os.cpu_count() or 1
         self._store: Store | None = None
         self._analysis: AnalysisWatch | None = None
+        self._relay: FrameRelay | None = None
 
     def _plan_roles(self) -> None:
         site, database = self.site, self.site.storage.database.resolve()
@@ -107,14 +114,20 @@ class Supervisor:
                 Role(f"ingest-{index}", run_worker, (plan, frames, notices, self._stop))
             )
         detector = DetectorPlan(site, database)
-        detect_args = (detector, frames, notices, self._stop)
-        self._roles.append(Role(DETECT_ROLE, run_detector, detect_args))
+        relay = self._relay = FrameRelay(frames, self._ctx)
+
+        def detect_args() -> tuple[Any, ...]:
+            return (detector, relay.new_target(), notices, self._stop)
+
+        self._roles.append(Role(DETECT_ROLE, run_detector, (), renew_args=detect_args))
         self._store = Store(database)
         self._analysis = AnalysisWatch(self._store, notices)
         dashboard = DashboardPlan(site, database)
         self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, self._stop)))
 
     def _start(self, role: Role) -> None:
+        if role.renew_args is not None:
+            role.args = role.renew_args()
         process = self._ctx.Process(
             target=_child_main, args=(role.name, role.target, role.args), name=role.name
         )
@@ -129,6 +142,8 @@ class Supervisor:
     def run(self) -> None:
         """Start every role and watch them until asked to stop."""
         self._plan_roles()
+        if self._relay is not None:
+            self._relay.start()
         for role in self._roles:
             self._start(role)
         try:
@@ -152,9 +167,8 @@ class Supervisor:
             multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
             log.error("%s (pid %s) exited with %s", role.name, process.pid, process.exitcode)
             role.process = None
-            if role.name == DETECT_ROLE and self._analysis is not None:
-                detail = f"detector exited ({process.exitcode}); restarting"
-                self._analysis.went_down(time.time(), detail)
+            if role.name == DETECT_ROLE:
+                self._detector_died(process.exitcode)
             role.restarts = [t for t in role.restarts if now - t < RESTART_WINDOW_S] + [now]
             if len(role.restarts) > RESTART_BUDGET:
                 raise SupervisorError(
@@ -164,11 +178,18 @@ class Supervisor:
         if self._analysis is not None:
             self._analysis.check()
 
+    def _detector_died(self, exitcode: int | None) -> None:
+        if self._relay is not None:
+            self._relay.detach()
+        if self._analysis is not None:
+            detail = f"detector exited ({exitcode}); restarting"
+            self._analysis.went_down(time.time(), detail)
+
     def _kill_if_hung(self, role: Role, process: SpawnProcess) -> None:
         """Kill a detection core whose heartbeat stopped; the next tick restarts it."""
-        if role.name != DETECT_ROLE or self._store is None:
+        if role.name != DETECT_ROLE or self._analysis is None:
             return
-        if is_hung(self._store, role.started_at, time.time()):
+        if self._analysis.is_hung(role.started_at, time.time()):
             log.error("%s (pid %s) stopped beating; killing it", role.name, process.pid)
             process.kill()
             process.join(5)
@@ -188,6 +209,8 @@ class Supervisor:
                 process.join(5)
                 if process.is_alive():
                     process.kill()
+        if self._relay is not None:
+            self._relay.stop()
         if self._store is not None:
             self._store.close()
         log.info("all roles stopped")

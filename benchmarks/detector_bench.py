@@ -1,0 +1,209 @@
+"""Detector throughput (images/s) by backend, batch size, input size and threads, on real frames.
+
+What is timed is :meth:`detect.detector.Detector.detect` as the detection core calls it: letterbox,
+inference and NMS, with the production score floor (:data:`detect.tracking.TRACKING_FLOOR`).
+The frames are 16 real 16:9 camera pictures (four clips of the library, scaled to 640x360 as
+ingest does), so a batch uses the minimum letterbox rectangle (384x640 at 640, 192x320 at 320).
+
+Each measurement runs the 16 frames through one configuration in batches of its size; the grid of
+configurations is run ``--repeats`` times, interleaved, and each configuration's median is
+reported. ``realtime_cameras_at_5fps`` divides the best rate by 5 fps times the motion gate's pass
+ratio measured by ``benchmarks.ingest_bench`` (read from ``ingest-latest.json`` when present; the
+JSON says which ratio it assumed).
+
+Run: ``.venv/bin/python -m benchmarks.detector_bench [--backends openvino onnxruntime]
+[--batches 1 4 8 16] [--sizes 320 640] [--threads 1 2] [--repeats 5]``
+Results: ``benchmarks/results/detector-<time>.json`` and ``detector-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from benchmarks.farm import default_clips_dir
+from benchmarks.machine import machine_info
+from common.paths import resolve_model
+from detect.backends.factory import BackendKind, create_backend
+from detect.detector import Detector
+from detect.tracking import TRACKING_FLOOR
+
+RESULTS = Path(__file__).parent / "results"
+ANALYSIS_FPS = 5.0
+PRODUCTION_THREADS = 1
+"""``detector.threads``' default in the site config: the summary reports that setting."""
+CLIPS = (
+    "intel_parking_lot_cars.mp4",
+    "intel_indoor_one_by_one_person.mp4",
+    "empty_parking_lot_pingpong.mp4",
+    "pets09_s2l1_vtest.mp4",
+)
+Frame = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One configuration of the grid."""
+
+    backend: BackendKind
+    imgsz: int
+    batch: int
+    threads: int
+
+
+def camera_frames(per_clip: int = 4, every: int = 25) -> list[Frame]:
+    """Frames 0, ``every``, 2 * ``every``, ... of each clip, scaled to 640x360 like a sub-stream."""
+    frames: list[Frame] = []
+    for name in CLIPS:
+        with av.open(str(default_clips_dir() / name)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if index % every:
+                    continue
+                image = frame.to_ndarray(format="bgr24")
+                small = cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA)
+                frames.append(cast(Frame, small))
+                if index == every * (per_clip - 1):
+                    break
+    return frames
+
+
+def run_once(detector: Detector, frames: list[Frame], batch: int) -> float:
+    """Images per second for one pass over ``frames`` in batches of ``batch``."""
+    started = time.perf_counter()
+    for start in range(0, len(frames), batch):
+        detector.detect(frames[start : start + batch])
+    return len(frames) / (time.perf_counter() - started)
+
+
+def measure(cells: list[Cell], frames: list[Frame], repeats: int) -> dict[Cell, list[float]]:
+    """Rates of every cell, ``repeats`` times, the grid interleaved to spread the noise."""
+    model = resolve_model("yolov8n.onnx")
+    keys = {(cell.backend, cell.threads) for cell in cells}
+    backends = {key: create_backend(key[0], model, key[1]) for key in sorted(keys)}
+    detectors = {
+        cell: Detector(
+            backends[cell.backend, cell.threads],
+            imgsz=cell.imgsz,
+            confidence=TRACKING_FLOOR,
+            iou=0.45,
+        )
+        for cell in cells
+    }
+    for cell, detector in detectors.items():  # first call per shape compiles it: not timed
+        run_once(detector, frames[: cell.batch], cell.batch)
+    rates: dict[Cell, list[float]] = {cell: [] for cell in cells}
+    for round_index in range(repeats):
+        for cell, detector in detectors.items():
+            rates[cell].append(run_once(detector, frames, cell.batch))
+        print(f"round {round_index + 1}/{repeats} done", file=sys.stderr, flush=True)
+    for backend in backends.values():
+        backend.close()
+    return rates
+
+
+def motion_pass_ratio() -> tuple[float, str]:
+    """The share of candidate frames the motion gate lets through, and where it comes from."""
+    ingest = RESULTS / "ingest-latest.json"
+    if ingest.is_file():
+        runs = json.loads(ingest.read_text(encoding="utf-8")).get("runs", [])
+        ratios = [run["motion_pass_ratio"] for run in runs if "motion_pass_ratio" in run]
+        if ratios:
+            ratio = statistics.median(ratios)
+            return ratio, f"motion gate pass ratio {ratio} (median of {ingest.name} runs)"
+    return 1.0, "every candidate frame analysed (no motion-gate ratio measured yet)"
+
+
+def summarise(rates: dict[Cell, list[float]]) -> dict[str, Any]:
+    """Medians at the production thread count, the best cell, and cameras in real time."""
+    images: dict[str, dict[str, dict[str, float]]] = {}
+    for cell, samples in rates.items():
+        if cell.threads == PRODUCTION_THREADS:
+            by_size = images.setdefault(cell.backend, {}).setdefault(str(cell.imgsz), {})
+            by_size[str(cell.batch)] = round(statistics.median(samples), 1)
+    ratio, assumes = motion_pass_ratio()
+    cameras: dict[str, Any] = {"assumes": f"{ANALYSIS_FPS:g} fps per camera; {assumes}"}
+    best_overall: dict[str, Any] = {}
+    for size in sorted({cell.imgsz for cell in rates}):
+        cell, samples = max(
+            ((c, s) for c, s in rates.items() if c.imgsz == size),
+            key=lambda item: statistics.median(item[1]),
+        )
+        rate = statistics.median(samples)
+        cameras[str(size)] = int(rate / (ANALYSIS_FPS * ratio))
+        if rate > best_overall.get("images_per_s", 0.0):
+            best_overall = {**cell_dict(cell), "images_per_s": round(rate, 1)}
+    return {"images_per_s": images, "best": best_overall, "realtime_cameras_at_5fps": cameras}
+
+
+def cell_dict(cell: Cell) -> dict[str, Any]:
+    return {
+        "backend": cell.backend,
+        "imgsz": cell.imgsz,
+        "batch": cell.batch,
+        "threads": cell.threads,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", nargs="+", default=["openvino", "onnxruntime"])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[320, 640])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    cells = [
+        Cell(backend, size, batch, threads)
+        for backend in args.backends
+        for size in args.sizes
+        for batch in args.batches
+        for threads in args.threads
+    ]
+    frames = camera_frames()
+    rates = measure(cells, frames, args.repeats)
+    report = {
+        "benchmark": "detector",
+        "machine": machine_info(),
+        "command": "python -m benchmarks.detector_bench " + " ".join(sys.argv[1:]),
+        "settings": {
+            "model": "yolov8n.onnx",
+            "frames": f"{len(frames)} real frames, 640x360 (16:9), from {', '.join(CLIPS)}",
+            "timed": "Detector.detect: letterbox + inference + NMS",
+            "score_floor": TRACKING_FLOOR,
+            "repeats": args.repeats,
+            "summary_threads": PRODUCTION_THREADS,
+        },
+        "summary": summarise(rates),
+        "runs": [
+            {
+                **cell_dict(cell),
+                "images_per_s_median": round(statistics.median(samples), 1),
+                "images_per_s_min": round(min(samples), 1),
+                "images_per_s_max": round(max(samples), 1),
+                "samples": [round(sample, 1) for sample in samples],
+            }
+            for cell, samples in rates.items()
+        ],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for name in (f"detector-{stamp}.json", "detector-latest.json"):
+        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report["summary"], indent=2))
+    print(f"wrote {args.out / 'detector-latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
