@@ -28,6 +28,10 @@ class LiveViewError(ConnectionError):
     """The camera's stream could not be opened for live view."""
 
 
+class OfferError(ValueError):
+    """The browser's offer cannot be served (no H.264 in it)."""
+
+
 ViewerEnded = Callable[[], None]
 
 
@@ -77,7 +81,7 @@ class LiveRelay:
         go out unchanged. An offer without H.264 is refused.
         """
         if "H264/90000" not in offer.sdp:
-            raise LiveViewError("the browser offered no H.264; live view passes H.264 through")
+            raise OfferError("the browser offered no H.264; live view passes H.264 through")
         async with self._lock:
             upstream = await self._upstream(camera_id, url)
             peer = RTCPeerConnection()

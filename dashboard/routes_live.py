@@ -10,7 +10,7 @@ from common import audit
 from common.audit import Action
 from common.credentials import MissingCredentialsError, url_with_login
 from dashboard.auth import CurrentSession, client_address
-from dashboard.live import LiveViewError
+from dashboard.live import LiveViewError, OfferError
 from dashboard.state import State
 
 router = APIRouter()
@@ -51,6 +51,8 @@ async def live_offer(
             RTCSessionDescription(offer.sdp, "offer"),
             on_end=lambda: audit.record(state.store, Action.LIVE_STOP, user, target=camera_id),
         )
+    except OfferError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
     except (LiveViewError, MissingCredentialsError) as exc:
         raise HTTPException(status_code=502, detail=str(exc)) from exc
     audit.record(
