@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import uvicorn
@@ -21,7 +20,7 @@ class DashboardPlan:
     database: Path
 
 
-def run_dashboard(plan: DashboardPlan, notices: Queue[AlertNotice], stop: Event) -> None:
+def run_dashboard(plan: DashboardPlan, notices: Queue[AlertNotice], stop: threading.Event) -> None:
     """Process entry point: serve until the supervisor sets ``stop``."""
     config = plan.site.dashboard
     app = create_app(plan.site, plan.database, notices)

@@ -10,10 +10,10 @@ The loop beats the ``detect`` heartbeat, which the supervisor watches to end its
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -136,7 +136,7 @@ class DetectionCore:
 
 
 def run_detector(
-    plan: DetectorPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: Event
+    plan: DetectorPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: threading.Event
 ) -> None:
     """Process entry point: analyse until ``stop`` is set."""
     site, config = plan.site, plan.site.detector

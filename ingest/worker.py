@@ -4,17 +4,22 @@ The worker owns a shared-memory :class:`FrameRing` for its cameras' analysis fra
 records their record streams, keeps their health (states, gaps, offline alerts) and, in
 shard 0, runs retention for the recordings folder. It runs until the supervisor sets
 ``stop``.
+
+A worker killed outright (``kill -9``, the OOM killer) cannot free its ring; the next worker
+to start removes the rings of matthan processes that no longer exist
+(:func:`remove_orphan_rings`), or every crash would strand a ring's worth of memory
+(about 120 MB at the defaults) in ``/dev/shm`` until the machine reboots.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from common import recordings
@@ -31,6 +36,8 @@ from ingest.retention import RetentionSweeper
 from ingest.source import CameraSource
 
 log = logging.getLogger(__name__)
+SHM_FOLDER = Path("/dev/shm")  # noqa: S108 - where Linux keeps POSIX shared memory
+RING_NAME = re.compile(r"matthan-(\d+)-\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +52,35 @@ class WorkerPlan:
     recording: RecordingConfig
     offline_alert_after_s: float
     tamper_debounce_s: float = 10.0
+    retention_every_s: float = 30.0
 
 
 def ring_name(shard: int) -> str:
     """Unique per worker incarnation, so a restarted worker never reuses a stale block."""
     return f"matthan-{os.getpid()}-{shard}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_orphan_rings(folder: Path = SHM_FOLDER) -> list[str]:
+    """Unlink the rings whose writer process is gone; returns their names."""
+    removed = []
+    for path in folder.glob("matthan-*"):
+        match = RING_NAME.fullmatch(path.name)
+        if match and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    if removed:
+        log.warning("removed %d frame ring(s) left by dead workers: %s", len(removed), removed)
+    return removed
 
 
 class _Shard:
@@ -71,6 +102,8 @@ class _Shard:
                 startup_grace_s=source.open_timeout_s,
             )
             self.health.append(health)
+            if source.record_url is not None:
+                health.resume_recording_gap()
             self._add_readers(plan, source, health, handoff)
 
     def _add_readers(
@@ -116,16 +149,19 @@ def _log_status(status: CameraStatus) -> None:
 
 
 def run_worker(
-    plan: WorkerPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: Event
+    plan: WorkerPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: threading.Event
 ) -> None:
     """Process entry point: read the shard's cameras until ``stop`` is set."""
     store = Store(plan.database)
+    remove_orphan_rings()
     ring = FrameRing.create(
         ring_name(plan.shard), plan.ring_slots, plan.frame_size, plan.frame_size
     )
     shard = _Shard(plan, store, FrameHandoff(ring, frames), notices)
     heartbeat = Heartbeat(store, f"ingest-{plan.shard}")
-    sweeper = RetentionSweeper(store, plan.recording, notices) if plan.shard == 0 else None
+    sweeper = None
+    if plan.shard == 0:
+        sweeper = RetentionSweeper(store, plan.recording, notices, plan.retention_every_s)
     for reader in shard.readers:
         reader.start()
     log.info("ingest worker %d reads %d cameras", plan.shard, len(plan.sources))

@@ -16,10 +16,12 @@ recording carry on meanwhile.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,17 +48,37 @@ RESTART_WINDOW_S = 300.0
 MAX_RESTART_DELAY_S = 30.0
 NOTICE_QUEUE_SIZE = 1000
 DETECT_ROLE = "detect"
+PR_SET_PDEATHSIG = 1
 
 
 class SupervisorError(RuntimeError):
     """A role kept dying; the service gave up."""
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when the supervisor dies (even by kill -9),
+    so that no orphaned role keeps the cameras, the port or the store after a crash."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _child_main(role: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-    """Entry of every child: its own logging, Ctrl-C left to the supervisor."""
+    """Entry of every child: its own logging and its own stop event, set by SIGTERM.
+
+    Each process has a stop event of its own rather than one shared ``multiprocessing.Event``:
+    a shared event's condition variable hangs every ``set()`` once a process that waited on
+    it was killed, which would turn one crashed role into a service that cannot stop.
+    Ctrl-C is left to the supervisor, which stops the roles with SIGTERM.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _die_with_parent()
     setup_logging(role)
-    target(*args)
+    target(*args, stop)
 
 
 @dataclass
@@ -87,7 +109,6 @@ class Supervisor:
     def __init__(self, site: SiteConfig, workers: int | None = None) -> None:
         self.site = site
         self._ctx = mp.get_context("spawn")
-        self._stop = self._ctx.Event()
         self._stopping = False
         self._roles: list[Role] = []
         self._workers = workers or site.ingest.workers or os.cpu_count() or 1
@@ -110,20 +131,18 @@ class Supervisor:
                 offline_alert_after_s=site.ingest.offline_alert_after_s,
                 tamper_debounce_s=site.ingest.tamper_debounce_s,
             )
-            self._roles.append(
-                Role(f"ingest-{index}", run_worker, (plan, frames, notices, self._stop))
-            )
+            self._roles.append(Role(f"ingest-{index}", run_worker, (plan, frames, notices)))
         detector = DetectorPlan(site, database)
         relay = self._relay = FrameRelay(frames, self._ctx)
 
         def detect_args() -> tuple[Any, ...]:
-            return (detector, relay.new_target(), notices, self._stop)
+            return (detector, relay.new_target(), notices)
 
         self._roles.append(Role(DETECT_ROLE, run_detector, (), renew_args=detect_args))
         self._store = Store(database)
         self._analysis = AnalysisWatch(self._store, notices)
         dashboard = DashboardPlan(site, database)
-        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, self._stop)))
+        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices)))
 
     def _start(self, role: Role) -> None:
         if role.renew_args is not None:
@@ -195,8 +214,10 @@ class Supervisor:
             process.join(5)
 
     def shutdown(self, timeout_s: float = 15.0) -> None:
-        """Ask every role to stop, wait, then terminate what is left."""
-        self._stop.set()
+        """Ask every role to stop (SIGTERM), wait, then kill what is left."""
+        for role in self._roles:
+            if role.process is not None and role.process.is_alive():
+                role.process.terminate()
         deadline = time.monotonic() + timeout_s
         for role in self._roles:
             if role.process is not None:
@@ -204,11 +225,9 @@ class Supervisor:
         for role in self._roles:
             process = role.process
             if process is not None and process.is_alive():
-                log.warning("%s did not stop in time; terminating", role.name)
-                process.terminate()
+                log.warning("%s did not stop in time; killing it", role.name)
+                process.kill()
                 process.join(5)
-                if process.is_alive():
-                    process.kill()
         if self._relay is not None:
             self._relay.stop()
         if self._store is not None:
