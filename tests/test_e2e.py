@@ -118,7 +118,7 @@ def test_operator_sees_and_acknowledges_a_live_person_alert(
     expect(fresh).to_contain_text("nguoi-vao-long-duong")
     expect(page.locator('[data-camera-id="nga-tu-cho-gom"] .cam-state')).to_have_text("Hoạt động")
     page.wait_for_function(
-        "document.querySelector('#alerts .alert.fresh img').naturalWidth > 0", timeout=10_000
+        "() => document.querySelector('#alerts .alert.fresh img').naturalWidth > 0", timeout=10_000
     )
     alert_id = int(fresh.get_attribute("data-alert-id") or 0)
     acknowledge(page, alert_id)
@@ -155,7 +155,9 @@ def test_operator_sees_and_acknowledges_a_live_person_alert(
     page.click("nav a[href='/cameras']")
     tile = page.locator('.tile[data-camera-id="nga-tu-cho-gom"]')
     expect(tile.locator(".cam-state")).to_have_text("Hoạt động")
-    page.wait_for_function("document.querySelector('.tile img').naturalWidth > 0", timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('.tile img').naturalWidth > 0", timeout=10_000
+    )
     page.screenshot(path=str(ARTIFACTS / "wall.png"))
     page.click("#lang-toggle")
     expect(tile.locator(".cam-state")).to_have_text("Online")
