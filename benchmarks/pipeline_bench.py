@@ -33,6 +33,7 @@ from typing import Any
 from benchmarks.farm import CameraFarm, Mount, default_clips_dir
 from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
 from benchmarks.plot import plot_fps
+from benchmarks.production import production_detector
 from benchmarks.service_probe import (
     AlertListener,
     by_label,
@@ -90,6 +91,7 @@ def site_yaml(farm: CameraFarm, count: int, port: int, folder: Path, fps: float)
 storage: {{database: {folder / "bench.db"}}}
 recording: {{path: {folder / "rec"}}}
 dashboard: {{port: {port}}}
+detector: {production_detector()}
 ingest: {{analysis_fps: {fps}}}
 cameras:
 {cameras}
@@ -307,7 +309,12 @@ def write_report(
         "smoke": args.smoke,
         "machine": machine_info(),
         "command": " ".join(["python -m benchmarks.pipeline_bench", *sys.argv[1:]]),
-        "config": {"analysis_fps": args.fps, "warmup_s": args.warmup, "window_s": args.window},
+        "config": {
+            "analysis_fps": args.fps,
+            "warmup_s": args.warmup,
+            "window_s": args.window,
+            "detector": json.loads(production_detector()),
+        },
         "summary": summary,
         "ours": ours,
         "baseline": baseline,

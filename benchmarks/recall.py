@@ -33,6 +33,7 @@ from typing import Any, cast
 import av
 
 from benchmarks.farm import default_clips_dir
+from benchmarks.production import production_detector
 from common.config import SiteConfig
 from common.frame_ring import Frame
 from common.messages import AlertNotice, FrameRef
@@ -72,6 +73,7 @@ def site_for(fps: float) -> SiteConfig:
     return SiteConfig.model_validate(
         {
             "site": {"name": "recall", "timezone": "UTC"},
+            "detector": json.loads(production_detector()),
             "cameras": [
                 {
                     "id": "clip",

@@ -11,6 +11,7 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -81,12 +82,16 @@ def process_tree(root: int) -> list[int]:
 @dataclass
 class AlertListener:
     """Logs in, follows /ws/alerts in a thread, and records each alert's latency: arrival
-    on the WebSocket minus the capture time of the frame that raised it."""
+    on the WebSocket minus the capture time of the frame that raised it. ``alerts`` keeps
+    the last version of every alert received, by id; the thread ends when the service
+    closes the socket (``closed`` is then set)."""
 
     base_url: str
     username: str
     password: str
     latencies_s: list[tuple[float, float]] = field(default_factory=list)
+    alerts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    closed: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -128,7 +133,11 @@ class AlertListener:
                     message = await asyncio.wait_for(socket.recv(), timeout=0.5)
                 except TimeoutError:
                     continue
+                except websockets.ConnectionClosed:
+                    self.closed.set()
+                    return
                 arrived = time.time()
                 alert = json.loads(message)
                 if isinstance(alert, dict) and "started_at" in alert:
+                    self.alerts[alert["id"]] = alert
                     self.latencies_s.append((alert["started_at"], arrived - alert["started_at"]))
