@@ -28,28 +28,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.farm import CameraFarm, Mount, default_clips_dir
+from benchmarks.camera_mix import camera_mounts
+from benchmarks.farm import CameraFarm
 from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
 
-CLIPS = (
-    "pets09_s2l1_vtest.mp4",
-    "intel_parking_lot_cars.mp4",
-    "intel_indoor_one_by_one_person.mp4",
-    "la_cam68_1st_alameda_sidewalk.mp4",
-    "residential_street_cars_unverified.mp4",
-    "walkway_pedestrians_unverified.mp4",
-    "empty_parking_lot_pingpong.mp4",
-    "indoor_walking_by.mp4",
-)
 RESULTS = Path(__file__).parent / "results"
-
-
-def farm_mounts(count: int) -> list[Mount]:
-    clips = default_clips_dir()
-    return [
-        Mount(f"cam{index:03d}", clips / CLIPS[index % len(CLIPS)], offset_frames=index * 7)
-        for index in range(count)
-    ]
 
 
 def site_config(farm: CameraFarm, count: int, fps: float, recordings: Path) -> Any:
@@ -112,7 +95,7 @@ def measure(
 
     context = mp.get_context("spawn")
     try:
-        with CameraFarm(farm_mounts(count)) as farm:
+        with CameraFarm(camera_mounts(count)) as farm:
             config = site_config(farm, count, fps, scratch / "rec")
             database = scratch / "bench.db"
             Store(database).close()

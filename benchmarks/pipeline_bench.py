@@ -30,7 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.farm import CameraFarm, Mount, default_clips_dir
+from benchmarks.camera_mix import camera_id, camera_mounts
+from benchmarks.farm import CameraFarm, default_clips_dir
 from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
 from benchmarks.plot import plot_fps
 from benchmarks.production import production_detector
@@ -46,28 +47,10 @@ from benchmarks.service_probe import (
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
-CLIPS = (
-    "pets09_s2l1_vtest.mp4",
-    "intel_parking_lot_cars.mp4",
-    "intel_indoor_one_by_one_person.mp4",
-    "la_cam68_1st_alameda_sidewalk.mp4",
-    "residential_street_cars_unverified.mp4",
-    "walkway_pedestrians_unverified.mp4",
-    "empty_parking_lot_pingpong.mp4",
-    "indoor_walking_by.mp4",
-)
 USER, PASSWORD = "bench", "bench-password-1"
 REALTIME_FPS_SHARE = 0.95
 MAX_DROP_SHARE = 0.05
 MAX_FRAME_AGE_S = 1.0
-
-
-def mounts(count: int) -> list[Mount]:
-    clips = default_clips_dir()
-    return [
-        Mount(f"cam{i:03d}", clips / CLIPS[i % len(CLIPS)], offset_frames=(i * 37) % 200)
-        for i in range(count)
-    ]
 
 
 def site_yaml(farm: CameraFarm, count: int, port: int, folder: Path, fps: float) -> str:
@@ -134,7 +117,7 @@ def measure_ours(count: int, fps: float, warmup_s: float, window_s: float) -> di
     """One run of the production pipeline at ``count`` cameras."""
     folder = Path(tempfile.mkdtemp(prefix="matthan-bench-"))
     port = free_port()
-    with CameraFarm(mounts(count)) as farm:
+    with CameraFarm(camera_mounts(count)) as farm:
         config = folder / "site.yaml"
         config.write_text(site_yaml(farm, count, port, folder, fps), encoding="utf-8")
         service = start_service(config, port, folder / "matthan.log")
@@ -183,37 +166,18 @@ def summarise(
     count: int, fps: float, before: dict[Any, float], after: dict[Any, float], elapsed: float
 ) -> dict[str, Any]:
     """Rates between two scrapes, and whether they hold real time."""
-    judged = delta(
-        by_label(after, "matthan_ingest_motion_frames_total", "camera"),
-        by_label(before, "matthan_ingest_motion_frames_total", "camera"),
-    )
-    analysed = delta(
-        by_label(after, "matthan_detector_frames_total", "camera"),
-        by_label(before, "matthan_detector_frames_total", "camera"),
-    )
-    handed = sum(
-        delta(
-            by_label(after, "matthan_ingest_frames_handed_off_total", "camera"),
-            by_label(before, "matthan_ingest_frames_handed_off_total", "camera"),
-        ).values()
-    )
-    drops = delta(
-        by_label(after, "matthan_detector_frames_dropped_total", "reason"),
-        by_label(before, "matthan_detector_frames_dropped_total", "reason"),
-    )
-    drops_ingest = delta(
-        by_label(after, "matthan_ingest_frames_dropped_total", "reason"),
-        by_label(before, "matthan_ingest_frames_dropped_total", "reason"),
-    )
-    batches = delta(
-        by_label(after, "matthan_detector_batch_size_count", ""),
-        by_label(before, "matthan_detector_batch_size_count", ""),
-    )
-    batch_sum = delta(
-        by_label(after, "matthan_detector_batch_size_sum", ""),
-        by_label(before, "matthan_detector_batch_size_sum", ""),
-    )
-    per_camera = [judged.get(f"cam{i:03d}", 0.0) / elapsed for i in range(count)]
+
+    def changed(name: str, label: str = "") -> dict[str, float]:
+        return delta(by_label(after, name, label), by_label(before, name, label))
+
+    judged = changed("matthan_ingest_motion_frames_total", "camera")
+    analysed = changed("matthan_detector_frames_total", "camera")
+    handed = sum(changed("matthan_ingest_frames_handed_off_total", "camera").values())
+    drops = changed("matthan_detector_frames_dropped_total", "reason")
+    drops_ingest = changed("matthan_ingest_frames_dropped_total", "reason")
+    batches = changed("matthan_detector_batch_size_count")
+    batch_sum = changed("matthan_detector_batch_size_sum")
+    per_camera = [judged.get(camera_id(i), 0.0) / elapsed for i in range(count)]
     dropped = sum(drops.values()) + sum(drops_ingest.values())
     drop_share = dropped / handed if handed else 0.0
     age_p95 = histogram_quantile(after, before, "matthan_detector_frame_age_seconds", 0.95)
@@ -238,7 +202,7 @@ def summarise(
 
 def measure_baseline(count: int, model: Path, warmup_s: float, window_s: float) -> dict[str, Any]:
     """Stock ultralytics multi-stream predict on ``count`` farm cameras."""
-    with CameraFarm(mounts(count)) as farm:
+    with CameraFarm(camera_mounts(count)) as farm:
         urls = [farm.url(f"cam{i:03d}") for i in range(count)]
         command = [str(REF_PYTHON), str(Path(__file__).parent / "baseline_ultralytics.py")]
         command += ["--model", str(model), "--warmup", str(warmup_s), "--window", str(window_s)]

@@ -32,6 +32,7 @@ from typing import Any, cast
 
 import av
 
+from benchmarks.camera_mix import RECALL_CLIPS
 from benchmarks.farm import default_clips_dir
 from benchmarks.production import production_detector
 from common.config import SiteConfig
@@ -44,18 +45,6 @@ from ingest.camera_reader import luma
 from ingest.motion import MotionGate, small_grey
 from ingest.sampling import FrameSampler, scaled_size
 
-CLIPS = (
-    "pets09_s2l1_vtest.mp4",
-    "intel_parking_lot_cars.mp4",
-    "intel_indoor_one_by_one_person.mp4",
-    "la_cam68_1st_alameda_sidewalk.mp4",
-    "residential_street_cars_unverified.mp4",
-    "walkway_pedestrians_unverified.mp4",
-    "indoor_walking_by.mp4",
-    "indoor_lowlight_people.mp4",
-    "empty_parking_lot_pingpong.mp4",
-    "indoor_light_switching_no_motion.mp4",
-)
 SMOKE_CLIPS = ("la_cam68_1st_alameda_sidewalk.mp4",)
 CLASSES = ["person", "car", "bicycle", "motorcycle", "bus", "truck"]
 EARLY_S, LATE_S = 2.0, 5.0
@@ -195,7 +184,7 @@ def measure_clip(clip: Path, seconds: float, analysis_fps: float) -> dict[str, A
 
 
 def measure_recall(
-    clips: tuple[str, ...] = CLIPS,
+    clips: tuple[str, ...] = RECALL_CLIPS,
     seconds: float = 60.0,
     analysis_fps: float = 5.0,
     smoke: bool = False,
@@ -228,7 +217,7 @@ def measure_recall(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", nargs="+", default=list(CLIPS))
+    parser.add_argument("--clips", nargs="+", default=list(RECALL_CLIPS))
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--fps", type=float, default=5.0)
     args = parser.parse_args()
