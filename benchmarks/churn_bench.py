@@ -40,9 +40,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.camera_mix import camera_mounts
 from benchmarks.farm import CameraFarm
 from benchmarks.machine import machine_info
-from benchmarks.pipeline_bench import free_port, mounts, percentiles, start_service
+from benchmarks.pipeline_bench import free_port, percentiles, start_service
 from benchmarks.service_probe import by_label, scrape
 
 RESULTS = Path(__file__).parent / "results"
@@ -109,14 +110,14 @@ def churn(
     for cycle in range(cycles):
         start = time.monotonic()
         victims = [ids[(cycle * share + k) % len(ids)] for k in range(share)]
-        stopped_at = time.time()
+        stopped_at = {}
         for camera in victims:
             farm.stop_mount(camera)
+            stopped_at[camera] = time.time()
         time.sleep(max(0.0, args.down - (time.monotonic() - start)))
-        restored_at = time.time()
         for camera in victims:
             farm.start_mount(camera)
-        drops += [Drop(camera, cycle, stopped_at, restored_at) for camera in victims]
+            drops.append(Drop(camera, cycle, stopped_at[camera], time.time()))
         time.sleep(max(0.0, args.cycle - (time.monotonic() - start)))
         counters.append(judged_now(base_url))
         stamps.append(time.monotonic())
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="matthan-churn-"))
     port, ids = free_port(), [f"cam{i:03d}" for i in range(args.cameras)]
     try:
-        with CameraFarm(mounts(args.cameras)) as farm:
+        with CameraFarm(camera_mounts(args.cameras)) as farm:
             config = folder / "site.yaml"
             config.write_text(site_yaml(farm, args.cameras, port, folder), encoding="utf-8")
             log = folder / "matthan.log"
@@ -245,6 +246,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "load_average_at_end": os.getloadavg(),
         "cycles": [asdict(cycle) for cycle in cycles],
+        "drops": [[d.camera_id, round(d.stopped_at, 2), round(d.restored_at, 2)] for d in drops],
     }
 
 

@@ -92,6 +92,12 @@ def segments(
     return [Segment(*row) for row in rows]
 
 
+def last_segment_end(store: Store, camera_id: str) -> float | None:
+    """Where the camera's recording stops: the end of its newest segment, if any."""
+    rows = store.read("SELECT MAX(end) FROM segments WHERE camera_id = ?", (camera_id,))
+    return float(rows[0][0]) if rows[0][0] is not None else None
+
+
 def delete_segment(store: Store, segment_id: int) -> None:
     with store.transaction() as db:
         db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))

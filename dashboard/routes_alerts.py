@@ -19,7 +19,7 @@ from common.store import AlertRecord
 from dashboard.alert_query import AlertFilter, search
 from dashboard.auth import CurrentSession, OperatorSession, client_address
 from dashboard.reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
-from dashboard.schemas import AlertOut, AlertQuery, ReviewIn
+from dashboard.schemas import AlertOut, AlertQuery, ReviewIn, RowId
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
@@ -71,12 +71,12 @@ def _jpeg(state: DashboardState, user: User, alert_id: int, crop: bool) -> Respo
 
 
 @router.get("/api/alerts/{alert_id}/snapshot.jpg")
-def alert_snapshot(state: State, session: CurrentSession, alert_id: int) -> Response:
+def alert_snapshot(state: State, session: CurrentSession, alert_id: RowId) -> Response:
     return _jpeg(state, session.user, alert_id, crop=False)
 
 
 @router.get("/api/alerts/{alert_id}/crop.jpg")
-def alert_crop(state: State, session: CurrentSession, alert_id: int) -> Response:
+def alert_crop(state: State, session: CurrentSession, alert_id: RowId) -> Response:
     return _jpeg(state, session.user, alert_id, crop=True)
 
 
@@ -125,7 +125,7 @@ async def _review(
 
 @router.post("/api/alerts/{alert_id}/acknowledge")
 async def acknowledge(
-    state: State, session: OperatorSession, request: Request, alert_id: int, body: ReviewIn
+    state: State, session: OperatorSession, request: Request, alert_id: RowId, body: ReviewIn
 ) -> AlertOut:
     """Someone is looking at it: operators and admins only; 409 unless the alert is new."""
     action = ReviewAction.ACKNOWLEDGE
@@ -134,7 +134,7 @@ async def acknowledge(
 
 @router.post("/api/alerts/{alert_id}/resolve")
 async def resolve(
-    state: State, session: OperatorSession, request: Request, alert_id: int, body: ReviewIn
+    state: State, session: OperatorSession, request: Request, alert_id: RowId, body: ReviewIn
 ) -> AlertOut:
     """It is dealt with: operators and admins only; 409 when resolved already."""
     action = ReviewAction.RESOLVE

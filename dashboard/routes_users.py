@@ -56,6 +56,8 @@ def change_user(
     username: str, body: UserChangeIn, state: State, session: AdminSession, request: Request
 ) -> UserOut:
     """An admin cannot demote or disable themself (so the site keeps an admin)."""
+    if state.accounts.user(username) is None:
+        raise HTTPException(status_code=404, detail="no such user")
     is_self = username == session.user.username
     if is_self and (body.disabled or body.role not in (None, Role.ADMIN)):
         raise HTTPException(status_code=409, detail="you cannot demote or disable yourself")

@@ -20,7 +20,7 @@ from av.video.reformatter import VideoReformatter
 
 from common.frame_ring import Frame
 from common.messages import CameraState, CameraStatus
-from ingest.backoff import Backoff
+from ingest.backoff import Backoff, login_backoff
 from ingest.handoff import FrameHandoff
 from ingest.metrics import CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
 from ingest.motion import Grey, MotionGate, small_grey
@@ -40,11 +40,12 @@ class StreamEndedError(ConnectionError):
     """The camera closed the stream."""
 
 
+LOGIN_REFUSED = (av.error.HTTPUnauthorizedError, PermissionError)
 _FAILURES: tuple[
     tuple[type[BaseException] | tuple[type[BaseException], ...], CameraState, str], ...
 ] = (
     (
-        (av.error.HTTPUnauthorizedError, PermissionError),
+        LOGIN_REFUSED,
         CameraState.FAILED,
         "login refused by the camera (check the username/password)",
     ),
@@ -100,6 +101,7 @@ class CameraReader:
         self._report_sink = report
         self._stop = stop
         self._backoff = Backoff()
+        self._login_backoff = login_backoff()
         self._state: CameraState | None = None
         role = "detect" if handoff is not None else "record"
         self.thread = threading.Thread(target=self.run, name=f"{role}-{source.camera_id}")
@@ -108,29 +110,45 @@ class CameraReader:
         self.thread.start()
 
     def run(self) -> None:
+        """Connect, stream, and reconnect until stopped.
+
+        Only the first attempt is reported as ``connecting``: retries of a camera that is
+        away leave it in its offline or failed state (one camera event per change, not two
+        rows per retry), and its return is the step from there to ``online``.
+        """
         camera = self.source.camera_id
+        self._report(CameraState.CONNECTING, "")
         while not self._stop.is_set():
-            self._report(CameraState.CONNECTING, "")
+            delay = self._backoff
             try:
                 self._stream()
             except Exception as exc:
                 state, detail = classify(exc)
                 log.info("camera %s: %s (%s)", camera, detail, self._url)
                 self._report(state, detail)
+                delay = self._login_backoff if isinstance(exc, LOGIN_REFUSED) else delay
             finally:
                 if self._recorder is not None:
                     self._recorder.close()
             if self._handoff is not None:
                 CAMERA_ONLINE.labels(camera).set(0)
-            if self._stop.wait(self._backoff.next()):
+            if self._stop.wait(delay.next()):
                 break
             RECONNECTS.labels(camera).inc()
 
     def _report(self, state: CameraState, detail: str) -> None:
+        """Pass a change of state to the sink.
+
+        A sink that fails (the store stayed locked past its busy timeout) is logged and the
+        reader carries on: letting the error end this thread would stop the camera for good.
+        """
         if state == self._state:
             return
         self._state = state
-        self._report_sink(CameraStatus(self.source.camera_id, state, time.time(), detail))
+        try:
+            self._report_sink(CameraStatus(self.source.camera_id, state, time.time(), detail))
+        except Exception:
+            log.exception("camera %s: state %s not recorded", self.source.camera_id, state.value)
 
     def _stream(self) -> None:
         source = self.source
@@ -153,6 +171,7 @@ class CameraReader:
 
     def _went_online(self, detail: str) -> None:
         self._backoff.reset()
+        self._login_backoff.reset()
         if self._handoff is not None:
             CAMERA_ONLINE.labels(self.source.camera_id).set(1)
         self._report(CameraState.ONLINE, detail)

@@ -5,6 +5,10 @@ Every state change is stored as a camera event. Leaving ``online`` opens a cover
 longer than the debounce raises a "camera offline" alert, with the last picture it sent;
 the alert is ended when the camera is back. Short blips therefore leave a gap in the
 record but do not wake the operator.
+
+A worker that starts after the service (or the worker alone) was down also opens a gap, from
+the end of the camera's last recorded segment, closed like any other when the camera is online:
+nothing was recorded while no process was there to record.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ingest.tamper import Tamper
 
 log = logging.getLogger(__name__)
 OFFLINE_KIND = "camera_offline"
+SERVICE_DOWN = "service down"
 
 
 class CameraHealth:
@@ -51,13 +56,23 @@ class CameraHealth:
         self._last_frame: Frame | None = None
         self._tamper_alerts: dict[Tamper, int] = {}
 
+    def resume_recording_gap(self) -> None:
+        """Open a "service down" gap from the end of the last segment, if there is one.
+
+        A gap already open (the camera was away when the service stopped) is kept: it covers
+        the downtime too.
+        """
+        last_end = recordings.last_segment_end(self._store, self.camera_id)
+        if last_end is not None:
+            recordings.open_gap(self._store, self.camera_id, last_end, SERVICE_DOWN)
+
     def note_frame(self, frame: Frame) -> None:
         """Remember the latest picture (a reference, no copy) for the offline alert."""
         self._last_frame = frame
 
     def report(self, status: CameraStatus) -> None:
-        """A state change from the reader."""
-        self._store.add_camera_status(status)
+        """A state change from the reader: kept in memory first, so that a store that fails
+        to record it (locked too long) still leaves the debounce and the alert to come."""
         with self._lock:
             was_online = self._state == CameraState.ONLINE
             self._state = status.state
@@ -68,6 +83,7 @@ class CameraHealth:
                 if self._away_since is None:
                     self._away_since = status.at
                 recordings.open_gap(self._store, self.camera_id, self._away_since, self._detail)
+        self._store.add_camera_status(status)
 
     def _back_online(self, at: float) -> None:
         self._away_since = None

@@ -26,6 +26,11 @@ CAMERA_ONLINE = Gauge(
 )
 RECORDED_BYTES = Counter("matthan_recorder_bytes", "Bytes of video recorded", ["camera"])
 SEGMENTS_WRITTEN = Counter("matthan_recorder_segments", "Recording segments finished", ["camera"])
+RECORDING_ERRORS = Counter(
+    "matthan_recorder_errors",
+    "Segments abandoned because they could not be written (disk full...); recording pauses",
+    ["camera"],
+)
 RECORDING_DELETED = Counter(
     "matthan_recorder_segments_deleted", "Segments removed by retention, by reason", ["reason"]
 )

@@ -5,6 +5,11 @@ keyframe after ``segment_s``. It is written under a temporary name and renamed w
 complete, so a crash never leaves a half-written file under a real name; only then is it
 indexed in the store with its wall-clock start and end.
 
+A segment that cannot be written (the disk is full, the folder vanished) is abandoned and
+its partial file removed; recording pauses for :data:`PAUSE_AFTER_ERROR_S` and then starts a
+new segment on a keyframe. The error never reaches the camera's reader, so analysis of the
+camera carries on while its recording is down (retention frees space or raises "disk low").
+
 Usage (three calls, as remuxing is in PyAV)::
 
     recorder = SegmentRecorder(camera_id, folder, segment_s, on_segment)
@@ -15,6 +20,7 @@ Usage (three calls, as remuxing is in PyAV)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -26,9 +32,10 @@ from typing import Any
 
 import av
 
-from ingest.metrics import RECORDED_BYTES, SEGMENTS_WRITTEN
+from ingest.metrics import RECORDED_BYTES, RECORDING_ERRORS, SEGMENTS_WRITTEN
 
 log = logging.getLogger(__name__)
+PAUSE_AFTER_ERROR_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +82,38 @@ class SegmentRecorder:
         self._on_segment = on_segment
         self._segment: _OpenSegment | None = None
         self._bytes = RECORDED_BYTES.labels(camera_id)
+        self._paused_until = 0.0
 
     def write(self, packet: av.Packet[Any], stream: av.VideoStream) -> None:
         """Add one demuxed packet; starts and cuts segments on keyframes."""
-        if packet.dts is None or packet.size == 0:
+        dts = packet.dts
+        if dts is None or packet.size == 0 or self._paused():
             return
+        try:
+            self._write(packet, stream, dts)
+        except OSError as error:
+            self._abandon(error)
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._paused_until
+
+    def _write(self, packet: av.Packet[Any], stream: av.VideoStream, dts: int) -> None:
         segment = self._segment
         if segment is not None and packet.is_keyframe and segment.duration() >= self.segment_s:
             self.close()
             segment = None
+            if self._paused():  # the segment could not be finished
+                return
         if segment is None:
             if not packet.is_keyframe:
                 return
-            segment = self._segment = self._open(stream, packet.dts)
-        if segment.muxed and packet.dts <= segment.last_dts:
+            segment = self._segment = self._open(stream, dts)
+        if segment.muxed and dts <= segment.last_dts:
             return
         size = packet.size
-        packet.pts = (packet.pts if packet.pts is not None else packet.dts) - segment.first_dts
-        packet.dts = packet.dts - segment.first_dts
-        segment.last_dts = packet.dts + segment.first_dts
+        packet.pts = (packet.pts if packet.pts is not None else dts) - segment.first_dts
+        packet.dts = dts - segment.first_dts
+        segment.last_dts = dts
         segment.muxed = True
         packet.stream = segment.stream
         segment.output.mux(packet)
@@ -105,14 +125,38 @@ class SegmentRecorder:
         folder = self.folder / self.camera_id / day
         folder.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%H%M%S", time.localtime(wall)) + f"-{int(wall * 1000) % 1000:03d}.mp4"
-        return _OpenSegment(folder / name, stream, first_dts, wall)
+        final = folder / name
+        try:
+            return _OpenSegment(final, stream, first_dts, wall)
+        except OSError:
+            final.with_name(final.name + ".partial").unlink(missing_ok=True)
+            raise
+
+    def _abandon(self, error: OSError) -> None:
+        """Give up the open segment after a write error, and pause recording for a while."""
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            # Closing writes the file's index, which fails again for the reason logged below.
+            with contextlib.suppress(OSError):
+                segment.output.close()
+            segment.partial.unlink(missing_ok=True)
+        self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR_S
+        RECORDING_ERRORS.labels(self.camera_id).inc()
+        log.error(
+            "recording of %s paused for %.0f s: %s", self.camera_id, PAUSE_AFTER_ERROR_S, error
+        )
 
     def close(self) -> None:
         """Finish the open segment (if any): close, rename, index."""
-        segment, self._segment = self._segment, None
+        segment = self._segment
         if segment is None:
             return
-        segment.output.close()
+        try:
+            segment.output.close()
+        except OSError as error:
+            self._abandon(error)
+            return
+        self._segment = None
         if segment.duration() <= 0:
             segment.partial.unlink(missing_ok=True)
             return

@@ -61,13 +61,12 @@ def ring_name(shard: int) -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; a zombie (dead, not yet reaped) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def remove_orphan_rings(folder: Path = SHM_FOLDER) -> list[str]:

@@ -80,6 +80,19 @@ class Service:
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def add_user(self, name: str, password: str, role: str = "admin") -> None:
+        """``matthan user add`` as an installer runs it, the password in MATTHAN_PASSWORD."""
+        command = [sys.executable, "-m", "matthan.cli", "user", "add", "-c", str(self.config)]
+        done = subprocess.run(
+            [*command, name, "--role", role],
+            env={**os.environ, "MATTHAN_PASSWORD": password},
+            cwd=self.config.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[Callable[[str, int], Service]]:

@@ -89,6 +89,53 @@ BAD_CASES = [
     ("input size not /32", "d['detector'] = {'input_size': 500}", "detector.input_size", None),
     ("bad id characters", "d['cameras'][0]['id'] = 'Cam A'", "cameras[0].id", "Cam A"),
     ("missing site", "del d['site']", "site", None),
+    ("unknown top-level key", "d['camreas'] = []", "camreas", None),
+    ("segment too short", "d['recording'] = {'segment_s': 1}", "recording.segment_s", None),
+    ("negative free space", "d['recording'] = {'min_free_gb': -1}", "recording.min_free_gb", None),
+    ("port out of range", "d['dashboard'] = {'port': 70000}", "dashboard.port", None),
+    ("unknown backend", "d['detector'] = {'backend': 'tensorflow'}", "detector.backend", None),
+    (
+        "password written in the config",
+        "d['cameras'][1]['credentials'] = {'username_env': 'CAM_USER', 'password': 'x'}",
+        "cameras[1].credentials",
+        "cam-b",
+    ),
+    (
+        "hour out of range",
+        "d['cameras'][0]['rules'][0]['schedule'] = {'start': '25:00', 'end': '05:00'}",
+        "cameras[0].rules[0].schedule.start",
+        "cam-a",
+    ),
+    (
+        "line of one point twice",
+        "d['cameras'][0]['lines'] = [{'name': 'l', 'points': [[0.5, 0.5], [0.5, 0.5]]}]",
+        "cameras[0].lines[0].points",
+        "cam-a",
+    ),
+    (
+        "rule names a missing line",
+        "d['cameras'][0]['rules'].append({'kind': 'line_crossing', 'name': 'x', 'line': 'l'})",
+        "cameras[0].rules[1].line",
+        "cam-a",
+    ),
+    (
+        "duplicate zone name",
+        "d['cameras'][0]['zones'].append(d['cameras'][0]['zones'][0])",
+        "cameras[0].zones[1].name",
+        "cam-a",
+    ),
+    (
+        "crowd of one",
+        "d['cameras'][0]['rules'][0].update(kind='crowd', min_count=1)",
+        "cameras[0].rules[0].min_count",
+        "cam-a",
+    ),
+    (
+        "motion threshold zero",
+        "d['cameras'][1]['motion'] = {'threshold': 0}",
+        "cameras[1].motion.threshold",
+        "cam-b",
+    ),
 ]
 
 
