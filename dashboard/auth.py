@@ -88,7 +88,6 @@ def _role(needed: Role) -> Callable[[Session], Session]:
 OperatorSession = Annotated[Session, Depends(_role(Role.OPERATOR))]
 AdminSession = Annotated[Session, Depends(_role(Role.ADMIN))]
 ADMIN_ONLY = Depends(_role(Role.ADMIN))
-OPERATOR_ONLY = Depends(_role(Role.OPERATOR))
 """For ``dependencies=[...]`` of a route that needs an admin but not the session itself."""
 
 

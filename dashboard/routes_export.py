@@ -4,6 +4,7 @@ keeps the originals too. Operators and admins only; every export is audited."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -16,9 +17,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from common import audit, recordings
+from common.accounts import User
 from common.audit import Action
 from common.evidence import ClipFile, NoFootageError, cut_clip, write_manifest
-from dashboard.auth import OPERATOR_ONLY, OperatorSession, client_address
+from dashboard.auth import OperatorSession, client_address
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
@@ -131,25 +133,30 @@ async def create_export(
     )
 
 
-def _export_file(state: DashboardState, export_id: str, name: str) -> Path:
-    """A file of an export, by id and plain name only: nothing outside the exports folder."""
+def _export_file(state: DashboardState, user: User, export_id: str, name: str) -> Path:
+    """A file of an export, by id and plain name only (nothing outside the exports folder),
+    and only for a user who may see every camera in it."""
     if not re.fullmatch(EXPORT_ID, export_id) or not re.fullmatch(FILE_NAME, name):
         raise HTTPException(status_code=404, detail="no such export file")
-    path = _exports_folder(state) / export_id / name
-    if not path.is_file():
+    folder = _exports_folder(state) / export_id
+    path, manifest = folder / name, folder / "manifest.json"
+    if not path.is_file() or not manifest.is_file():
+        raise HTTPException(status_code=404, detail="no such export file")
+    files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    if not all(state.may_see(user, entry["camera_id"]) for entry in files):
         raise HTTPException(status_code=404, detail="no such export file")
     return path
 
 
-@router.get("/api/exports/{export_id}/{name}", dependencies=[OPERATOR_ONLY])
-def export_file(state: State, export_id: str, name: str) -> FileResponse:
-    return FileResponse(_export_file(state, export_id, name))
+@router.get("/api/exports/{export_id}/{name}")
+def export_file(state: State, session: OperatorSession, export_id: str, name: str) -> FileResponse:
+    return FileResponse(_export_file(state, session.user, export_id, name))
 
 
-@router.get("/api/exports/{export_id}.zip", dependencies=[OPERATOR_ONLY])
-async def export_zip(state: State, export_id: str) -> FileResponse:
+@router.get("/api/exports/{export_id}.zip")
+async def export_zip(state: State, session: OperatorSession, export_id: str) -> FileResponse:
     """The whole package as one ZIP (stored, not recompressed: video does not shrink)."""
-    manifest = _export_file(state, export_id, "manifest.json")
+    manifest = _export_file(state, session.user, export_id, "manifest.json")
     archive = manifest.parent.with_suffix(".zip")
     if not archive.exists():
         await run_in_threadpool(_zip_folder, manifest.parent, archive)

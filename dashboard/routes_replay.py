@@ -19,6 +19,7 @@ from common import audit, recordings
 from common.audit import Action
 from common.evidence import NoFootageError, cut_clip
 from dashboard.auth import CurrentSession, client_address
+from dashboard.schemas import RowId
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
@@ -134,7 +135,7 @@ def playback(
 
 
 @router.get("/api/recordings/{segment_id}/video.mp4")
-def segment_video(state: State, session: CurrentSession, segment_id: int) -> FileResponse:
+def segment_video(state: State, session: CurrentSession, segment_id: RowId) -> FileResponse:
     """One recorded segment (byte ranges supported, so the player can seek)."""
     rows = state.store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
     if not rows or not state.may_see(session.user, rows[0][0]) or not Path(rows[0][1]).exists():
@@ -143,7 +144,7 @@ def segment_video(state: State, session: CurrentSession, segment_id: int) -> Fil
 
 
 @router.get("/api/alerts/{alert_id}/clip.mp4")
-async def alert_clip(state: State, session: CurrentSession, alert_id: int) -> FileResponse:
+async def alert_clip(state: State, session: CurrentSession, alert_id: RowId) -> FileResponse:
     """The alert's clip: from ``PRE_ROLL_S`` before it to ``POST_ROLL_S`` after it ended."""
     alert = state.store.alert(alert_id)
     if alert is None or not state.may_see(session.user, alert.camera_id):

@@ -21,7 +21,7 @@ import schemathesis
 import uvicorn
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from common import recordings
@@ -36,12 +36,6 @@ EXCLUDED = {
     "/api/logout": "ends the fuzzing session",
     # 503 is its documented "not ready" answer, and no role beats here.
     "/readyz": "answers 503 without ingest and detection roles",
-}
-OVERFLOWING = {
-    # Reported bug (dashboard/routes_replay.py): an id beyond SQLite's 64-bit range reaches
-    # the query and answers 500; pinned by test_ids_beyond_the_store_range_are_refused.
-    "/api/alerts/{alert_id}/clip.mp4",
-    "/api/recordings/{segment_id}/video.mp4",
 }
 SQLITE_INTEGERS = range(-(2**63), 2**63)
 SCHEMA = schemathesis.openapi.from_dict(create_app(site_config(), Path("unused.db")).openapi())
@@ -117,7 +111,6 @@ def client(template: Path, tmp_path: Path) -> Iterator[TestClient]:
 def test_fuzzed_requests_never_get_a_server_error(
     case: schemathesis.Case, dashboard: Dashboard
 ) -> None:
-    assume(not hits_known_overflow(case.path, case.path_parameters or {}))
     response = case.call(
         base_url=dashboard.base_url,
         headers={CSRF_HEADER: dashboard.csrf},
@@ -125,12 +118,6 @@ def test_fuzzed_requests_never_get_a_server_error(
         timeout=20,
     )
     case.validate_response(response, checks=[not_a_server_error])
-
-
-def hits_known_overflow(path: str, parameters: dict[str, object]) -> bool:
-    """A generated case that would only find the overflow bug of :data:`OVERFLOWING` again."""
-    numbers = [value for value in parameters.values() if isinstance(value, int)]
-    return path in OVERFLOWING and any(value not in SQLITE_INTEGERS for value in numbers)
 
 
 def routes_with_integer_ids() -> list[str]:
@@ -148,20 +135,7 @@ def routes_with_integer_ids() -> list[str]:
     )
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(
-                path in OVERFLOWING,
-                reason="reported: answers 500 (OverflowError)",
-                raises=(OverflowError, AssertionError),
-            ),
-        )
-        for path in routes_with_integer_ids()
-    ],
-)
+@pytest.mark.parametrize("path", routes_with_integer_ids())
 def test_ids_beyond_the_store_range_are_refused(client: TestClient, path: str) -> None:
     login(client, "admin")
     for value in (str(2**63), str(-(2**63) - 1), "1" + "0" * 40):
