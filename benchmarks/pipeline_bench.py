@@ -53,7 +53,9 @@ MAX_DROP_SHARE = 0.05
 MAX_FRAME_AGE_S = 1.0
 
 
-def site_yaml(farm: CameraFarm, count: int, port: int, folder: Path, fps: float) -> str:
+def site_yaml(
+    farm: CameraFarm, count: int, port: int, folder: Path, *, fps: float, input_size: int | None
+) -> str:
     cameras = "\n".join(
         f"""  - id: cam{i:03d}
     name: "Camera {i}"
@@ -74,7 +76,7 @@ def site_yaml(farm: CameraFarm, count: int, port: int, folder: Path, fps: float)
 storage: {{database: {folder / "bench.db"}}}
 recording: {{path: {folder / "rec"}}}
 dashboard: {{port: {port}}}
-detector: {production_detector()}
+detector: {production_detector(input_size)}
 ingest: {{analysis_fps: {fps}}}
 cameras:
 {cameras}
@@ -113,13 +115,17 @@ def start_service(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]
     raise TimeoutError("matthan did not become ready")
 
 
-def measure_ours(count: int, fps: float, warmup_s: float, window_s: float) -> dict[str, Any]:
+def measure_ours(
+    count: int, fps: float, warmup_s: float, window_s: float, input_size: int | None = None
+) -> dict[str, Any]:
     """One run of the production pipeline at ``count`` cameras."""
     folder = Path(tempfile.mkdtemp(prefix="matthan-bench-"))
     port = free_port()
     with CameraFarm(camera_mounts(count)) as farm:
         config = folder / "site.yaml"
-        config.write_text(site_yaml(farm, count, port, folder, fps), encoding="utf-8")
+        config.write_text(
+            site_yaml(farm, count, port, folder, fps=fps, input_size=input_size), encoding="utf-8"
+        )
         service = start_service(config, port, folder / "matthan.log")
         base = f"http://127.0.0.1:{port}"
         try:
@@ -226,6 +232,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=25.0)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--no-recall", action="store_true")
+    parser.add_argument("--input-size", type=int, default=None, help="override the config's")
+    parser.add_argument("--recall-seconds", type=float, default=60.0, help="footage per clip")
     parser.add_argument(
         "--smoke", action="store_true", help="2 cameras, seconds: checks the harness"
     )
@@ -236,7 +244,7 @@ def main() -> None:
     model = default_clips_dir().parent / "models" / "yolov8n.pt"
     ours = []
     for count in args.cameras:
-        ours.append(measure_ours(count, args.fps, args.warmup, args.window))
+        ours.append(measure_ours(count, args.fps, args.warmup, args.window, args.input_size))
         print(json.dumps(ours[-1]), flush=True)
     baseline = []
     for count in args.baseline_cameras:
@@ -246,7 +254,7 @@ def main() -> None:
     if not args.no_recall:
         from benchmarks.recall import measure_recall
 
-        recall = measure_recall(smoke=args.smoke)
+        recall = measure_recall(seconds=args.recall_seconds, smoke=args.smoke)
         print(json.dumps(recall["summary"]), flush=True)
     write_report(args, ours, baseline, recall)
 
@@ -277,7 +285,7 @@ def write_report(
             "analysis_fps": args.fps,
             "warmup_s": args.warmup,
             "window_s": args.window,
-            "detector": json.loads(production_detector()),
+            "detector": json.loads(production_detector(args.input_size)),
         },
         "summary": summary,
         "ours": ours,

@@ -138,6 +138,10 @@ class AlertListener:
                     return
                 arrived = time.time()
                 alert = json.loads(message)
-                if isinstance(alert, dict) and "started_at" in alert:
-                    self.alerts[alert["id"]] = alert
-                    self.latencies_s.append((alert["started_at"], arrived - alert["started_at"]))
+                if not isinstance(alert, dict) or "started_at" not in alert:
+                    continue
+                first_time = alert["id"] not in self.alerts
+                self.alerts[alert["id"]] = alert
+                captured = alert.get("triggered_at")
+                if first_time and captured is not None:
+                    self.latencies_s.append((captured, arrived - captured))

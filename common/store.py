@@ -25,7 +25,7 @@ from pathlib import Path
 from common import accounts, recordings
 from common.messages import CameraState, CameraStatus, Severity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     started_at  REAL NOT NULL,
     ended_at    REAL,
     created_at  REAL NOT NULL,
+    triggered_at REAL,
     state       TEXT NOT NULL DEFAULT 'new'
 );
 CREATE INDEX IF NOT EXISTS alerts_camera_time ON alerts (camera_id, started_at);
@@ -79,6 +80,9 @@ class NewAlert:
     confidence: float | None = None
     box: tuple[float, float, float, float] | None = None
     crop_jpeg: bytes | None = None
+    triggered_at: float | None = None
+    """Capture time of the frame that raised the alert (``started_at`` is when the
+    situation began, which can be earlier): alert latency is measured from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +102,12 @@ class AlertRecord:
     ended_at: float | None
     created_at: float
     state: str
+    triggered_at: float | None = None
 
 
 _ALERT_COLUMNS = (
     "id, camera_id, kind, rule, class_name, track_id, severity, confidence, box, "
-    "started_at, ended_at, created_at, state"
+    "started_at, ended_at, created_at, state, triggered_at"
 )
 
 
@@ -121,6 +126,7 @@ def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         created_at=row["created_at"],
+        triggered_at=row["triggered_at"],
         state=row["state"],
     )
 
@@ -153,6 +159,8 @@ class Store:
                 for statement in part.split(";"):
                     if statement.strip():
                         db.execute(statement)
+            if version == 1:
+                db.execute("ALTER TABLE alerts ADD COLUMN triggered_at REAL")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
@@ -182,7 +190,8 @@ class Store:
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"
-                " confidence, box, started_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " confidence, box, started_at, created_at, triggered_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.camera_id,
                     alert.kind,
@@ -194,6 +203,7 @@ class Store:
                     box,
                     alert.started_at,
                     time.time(),
+                    alert.triggered_at,
                 ),
             )
             alert_id = cursor.lastrowid

@@ -64,6 +64,7 @@ class AlertOut(BaseModel):
     severity: str
     confidence: float | None
     started_at: float
+    triggered_at: float | None
     ended_at: float | None
     state: str
     snapshot_url: str
@@ -85,6 +86,7 @@ class AlertOut(BaseModel):
             severity=alert.severity,
             confidence=alert.confidence,
             started_at=alert.started_at,
+            triggered_at=alert.triggered_at,
             ended_at=alert.ended_at,
             state=alert.state,
             snapshot_url=f"/api/alerts/{alert.id}/snapshot.jpg",
