@@ -1,9 +1,14 @@
-"""Detector throughput (images/s) by backend, batch size, input size and threads, on real frames.
+"""Detector throughput (images/s) by runtime, model, batch size, input size and threads.
 
 What is timed is :meth:`detect.detector.Detector.detect` as the detection core calls it: letterbox,
 inference and NMS, with the production score floor (:data:`detect.tracking.TRACKING_FLOOR`).
 The frames are 16 real 16:9 camera pictures (four clips of the library, scaled to 640x360 as
-ingest does), so a batch uses the minimum letterbox rectangle (384x640 at 640, 192x320 at 320).
+ingest does), so a batch uses the minimum letterbox rectangle (384x640 at 640, 256x416 at 416,
+192x320 at 320).
+
+The models are the fp32 ``yolov8n.onnx`` and the int8 ``yolov8n-int8.xml`` that ``matthan
+quantize`` makes (OpenVINO only: onnxruntime cannot read the IR). A "runtime" below is a backend
+with one model, e.g. ``openvino yolov8n-int8.xml``.
 
 Each measurement runs the 16 frames through one configuration in batches of its size; the grid of
 configurations is run ``--repeats`` times, interleaved, and each configuration's median is
@@ -12,7 +17,8 @@ ratio measured by ``benchmarks.ingest_bench`` (read from ``ingest-latest.json`` 
 JSON says which ratio it assumed).
 
 Run: ``.venv/bin/python -m benchmarks.detector_bench [--backends openvino onnxruntime]
-[--batches 1 4 8 16] [--sizes 320 640] [--threads 1 2] [--repeats 5]``
+[--models yolov8n.onnx yolov8n-int8.xml] [--batches 1 4 8] [--sizes 320 416 640] [--threads 1 2]
+[--repeats 5]``
 Results: ``benchmarks/results/detector-<time>.json`` and ``detector-latest.json``.
 """
 
@@ -57,6 +63,7 @@ class Cell:
     """One configuration of the grid."""
 
     backend: BackendKind
+    model: str
     imgsz: int
     batch: int
     threads: int
@@ -88,12 +95,11 @@ def run_once(detector: Detector, frames: list[Frame], batch: int) -> float:
 
 def measure(cells: list[Cell], frames: list[Frame], repeats: int) -> dict[Cell, list[float]]:
     """Rates of every cell, ``repeats`` times, the grid interleaved to spread the noise."""
-    model = resolve_model("yolov8n.onnx")
-    keys = {(cell.backend, cell.threads) for cell in cells}
-    backends = {key: create_backend(key[0], model, key[1]) for key in sorted(keys)}
+    keys = {(cell.backend, cell.model, cell.threads) for cell in cells}
+    backends = {key: create_backend(key[0], resolve_model(key[1]), key[2]) for key in sorted(keys)}
     detectors = {
         cell: Detector(
-            backends[cell.backend, cell.threads],
+            backends[cell.backend, cell.model, cell.threads],
             imgsz=cell.imgsz,
             confidence=TRACKING_FLOOR,
             iou=0.45,
@@ -129,7 +135,8 @@ def summarise(rates: dict[Cell, list[float]]) -> dict[str, Any]:
     images: dict[str, dict[str, dict[str, float]]] = {}
     for cell, samples in rates.items():
         if cell.threads == PRODUCTION_THREADS:
-            by_size = images.setdefault(cell.backend, {}).setdefault(str(cell.imgsz), {})
+            runtime = f"{cell.backend} {cell.model}"
+            by_size = images.setdefault(runtime, {}).setdefault(str(cell.imgsz), {})
             by_size[str(cell.batch)] = round(statistics.median(samples), 1)
     ratio, assumes = motion_pass_ratio()
     cameras: dict[str, Any] = {"assumes": f"{ANALYSIS_FPS:g} fps per camera; {assumes}"}
@@ -149,6 +156,7 @@ def summarise(rates: dict[Cell, list[float]]) -> dict[str, Any]:
 def cell_dict(cell: Cell) -> dict[str, Any]:
     return {
         "backend": cell.backend,
+        "model": cell.model,
         "imgsz": cell.imgsz,
         "batch": cell.batch,
         "threads": cell.threads,
@@ -158,15 +166,18 @@ def cell_dict(cell: Cell) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", nargs="+", default=["openvino", "onnxruntime"])
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[320, 640])
+    parser.add_argument("--models", nargs="+", default=["yolov8n.onnx", "yolov8n-int8.xml"])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[320, 416, 640])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     cells = [
-        Cell(backend, size, batch, threads)
+        Cell(backend, model, size, batch, threads)
         for backend in args.backends
+        for model in args.models
+        if backend == "openvino" or not model.endswith(".xml")  # onnxruntime reads ONNX only
         for size in args.sizes
         for batch in args.batches
         for threads in args.threads
@@ -178,7 +189,7 @@ def main() -> None:
         "machine": machine_info(),
         "command": "python -m benchmarks.detector_bench " + " ".join(sys.argv[1:]),
         "settings": {
-            "model": "yolov8n.onnx",
+            "models": args.models,
             "frames": f"{len(frames)} real frames, 640x360 (16:9), from {', '.join(CLIPS)}",
             "timed": "Detector.detect: letterbox + inference + NMS",
             "score_floor": TRACKING_FLOOR,

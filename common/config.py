@@ -302,6 +302,9 @@ Loc = tuple[str | int, ...]
 def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
     """Cross-field problems as (key path, message), in file order."""
     issues: list[tuple[Loc, str]] = []
+    if site.detector.backend == "onnxruntime" and site.detector.model.endswith(".xml"):
+        message = "an OpenVINO IR (.xml) needs backend openvino; onnxruntime reads .onnx only"
+        issues.append((("detector", "model"), message))
     counts = Counter(camera.id for camera in site.cameras)
     for index, camera in enumerate(site.cameras):
         if counts[camera.id] > 1:

@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_MODELS = REPO_ROOT / "models"
+"""Models made on this machine (``matthan quantize``) or fetched by ``scripts/fetch-model``."""
 
 
 def model_search_path() -> list[Path]:
     """Folders searched for a model named without a folder, in order."""
     places = [Path(os.environ["MATTHAN_MODELS"])] if "MATTHAN_MODELS" in os.environ else []
-    return [*places, REPO_ROOT / "models", REPO_ROOT.parent / "shared" / "models"]
+    return [*places, LOCAL_MODELS, REPO_ROOT.parent / "shared" / "models"]
 
 
 def resolve_model(name: str) -> Path:
@@ -20,11 +22,19 @@ def resolve_model(name: str) -> Path:
     if given.is_absolute() or len(given.parts) > 1:
         if given.exists():
             return given
-        raise FileNotFoundError(f"model file {given} does not exist")
+        raise FileNotFoundError(f"model file {given} does not exist; {_how_to_make(given)}")
     for folder in model_search_path():
         if (folder / name).exists():
             return folder / name
     searched = ", ".join(str(folder) for folder in model_search_path())
-    raise FileNotFoundError(
-        f"model {name!r} not found in {searched}; run scripts/install to fetch it"
-    )
+    raise FileNotFoundError(f"model {name!r} not found in {searched}; {_how_to_make(given)}")
+
+
+def _how_to_make(model: Path) -> str:
+    """What makes a missing model: an OpenVINO IR (.xml) is quantised here, the rest fetched."""
+    if model.suffix == ".xml":
+        return (
+            "make the int8 model with `matthan quantize` (scripts/install runs it when the clip "
+            "library is present; `--clips DIR` calibrates on your own recordings)"
+        )
+    return "run scripts/install to fetch it"

@@ -1,4 +1,4 @@
-"""The ``matthan`` command: run a site, check a config, run the demo, manage users."""
+"""The ``matthan`` command: run a site, check a config, run the demo, manage users, quantize."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(_load_or_exit(args.config))
 
 
+def quantize(args: argparse.Namespace) -> int:
+    """Make the int8 detector model, calibrated on local clips (see ``detect.quantize``)."""
+    from detect.quantize import main as quantize_main
+
+    return quantize_main(args.model, args.output, args.clips, args.imgsz, args.frames)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matthan", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
@@ -64,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="camera farm of real clips + the demo site")
     demo_parser.add_argument("-c", "--config", type=Path, default=Path("configs/demo.yaml"))
     demo_parser.set_defaults(handler=demo)
+    quant = commands.add_parser("quantize", help="make the int8 model, calibrated on local clips")
+    quant.add_argument("--model", default="yolov8n.onnx", help="the fp32 ONNX model")
+    quant.add_argument("--output", type=Path, help="default: models/yolov8n-int8.xml")
+    quant.add_argument("--clips", type=Path, help="folder of *.mp4; default: the clip library")
+    quant.add_argument("--imgsz", type=int, default=640, help="input size to calibrate at")
+    quant.add_argument("--frames", type=int, default=300, help="calibration frames")
+    quant.set_defaults(handler=quantize)
     add_user_commands(commands)
     return parser
 

@@ -229,7 +229,7 @@ dashboard:
 
 detector:
   backend: openvino
-  model: yolov8n.onnx
+  model: yolov8n-int8.xml   # made by `matthan quantize` (scripts/install); fp32: yolov8n.onnx
   input_size: 640
   max_batch: 8
   max_wait_ms: 20

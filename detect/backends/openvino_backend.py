@@ -1,17 +1,26 @@
 """OpenVINO backend: the fastest CPU runtime for YOLO on Intel CPUs.
 
-OpenVINO reads the ONNX file directly (no conversion step). On CPUs with AMX it runs in bf16
-by default, about 3x faster than fp32; elsewhere it runs fp32 (or int8 for quantised models).
+It loads the ONNX file directly (no conversion step) or an OpenVINO IR (``.xml`` + ``.bin``),
+such as the int8 model ``matthan quantize`` makes (:mod:`detect.quantize`). On CPUs with AMX
+an fp32 model runs in bf16 by default, about 3x faster than fp32; elsewhere it runs fp32, and
+the int8 IR uses VNNI (or AMX) int8 instructions.
 
-Choices, measured on a 2-vCPU Xeon (fp32, no AMX), yolov8n, 2 threads:
+Choices, measured on a 2-vCPU Xeon without AMX (AVX-512 VNNI), yolov8n, fp32 and int8:
 
 * ``PERFORMANCE_HINT=LATENCY``: one stream using all ``threads`` for each request. We run one
   synchronous request at a time, so THROUGHPUT (several streams sharing the cores) only made
-  each call 25-60% slower.
+  each call 25-60% slower with 2 threads (a lone request gets one stream's share); with
+  1 thread both hints compile the same thing.
 * One compile with the model's dynamic batch/height/width. Compiling one static model per
-  input shape was only 2-4% faster (within noise), cost 250-400 ms per new shape (a partial
-  batch is a new shape) and a copy of the compiled model in memory for each. The dynamic
-  model pays ~20-50 ms extra only on the first call with each new shape.
+  input shape was no faster with 1 thread (fp32 or int8) and 0-10% faster for int8 with 2,
+  but costs 250-400 ms per new shape (a partial batch is a new shape) and a copy of the compiled
+  model in memory for each. The dynamic model pays ~20-50 ms extra only on the first call with
+  each new shape.
+* OpenVINO's other CPU knobs are left at their defaults: ``ENABLE_CPU_PINNING`` off or on,
+  ``CPU_DENORMALS_OPTIMIZATION`` on or off changed int8 or fp32 rates by less than the noise
+  (±10%), also beside a busy process on the other core. ``INFERENCE_PRECISION_HINT`` matters
+  only on AMX (bf16) CPUs. Two streams with two requests in flight would give int8 another
+  10-30% on two cores, but only with asynchronous batches in the detection core.
 """
 
 from __future__ import annotations
@@ -25,9 +34,13 @@ import openvino as ov
 from detect.backends.base import parse_class_names
 from detect.errors import DetectorError, ModelFormatError
 
+NAMES_KEY = ("framework", "names")
+"""Where the ONNX import puts ultralytics' ``names`` metadata in the model's rt_info; an IR
+saved from such a model (``matthan quantize``) keeps it there."""
+
 
 class OpenVinoBackend:
-    """Runs an ultralytics ONNX export of a YOLO detector on the CPU with OpenVINO.
+    """Runs an ultralytics YOLO detector (ONNX export, or IR made from it) on the CPU with OpenVINO.
 
     ``threads`` sets ``INFERENCE_NUM_THREADS``; 0 lets OpenVINO use every core.
     """
@@ -39,10 +52,9 @@ class OpenVinoBackend:
             raise ValueError(f"threads must be >= 0, got {threads}")
         core = ov.Core()
         model = core.read_model(model_path)
-        names_key = ["framework", "names"]  # where OpenVINO puts the ONNX metadata entry
-        if not model.has_rt_info(names_key):
+        if not model.has_rt_info(list(NAMES_KEY)):
             raise ModelFormatError(f"{model_path} has no 'names' metadata")
-        self.class_names = parse_class_names(model.get_rt_info(names_key).astype(str))
+        self.class_names = parse_class_names(model.get_rt_info(list(NAMES_KEY)).astype(str))
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
         self._request: ov.InferRequest | None = core.compile_model(
             model, "CPU", config
