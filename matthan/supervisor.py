@@ -21,6 +21,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -167,7 +168,11 @@ class Supervisor:
             self._start(role)
         try:
             while not self._stopping:
-                self._watch()
+                try:
+                    self._watch()
+                except sqlite3.Error as exc:
+                    # The store is locked or failing: the roles carry on; the next tick retries.
+                    log.error("supervisor could not write to the store: %s", exc)
                 time.sleep(0.5)
         finally:
             self.shutdown()
