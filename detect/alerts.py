@@ -12,11 +12,11 @@ core dies, that memory dies with it: the next core ends the alerts left open
 from __future__ import annotations
 
 import logging
-import queue
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 
+from common.bus import publish_notice
 from common.config import RULE_KINDS
 from common.messages import AlertNotice
 from common.store import NewAlert, Store
@@ -133,10 +133,7 @@ class AlertKeeper:
         self._publish(AlertNotice(alert_id, key[0], kind, updated=True))
 
     def _publish(self, notice: AlertNotice) -> None:
-        try:
-            self._notices.put_nowait(notice)
-        except queue.Full:
-            log.warning("alert bus full; alert %d is read from the store", notice.alert_id)
+        publish_notice(self._notices, notice)
 
     def end_all(self, at: float) -> None:
         """End every open alert (the core is stopping and will not see them end)."""

@@ -10,9 +10,9 @@ analysis is blind, and the alert says so site-wide (camera ``*``).
 from __future__ import annotations
 
 import logging
-import queue
 from multiprocessing.queues import Queue
 
+from common.bus import publish_notice
 from common.heartbeat import heartbeat_ages
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
@@ -72,10 +72,7 @@ class AnalysisWatch:
         self._alert_id = self._down_since = None
 
     def _publish(self, notice: AlertNotice) -> None:
-        try:
-            self._notices.put_nowait(notice)
-        except queue.Full:
-            log.warning("alert bus full; alert %d is read from the store", notice.alert_id)
+        publish_notice(self._notices, notice)
 
     def last_beat(self) -> float | None:
         """Wall-clock time of the detection core's last heartbeat, if it ever beat."""

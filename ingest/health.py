@@ -14,12 +14,12 @@ nothing was recorded while no process was there to record.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from multiprocessing.queues import Queue
 
 from common import recordings
+from common.bus import publish_notice
 from common.frame_ring import Frame
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
@@ -135,9 +135,4 @@ class CameraHealth:
                     self._publish(alert_id, updated=True, kind=kind.value)
 
     def _publish(self, alert_id: int, updated: bool, kind: str = OFFLINE_KIND) -> None:
-        if self._notices is None:
-            return
-        try:
-            self._notices.put_nowait(AlertNotice(alert_id, self.camera_id, kind, updated))
-        except queue.Full:
-            log.warning("alert bus full; alert %d is read from the store", alert_id)
+        publish_notice(self._notices, AlertNotice(alert_id, self.camera_id, kind, updated))

@@ -9,13 +9,13 @@ back), so the operator learns that recording is at risk before it stops.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 from collections.abc import Callable
 from multiprocessing.queues import Queue
 from pathlib import Path
 
 from common import recordings
+from common.bus import publish_notice
 from common.config import RecordingConfig
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
@@ -108,8 +108,4 @@ class RetentionSweeper:
             self._alert_id = None
 
     def _publish(self, alert_id: int) -> None:
-        if self._notices is not None:
-            try:
-                self._notices.put_nowait(AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))
-            except queue.Full:
-                log.warning("alert bus full; alert %d is read from the store", alert_id)
+        publish_notice(self._notices, AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))
