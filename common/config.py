@@ -245,6 +245,21 @@ class RecordingConfig(StrictModel):
     min_free_gb: float = Field(default=2.0, ge=0.0)
 
 
+class ReanalysisConfig(StrictModel):
+    """Re-analysis: the current rules run again over a recorded range or an uploaded file,
+    in a process of its own at low priority (live analysis comes first)."""
+
+    enabled: bool = True
+    max_upload_mb: float = Field(
+        default=1024.0, gt=0.0, le=100_000.0, description="largest file an operator may upload"
+    )
+    max_range_h: float = Field(
+        default=24.0, gt=0.0, le=744.0, description="longest recorded range one job may cover"
+    )
+    threads: int = Field(default=1, ge=1, le=64, description="inference threads of the job runner")
+    batch: int = Field(default=4, ge=1, le=64, description="frames per model call")
+
+
 class StorageConfig(StrictModel):
     """Where the store lives; relative paths are taken from the working directory."""
 
@@ -289,6 +304,7 @@ class SiteConfig(StrictModel):
     detector: DetectorConfig = DetectorConfig()
     ingest: IngestConfig = IngestConfig()
     recording: RecordingConfig = RecordingConfig()
+    reanalysis: ReanalysisConfig = ReanalysisConfig()
     cameras: list[CameraConfig] = Field(min_length=1, max_length=2000)
 
     def analysis_fps(self, camera: CameraConfig) -> float:

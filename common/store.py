@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import accounts, recordings
+from common import accounts, jobs, recordings
 from common.messages import CameraState, CameraStatus, Severity
 
 SCHEMA_VERSION = 2
@@ -155,7 +155,7 @@ class Store:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {version}, newer than this program")
-            for part in (SCHEMA, accounts.SCHEMA, recordings.SCHEMA):
+            for part in (SCHEMA, accounts.SCHEMA, recordings.SCHEMA, jobs.SCHEMA):
                 for statement in part.split(";"):
                     if statement.strip():
                         db.execute(statement)
