@@ -68,6 +68,10 @@ class Action(StrEnum):
     USER_CHANGE = "user.change"
     USER_PASSWORD = "user.password"  # noqa: S105 (an action name)
     CONFIG_CHANGED = "config.changed"
+    REANALYSIS = "reanalysis.queue"
+    """A re-analysis job was queued, over a recorded range or an uploaded file."""
+    REANALYSIS_CANCEL = "reanalysis.cancel"
+    REANALYSIS_DELETE = "reanalysis.delete"
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,6 +232,9 @@ class IngestConfig(StrictModel):
     tamper_debounce_s: float = Field(
         default=10.0, ge=1.0, le=3600.0, description="a tamper condition must last this long"
     )
+    thumbnail_interval_s: float = Field(
+        default=10.0, ge=0.0, le=3600.0, description="camera-wall picture this often; 0: none"
+    )
 
 
 class RecordingConfig(StrictModel):
@@ -243,6 +246,13 @@ class RecordingConfig(StrictModel):
     retain_days: float = Field(default=30.0, gt=0.0, le=3650.0)
     max_disk_gb: float | None = Field(default=None, gt=0.0)
     min_free_gb: float = Field(default=2.0, ge=0.0)
+    exports_retain_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=3650.0,
+        description="evidence exports are deleted this long after they were made, unless"
+        " their footage is still on legal hold",
+    )
 
 
 class ReanalysisConfig(StrictModel):

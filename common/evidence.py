@@ -24,6 +24,15 @@ import av
 
 from common.recordings import Segment
 
+EXPORTS_FOLDER = "exports"
+
+
+def exports_folder(database: Path) -> Path:
+    """Where evidence exports are kept: ``exports/`` next to the store. Each export is a
+    folder named by its id (MP4 files and ``manifest.json``), and ``ID.zip`` once someone
+    downloaded it whole; retention removes them after ``recording.exports_retain_days``."""
+    return database.resolve().parent / EXPORTS_FOLDER
+
 
 class NoFootageError(LookupError):
     """Nothing was recorded in the requested window."""

@@ -229,6 +229,14 @@ def jobs(store: Store, limit: int = 50, before_id: int | None = None) -> list[Jo
     return [_job(row) for row in rows]
 
 
+def queue_length(store: Store) -> int:
+    """How many jobs wait in the queue."""
+    rows = store.read(
+        "SELECT COUNT(*) FROM analysis_jobs WHERE state = ?", (JobState.QUEUED.value,)
+    )
+    return int(rows[0][0])
+
+
 def claim_next(store: Store) -> Job | None:
     """Take the oldest queued job: it becomes ``running``."""
     with store.transaction() as db:
@@ -298,8 +306,7 @@ def requeue_interrupted(store: Store) -> int:
     with store.transaction() as db:
         running = (JobState.RUNNING.value,)
         db.execute(
-            "DELETE FROM job_alerts WHERE job_id IN"
-            " (SELECT id FROM analysis_jobs WHERE state = ?)",
+            "DELETE FROM job_alerts WHERE job_id IN (SELECT id FROM analysis_jobs WHERE state = ?)",
             running,
         )
         cursor = db.execute(

@@ -68,3 +68,32 @@ class CameraStatus:
     state: CameraState
     at: float
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedBox:
+    """One tracked object of an analysed frame, in the frame's pixels."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    class_name: str
+    track_id: int | None
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDetections:
+    """What the rules saw in one analysed frame of one camera: its tracked boxes.
+
+    Sent by the detection core only for cameras someone watches live (see
+    :mod:`common.watching`), for the dashboard to draw over the video. ``width`` and
+    ``height`` are the analysed frame's size, which the boxes' coordinates refer to.
+    """
+
+    camera_id: str
+    captured_at: float
+    width: int
+    height: int
+    boxes: tuple[TrackedBox, ...]

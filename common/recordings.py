@@ -119,6 +119,15 @@ def retention_candidates(store: Store, older_than: float | None, limit: int = 10
     return [Segment(*row) for row in rows]
 
 
+def on_hold(store: Store, camera_id: str, start: float, end: float) -> bool:
+    """Whether any legal hold of the camera overlaps [start, end]."""
+    rows = store.read(
+        "SELECT 1 FROM legal_holds WHERE camera_id = ? AND start <= ? AND end >= ? LIMIT 1",
+        (camera_id, end, start),
+    )
+    return bool(rows)
+
+
 def recorded_bytes(store: Store) -> int:
     return int(store.read("SELECT COALESCE(SUM(bytes), 0) FROM segments")[0][0])
 

@@ -17,15 +17,18 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from common import accounts, jobs, recordings
+from common import accounts, heartbeat, jobs, recordings
 from common.messages import CameraState, CameraStatus, Severity
+from common.store_retry import RetryPolicy, retry_while_busy
 
 SCHEMA_VERSION = 2
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -132,11 +135,22 @@ def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
 
 
 class Store:
-    """One process's handle on the SQLite store."""
+    """One process's handle on the SQLite store.
 
-    def __init__(self, path: Path, busy_timeout_s: float = 10.0) -> None:
+    Opened with a ``retry`` policy, the store's own writes (its schema at open, alerts and
+    their ends, camera events) are tried again while another connection holds the store,
+    until they commit (:mod:`common.store_retry`): the caller waits instead of losing the
+    write. The detection core opens its store so; a process that must not wait (the
+    supervisor, which also restarts roles) opens it without, and handles the error.
+    """
+
+    def __init__(
+        self, path: Path, busy_timeout_s: float = 10.0, retry: RetryPolicy | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._busy_timeout_ms = round(busy_timeout_s * 1000)
+        self._retry = retry
         try:
             self._db = sqlite3.connect(
                 path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
@@ -148,14 +162,26 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        self._write("migrate", self._migrate)
+
+    def _write(self, operation: str, write: Callable[[], T]) -> T:
+        """Run one write transaction, retried while busy if the store has a retry policy."""
+        if self._retry is None:
+            return write()
+        return retry_while_busy(operation, write, self._retry)
 
     def _migrate(self) -> None:
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema {version}, newer than this program")
-            for part in (SCHEMA, accounts.SCHEMA, recordings.SCHEMA, jobs.SCHEMA):
+            for part in (
+                SCHEMA,
+                accounts.SCHEMA,
+                recordings.SCHEMA,
+                jobs.SCHEMA,
+                heartbeat.SCHEMA_SQL,
+            ):
                 for statement in part.split(";"):
                     if statement.strip():
                         db.execute(statement)
@@ -164,16 +190,43 @@ class Store:
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error."""
-        with self._lock:
+    def transaction(self, busy_timeout_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error.
+
+        ``busy_timeout_s`` waits that long (instead of the store's busy timeout) for another
+        connection's write lock: for writes that are better skipped than waited for.
+        """
+        with self._lock, self._busy_timeout(busy_timeout_s):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _busy_timeout(self, seconds: float | None) -> Iterator[None]:
+        """Another busy timeout for the duration (the caller holds ``_lock``)."""
+        if seconds is None:
+            yield
+            return
+        self._db.execute(f"PRAGMA busy_timeout={round(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+
+    def can_write(self, timeout_s: float) -> bool:
+        """Whether a write could start within ``timeout_s``: takes the write lock and lets it
+        go at once, writing nothing (a probe for "is another connection holding the store")."""
+        try:
+            with self.transaction(busy_timeout_s=timeout_s):
+                pass
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         """Run one query and return its rows."""
@@ -186,6 +239,9 @@ class Store:
 
     def add_alert(self, alert: NewAlert) -> int:
         """Commit an alert and its pictures; returns its id once it is durable."""
+        return self._write("add_alert", lambda: self._insert_alert(alert))
+
+    def _insert_alert(self, alert: NewAlert) -> int:
         box = json.dumps([round(v, 1) for v in alert.box]) if alert.box else None
         with self.transaction() as db:
             cursor = db.execute(
@@ -216,8 +272,12 @@ class Store:
 
     def end_alert(self, alert_id: int, ended_at: float) -> None:
         """Record when the situation behind an alert was over."""
-        with self.transaction() as db:
-            db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
+
+        def update() -> None:
+            with self.transaction() as db:
+                db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
+
+        self._write("end_alert", update)
 
     def recent_alerts(self, limit: int = 50, before_id: int | None = None) -> list[AlertRecord]:
         """Newest first; ``before_id`` pages back through history."""
@@ -254,11 +314,14 @@ class Store:
         return bytes(row[0]) if row and row[0] is not None else None
 
     def add_camera_status(self, status: CameraStatus) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO camera_events (camera_id, state, at, detail) VALUES (?,?,?,?)",
-                (status.camera_id, status.state.value, status.at, status.detail),
-            )
+        def insert() -> None:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO camera_events (camera_id, state, at, detail) VALUES (?,?,?,?)",
+                    (status.camera_id, status.state.value, status.at, status.detail),
+                )
+
+        self._write("camera_event", insert)
 
     def latest_camera_states(self) -> dict[str, CameraStatus]:
         """The last known state of every camera that ever reported one."""

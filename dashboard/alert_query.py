@@ -62,9 +62,11 @@ def search(
     return [alert for alert in found if alert is not None]
 
 
-def latest_alert_id(store: Store, camera_id: str) -> int | None:
-    """The newest alert of one camera (one index probe, however long its history)."""
+def latest_alert(store: Store, camera_id: str) -> tuple[int, float] | None:
+    """The id and start time of one camera's newest alert (one index probe, however long
+    its history)."""
     rows = store.read(
-        "SELECT id FROM alerts WHERE camera_id = ? ORDER BY started_at DESC LIMIT 1", (camera_id,)
+        "SELECT id, started_at FROM alerts WHERE camera_id = ? ORDER BY started_at DESC LIMIT 1",
+        (camera_id,),
     )
-    return int(rows[0]["id"]) if rows else None
+    return (int(rows[0]["id"]), float(rows[0]["started_at"])) if rows else None

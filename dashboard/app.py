@@ -20,15 +20,19 @@ from common.bus import EventBus
 from common.config import SiteConfig
 from common.messages import AlertNotice
 from common.store import Store
+from common.thumbnail_files import thumbnails_folder
+from common.watching import DetectionsChannel, WatchedCameras
 from dashboard import (
     routes_alerts,
     routes_audit,
     routes_cameras,
+    routes_detections,
     routes_export,
     routes_feed,
     routes_health,
     routes_live,
     routes_pages,
+    routes_reanalysis,
     routes_replay,
     routes_session,
     routes_users,
@@ -36,6 +40,7 @@ from dashboard import (
 from dashboard.auth import LoginRequiredError, api_session
 from dashboard.config_audit import audit_config
 from dashboard.live import LiveRelay
+from dashboard.overlay import LiveDetections, start_pump
 from dashboard.state import DashboardState
 from dashboard.thumbnails import Thumbnails
 
@@ -95,16 +100,25 @@ def _include_routers(app: FastAPI, public_health: bool) -> None:
         routes_users,
         routes_audit,
         routes_live,
+        routes_detections,
         routes_replay,
         routes_export,
+        routes_reanalysis,
     ):
         app.include_router(module.router)
 
 
 def create_app(
-    site: SiteConfig, database: Path, notices: Queue[AlertNotice] | None = None
+    site: SiteConfig,
+    database: Path,
+    notices: Queue[AlertNotice] | None = None,
+    overlay: DetectionsChannel | None = None,
 ) -> FastAPI:
-    """The dashboard for ``site``, reading the store at ``database``."""
+    """The dashboard for ``site``, reading the store at ``database``.
+
+    ``overlay`` brings the detection core's tracked boxes for live view; without it (a
+    dashboard run on its own) the detections sockets open but stay quiet.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,7 +127,12 @@ def create_app(
         accounts = Accounts(store)
         audit_config(store, site)
         live = LiveRelay()
-        app.state.dashboard = DashboardState(site, store, bus, accounts, Thumbnails(store), live)
+        watched = overlay.watched if overlay else WatchedCameras.local([c.id for c in site.cameras])
+        detections = LiveDetections(watched)
+        thumbnails = Thumbnails(store, thumbnails_folder(database))
+        app.state.dashboard = DashboardState(
+            site, store, bus, accounts, thumbnails, live, detections=detections
+        )
         stop = threading.Event()
         pump = None
         if notices is not None:
@@ -122,12 +141,18 @@ def create_app(
                 target=_pump_notices, args=(notices, bus, loop, stop), name="notice-pump"
             )
             pump.start()
+        boxes_pump = None
+        if overlay is not None:
+            boxes_pump = start_pump(overlay.queue, detections, asyncio.get_running_loop(), stop)
         try:
             yield
         finally:
             stop.set()
             if pump is not None:
                 pump.join(timeout=5)
+            if boxes_pump is not None:
+                boxes_pump.join(timeout=5)
+            detections.close()
             await live.close()
             store.close()
 

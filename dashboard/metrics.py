@@ -23,7 +23,14 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest, multiprocess
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -49,6 +56,15 @@ WEBRTC_VIEWERS = Gauge(
     "Open WebRTC live-view peer connections, by camera watched",
     ["camera"],
     multiprocess_mode="livesum",
+)
+DETECTION_SOCKETS = Gauge(
+    "matthan_dashboard_detection_sockets",
+    "Open live-detections WebSockets (tracked boxes drawn over a camera's live video)",
+    multiprocess_mode="livesum",
+)
+DETECTIONS_DROPPED = Counter(
+    "matthan_dashboard_detections_dropped",
+    "Frames of tracked boxes a slow live-detections WebSocket skipped (drop oldest)",
 )
 
 

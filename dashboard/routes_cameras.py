@@ -11,6 +11,7 @@ from common.messages import CameraState, CameraStatus
 from dashboard.auth import CurrentSession
 from dashboard.schemas import CameraOut
 from dashboard.state import DashboardState, State
+from dashboard.thumbnails import Thumbnails
 
 router = APIRouter()
 DETECTOR_STALE_AFTER_S = 5 * BEAT_EVERY_S
@@ -25,7 +26,9 @@ def detector_stale(state: DashboardState) -> bool:
     )
 
 
-def camera_out(camera: CameraConfig, status: CameraStatus | None, stale: bool) -> CameraOut:
+def camera_out(
+    camera: CameraConfig, status: CameraStatus | None, stale: bool, thumbnails: Thumbnails
+) -> CameraOut:
     if not camera.enabled:
         state = "disabled"
     elif status is None:
@@ -34,6 +37,7 @@ def camera_out(camera: CameraConfig, status: CameraStatus | None, stale: bool) -
         state = "degraded"
     else:
         state = status.state.value
+    picture = thumbnails.newest(camera.id)
     return CameraOut(
         id=camera.id,
         name=camera.name,
@@ -43,6 +47,7 @@ def camera_out(camera: CameraConfig, status: CameraStatus | None, stale: bool) -
         detail=status.detail if status else "",
         rules=[rule.name for rule in camera.rules],
         thumbnail_url=f"/api/cameras/{camera.id}/thumbnail.jpg",
+        thumbnail_at=picture.taken_at if picture else None,
     )
 
 
@@ -52,7 +57,7 @@ def list_cameras(state: State, session: CurrentSession) -> list[CameraOut]:
     states = state.store.latest_camera_states()
     stale = detector_stale(state)
     return [
-        camera_out(camera, states.get(camera.id), stale)
+        camera_out(camera, states.get(camera.id), stale, state.thumbnails)
         for camera in state.visible_cameras(session.user)
     ]
 
@@ -68,14 +73,15 @@ def _visible_camera(state: DashboardState, session: CurrentSession, camera_id: s
 def get_camera(state: State, session: CurrentSession, camera_id: str) -> CameraOut:
     camera = _visible_camera(state, session, camera_id)
     status = state.store.latest_camera_states().get(camera_id)
-    return camera_out(camera, status, detector_stale(state))
+    return camera_out(camera, status, detector_stale(state), state.thumbnails)
 
 
 @router.get("/api/cameras/{camera_id}/thumbnail.jpg")
 def camera_thumbnail(
     state: State, session: CurrentSession, request: Request, camera_id: str
 ) -> Response:
-    """A small recent picture; 404 while there is none. Revalidated on every load (ETag)."""
+    """The camera's newest small picture (see :mod:`dashboard.thumbnails`); 404 while there
+    is none. Revalidated on every load: an unchanged picture is a 304 (ETag)."""
     _visible_camera(state, session, camera_id)
     thumbnail = state.thumbnails.latest(camera_id)
     if thumbnail is None:

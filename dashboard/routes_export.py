@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from common import audit, recordings
 from common.accounts import User
 from common.audit import Action
-from common.evidence import ClipFile, NoFootageError, cut_clip, write_manifest
+from common.evidence import ClipFile, NoFootageError, cut_clip, exports_folder, write_manifest
 from dashboard.auth import OperatorSession, client_address
 from dashboard.state import DashboardState, State
 
@@ -58,7 +58,7 @@ class ExportOut(BaseModel):
 
 
 def _exports_folder(state: DashboardState) -> Path:
-    return state.site.storage.database.resolve().parent / "exports"
+    return exports_folder(state.site.storage.database)
 
 
 def _cut_all(

@@ -55,3 +55,9 @@ def audit_page() -> FileResponse:
 @router.get("/users", dependencies=[ADMIN_PAGE])
 def users_page() -> FileResponse:
     return _page("users.html")
+
+
+@router.get("/reanalysis", dependencies=[PAGE])
+def reanalysis_page() -> FileResponse:
+    """Every user sees the jobs and their findings; the forms are for operators."""
+    return _page("reanalysis.html")

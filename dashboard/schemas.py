@@ -111,6 +111,10 @@ class CameraOut(BaseModel):
     detail: str
     rules: list[str]
     thumbnail_url: str
+    thumbnail_at: float | None = None
+    """When the picture at ``thumbnail_url`` was taken (epoch seconds); None while there is
+    none. It changes with the picture, so the wall reloads a picture only when it changed
+    and can say how old it is."""
 
 
 class SiteOut(BaseModel):

@@ -11,6 +11,7 @@ import uvicorn
 
 from common.config import SiteConfig
 from common.messages import AlertNotice
+from common.watching import DetectionsChannel
 from dashboard.app import create_app
 
 
@@ -20,10 +21,15 @@ class DashboardPlan:
     database: Path
 
 
-def run_dashboard(plan: DashboardPlan, notices: Queue[AlertNotice], stop: threading.Event) -> None:
+def run_dashboard(
+    plan: DashboardPlan,
+    notices: Queue[AlertNotice],
+    overlay: DetectionsChannel | None,
+    stop: threading.Event,
+) -> None:
     """Process entry point: serve until the supervisor sets ``stop``."""
     config = plan.site.dashboard
-    app = create_app(plan.site, plan.database, notices)
+    app = create_app(plan.site, plan.database, notices, overlay)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -14,6 +14,7 @@ from common.config import CameraConfig, SiteConfig
 from common.messages import AlertNotice
 from common.store import AlertRecord, Store
 from dashboard.live import LiveRelay
+from dashboard.overlay import LiveDetections
 from dashboard.reviews import reviews_of
 from dashboard.schemas import AlertOut, ReviewOut
 from dashboard.thumbnails import Thumbnails
@@ -27,6 +28,7 @@ class DashboardState:
     accounts: Accounts
     thumbnails: Thumbnails
     live: LiveRelay
+    detections: LiveDetections
 
     def camera(self, camera_id: str) -> CameraConfig | None:
         return next((cam for cam in self.site.cameras if cam.id == camera_id), None)

@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
+from typing import Protocol
 
 from common.bus import publish_notice
 from common.config import RULE_KINDS
@@ -32,6 +33,15 @@ OpenKey = tuple[str, str, int | None]
 """(camera, rule, track id or None for a crowd episode)."""
 
 
+class AlertSink(Protocol):
+    """Where alerts are stored: the live alerts (:class:`~common.store.Store`) or the findings
+    of a re-analysis job (:class:`~common.jobs.JobAlertSink`)."""
+
+    def add_alert(self, alert: NewAlert, /) -> int: ...
+
+    def end_alert(self, alert_id: int, ended_at: float, /) -> None: ...
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AnalysedFrame:
     """What the core knows about one frame when it acts on the rules' events."""
@@ -44,14 +54,25 @@ class AnalysedFrame:
 
 
 class AlertKeeper:
-    """Stores alerts for START events, ends them for END events, counts SUPPRESSED ones."""
+    """Stores alerts for START events, ends them for END events, counts SUPPRESSED ones.
+
+    Live analysis stores into the store and announces each alert on ``notices``. A re-analysis
+    job stores into its findings, announces nothing (``notices`` None) and is not ``live``: its
+    alerts are not events of now, so they stay out of the alert metrics.
+    """
 
     def __init__(
-        self, store: Store, notices: Queue[AlertNotice], class_names: tuple[str, ...]
+        self,
+        store: AlertSink,
+        notices: Queue[AlertNotice] | None,
+        class_names: tuple[str, ...],
+        *,
+        live: bool = True,
     ) -> None:
         self._store = store
         self._notices = notices
         self._class_names = class_names
+        self._live = live
         self._open: dict[OpenKey, tuple[int, str]] = {}
 
     def handle(self, frame: AnalysedFrame, events: list[RuleEvent]) -> None:
@@ -62,13 +83,14 @@ class AlertKeeper:
                 self._open[key] = (self._start(frame, event), event.rule.kind)
             elif event.phase == Phase.END:
                 self._end(key, event.at)
-            else:
+            elif self._live:
                 ALERTS_SUPPRESSED.labels(frame.camera_id, event.rule.name).inc()
 
     def _start(self, frame: AnalysedFrame, event: RuleEvent) -> int:
         alert = self._new_alert(frame, event)
         alert_id = self._store.add_alert(alert)
-        ALERTS.labels(frame.camera_id, event.rule.name).inc()
+        if self._live:
+            ALERTS.labels(frame.camera_id, event.rule.name).inc()
         log.info("alert %d: %s on %s (%s)", alert_id, event.rule.name, frame.camera_id, alert.kind)
         self._publish(AlertNotice(alert_id, frame.camera_id, alert.kind))
         return alert_id

@@ -23,6 +23,8 @@ from common.heartbeat import Heartbeat, heartbeat_ages
 from common.messages import AlertNotice, FrameRef
 from common.paths import resolve_model
 from common.store import Store
+from common.store_retry import UNTIL_COMMITTED
+from common.watching import DetectionsChannel
 from detect.alerts import AlertKeeper, AnalysedFrame
 from detect.backends.factory import create_backend
 from detect.batcher import Batcher
@@ -35,6 +37,7 @@ from detect.metrics import (
     FRAMES_ANALYSED,
     INFERENCE_SECONDS,
 )
+from detect.overlay import OverlayPublisher
 from detect.pending import PendingFrame
 from detect.rules import CameraRules
 from detect.sightings import BestSightings
@@ -52,14 +55,15 @@ class DetectorPlan:
     database: Path
 
 
-def build_detector(site: SiteConfig) -> Detector:
+def build_detector(site: SiteConfig, threads: int | None = None) -> Detector:
     """The model the site asks for, restricted to the classes its rules use.
 
     Its score floor is :data:`detect.tracking.TRACKING_FLOOR` (or the site's ``confidence`` if
     lower): the tracker wants the weak boxes too; the site's threshold applies after tracking.
+    ``threads`` overrides ``detector.threads`` (the re-analysis runner has its own).
     """
     config = site.detector
-    backend = create_backend(config.backend, resolve_model(config.model), config.threads)
+    backend = create_backend(config.backend, resolve_model(config.model), threads or config.threads)
     wanted = {name for camera in site.cameras for rule in camera.rules for name in rule.classes}
     return Detector(
         backend,
@@ -71,25 +75,59 @@ def build_detector(site: SiteConfig) -> Detector:
 
 
 class CameraAnalysis:
-    """What follows one camera from frame to frame: its tracker, rules and best sightings."""
+    """What follows one camera from frame to frame: its tracker, rules and best sightings.
 
-    def __init__(self, site: SiteConfig, camera: CameraConfig, class_names: tuple[str, ...]):
+    The live core keeps one per camera; a re-analysis job makes a fresh one that is not
+    ``live`` (its line crossings stay out of the metrics).
+    """
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        camera: CameraConfig,
+        class_names: tuple[str, ...],
+        *,
+        live: bool = True,
+    ) -> None:
+        self.camera_id = camera.id
         self.tracker = CameraTracker(site.analysis_fps(camera), site.detector.confidence)
-        self.rules = CameraRules(camera, class_names, ZoneInfo(site.site.timezone))
+        self.rules = CameraRules(camera, class_names, ZoneInfo(site.site.timezone), live=live)
         self.sightings = BestSightings()
+
+    def analyse(
+        self, image: Frame, detections: Detections, t: float, alerts: AlertKeeper
+    ) -> Detections:
+        """Track one frame's detections (taken at ``t``), apply the rules, hand their events
+        to ``alerts``; returns the tracked detections the rules saw."""
+        tracked = self.tracker.update(detections, t)
+        self.sightings.note(image, tracked, t)
+        height, width = image.shape[:2]
+        events = self.rules.evaluate(tracked, width, height, t)
+        alerts.handle(AnalysedFrame(self.camera_id, image, tracked, self.sightings), events)
+        return tracked
 
 
 class DetectionCore:
-    """Runs batches through the detector, the trackers and the rules."""
+    """Runs batches through the detector, the trackers and the rules.
+
+    With an ``overlay`` channel, each frame's tracked boxes also go to the dashboard, for the
+    cameras watched live (:mod:`detect.overlay`).
+    """
 
     def __init__(
-        self, site: SiteConfig, store: Store, notices: Queue[AlertNotice], detector: Detector
+        self,
+        site: SiteConfig,
+        store: Store,
+        notices: Queue[AlertNotice],
+        detector: Detector,
+        overlay: DetectionsChannel | None = None,
     ) -> None:
         self._detector = detector
         self._confidence = site.detector.confidence
         names = detector.class_names
         self._cameras = {cam.id: CameraAnalysis(site, cam, names) for cam in site.cameras}
         self.alerts = AlertKeeper(store, notices, names)
+        self._overlay = OverlayPublisher(overlay, names) if overlay is not None else None
 
     def camera(self, camera_id: str) -> CameraAnalysis:
         """The tracker, rules and sightings of one camera."""
@@ -122,11 +160,9 @@ class DetectionCore:
     def analyse(self, ref: FrameRef, image: Frame, detections: Detections) -> None:
         """Track one frame's detections and apply the camera's rules."""
         camera = self._cameras[ref.camera_id]
-        tracked = camera.tracker.update(detections, ref.captured_at)
-        camera.sightings.note(image, tracked, ref.captured_at)
-        events = camera.rules.evaluate(tracked, ref.width, ref.height, ref.captured_at)
-        frame = AnalysedFrame(ref.camera_id, image, tracked, camera.sightings)
-        self.alerts.handle(frame, events)
+        tracked = camera.analyse(image, detections, ref.captured_at, self.alerts)
+        if self._overlay is not None:
+            self._overlay.publish(ref, tracked)
 
     def _count(self, detections: Detections) -> None:
         names = self._detector.class_names
@@ -136,14 +172,24 @@ class DetectionCore:
 
 
 def run_detector(
-    plan: DetectorPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: threading.Event
+    plan: DetectorPlan,
+    frames: Queue[FrameRef],
+    notices: Queue[AlertNotice],
+    overlay: DetectionsChannel | None,
+    stop: threading.Event,
 ) -> None:
-    """Process entry point: analyse until ``stop`` is set."""
+    """Process entry point: analyse until ``stop`` is set.
+
+    The store is opened to retry its writes until they commit: while another connection
+    holds it, an alert waits (and the core with it; stale frames are dropped and counted)
+    instead of being lost or ending the core, and a beat that cannot be written is skipped
+    (:mod:`common.heartbeat`; the supervisor allows for that, :mod:`detect.downtime`).
+    """
     site, config = plan.site, plan.site.detector
-    store = Store(plan.database)
+    store = Store(plan.database, retry=UNTIL_COMMITTED)
     _end_orphans(store)
     heartbeat = Heartbeat(store, ROLE)
-    core = DetectionCore(site, store, notices, build_detector(site))
+    core = DetectionCore(site, store, notices, build_detector(site), overlay)
     priorities = {camera.id: camera.priority for camera in site.cameras if camera.enabled}
     batcher = Batcher(
         frames, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
@@ -159,6 +205,8 @@ def run_detector(
         batcher.close()
         core.alerts.end_all(time.time())
         notices.cancel_join_thread()
+        if overlay is not None:
+            overlay.queue.cancel_join_thread()
         store.close()
 
 

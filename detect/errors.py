@@ -19,3 +19,8 @@ class UnknownBackendError(DetectorError, ValueError):
 
 class ModelFormatError(DetectorError, ValueError):
     """The model, its metadata or its output is not what a YOLO detector should have."""
+
+
+class MediaError(DetectorError, ValueError):
+    """The media of a re-analysis job cannot be analysed; the message says why, in words for
+    the operator (it becomes the failed job's ``detail``)."""

@@ -63,3 +63,29 @@ LINE_CROSSINGS_OUT = Counter(
     "Objects that crossed a line-crossing rule's line outwards",
     ["camera", "rule"],
 )
+OVERLAY_DROPPED = Counter(
+    "matthan_detector_overlay_dropped",
+    "Frames whose tracked boxes were not sent for live view because the queue to the dashboard"
+    " was full (the newest is dropped; the next frame's boxes replace it)",
+    ["camera"],
+)
+REANALYSIS_JOBS = Counter(
+    "matthan_reanalysis_jobs",
+    "Re-analysis jobs finished, by state: done, failed or cancelled",
+    ["state"],
+)
+REANALYSIS_FRAMES = Counter(
+    "matthan_reanalysis_frames",
+    "Frames analysed by re-analysis jobs (recordings or uploads), by the job's camera",
+    ["camera"],
+)
+REANALYSIS_JOB_SECONDS = Histogram(
+    "matthan_reanalysis_job_seconds",
+    "Wall time of one re-analysis job, from taking it off the queue to its end",
+    buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600),
+)
+REANALYSIS_QUEUED = Gauge(
+    "matthan_reanalysis_queued_jobs",
+    "Re-analysis jobs waiting in the queue (not counting the one running)",
+    multiprocess_mode="livemostrecent",
+)

@@ -28,6 +28,7 @@ from ingest.recorder import SegmentRecorder
 from ingest.sampling import FrameSampler, scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
 from ingest.tamper import Tamper, TamperDetector
+from ingest.thumbnail import ThumbnailWriter
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class CameraReader:
 
     A *detect* reader (``handoff`` given) decodes and hands sampled frames to analysis; a
     *record-only* reader (no ``handoff``) never decodes. Either may feed a recorder. State
-    changes go to ``report``.
+    changes go to ``report``. A detect reader with a ``thumbnail`` writer offers it every
+    frame it decodes (the writer keeps one per interval; nothing is decoded for it).
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class CameraReader:
         on_frame: Callable[[Frame], None] | None = None,
         on_tamper: TamperSink | None = None,
         tamper_debounce_s: float = 10.0,
+        thumbnail: ThumbnailWriter | None = None,
     ) -> None:
         self.source = source
         self._url = url
@@ -98,6 +101,7 @@ class CameraReader:
         self._on_frame = on_frame
         self._on_tamper = on_tamper
         self._tamper_debounce_s = tamper_debounce_s
+        self._thumbnail = thumbnail
         self._report_sink = report
         self._stop = stop
         self._backoff = Backoff()
@@ -214,6 +218,8 @@ class CameraReader:
                 if not online:
                     online = True
                     self._went_online(f"{frame.width}x{frame.height}")
+                if self._thumbnail is not None:
+                    self._thumbnail.offer(frame)
                 t = float(frame.pts * time_base) if frame.pts is not None else None
                 if t is None or not (sampler.due(t) or decoding.keyframes_only):
                     continue
@@ -249,6 +255,13 @@ def luma(frame: av.VideoFrame) -> Grey:
 SkipFrame = Literal["DEFAULT", "NONREF", "NONKEY"]
 
 
+def unreferenced_skip(stream: av.VideoStream, analysis_fps: float) -> SkipFrame:
+    """``NONREF`` (frames no other frame refers to are not decoded) when the stream runs at
+    twice the analysis rate or more, else ``DEFAULT``; re-analysis decodes files the same way."""
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    return "NONREF" if rate >= 2 * analysis_fps else "DEFAULT"
+
+
 class DecodePolicy:
     """How much of the stream to decode.
 
@@ -261,8 +274,7 @@ class DecodePolicy:
     def __init__(self, stream: av.VideoStream, source: CameraSource) -> None:
         self._context = stream.codec_context
         self._idle_after = source.motion.idle_keyframes_only_after_s
-        rate = float(stream.average_rate or stream.guessed_rate or 0)
-        self._base: SkipFrame = "NONREF" if rate >= 2 * source.analysis_fps else "DEFAULT"
+        self._base = unreferenced_skip(stream, source.analysis_fps)
         self._context.skip_frame = self._base
         self.keyframes_only = False
 

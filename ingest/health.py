@@ -9,6 +9,12 @@ record but do not wake the operator.
 A worker that starts after the service (or the worker alone) was down also opens a gap, from
 the end of the camera's last recorded segment, closed like any other when the camera is online:
 nothing was recorded while no process was there to record.
+
+The state changes come from the camera's reader thread, which must never wait on the store
+(its stream backs up meanwhile): given a :class:`~common.store_retry.WriteQueue`, their
+writes (camera event, gap, the end of the offline or tamper alert and its notice, a new
+tamper alert) go through it, in order, retried while the store is busy. The offline alert
+is raised from the worker's tick, which retries it at the next tick if the store refused it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from multiprocessing.queues import Queue
 
 from common import recordings
@@ -24,6 +32,7 @@ from common.frame_ring import Frame
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
+from common.store_retry import WriteQueue
 from ingest.tamper import Tamper
 
 log = logging.getLogger(__name__)
@@ -40,10 +49,13 @@ class CameraHealth:
         store: Store,
         notices: Queue[AlertNotice] | None,
         debounce_s: float,
+        *,
         startup_grace_s: float = 0.0,
+        writes: WriteQueue | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._store = store
+        self._writes = writes
         self._notices = notices
         self._debounce_s = debounce_s
         self._lock = threading.Lock()
@@ -82,17 +94,31 @@ class CameraHealth:
                 self._detail = status.detail or status.state.value
                 if self._away_since is None:
                     self._away_since = status.at
-                recordings.open_gap(self._store, self.camera_id, self._away_since, self._detail)
-        self._store.add_camera_status(status)
+                away, detail = self._away_since, self._detail
+                self._write(
+                    "gap", lambda: recordings.open_gap(self._store, self.camera_id, away, detail)
+                )
+        self._write("camera_event", lambda: self._store.add_camera_status(status))
+
+    def _write(self, operation: str, write: Callable[[], object]) -> None:
+        """Through the write queue if there is one, else now."""
+        if self._writes is None:
+            write()
+        else:
+            self._writes.submit(operation, write)
 
     def _back_online(self, at: float) -> None:
         self._away_since = None
-        recordings.close_gap(self._store, self.camera_id, at)
-        if self._alert_id is not None:
-            self._store.end_alert(self._alert_id, at)
-            self._publish(self._alert_id, updated=True)
-            log.info("camera %s back online; alert %d ended", self.camera_id, self._alert_id)
-            self._alert_id = None
+        self._write("gap", lambda: recordings.close_gap(self._store, self.camera_id, at))
+        alert_id, self._alert_id = self._alert_id, None
+        if alert_id is not None:
+            self._write("end_alert", lambda: self._end_alert(alert_id, at, OFFLINE_KIND))
+            log.info("camera %s back online; alert %d ended", self.camera_id, alert_id)
+
+    def _end_alert(self, alert_id: int, at: float, kind: str) -> None:
+        """End an alert and announce it (after the end is stored)."""
+        self._store.end_alert(alert_id, at)
+        self._publish(alert_id, updated=True, kind=kind)
 
     def tick(self, now: float) -> None:
         """Raise the offline alert once the camera has been away for the debounce."""
@@ -125,14 +151,23 @@ class CameraHealth:
                     started_at=now,
                     snapshot_jpeg=text_card("TAMPER", kind.value, picture),
                 )
-                self._tamper_alerts[kind] = self._store.add_alert(alert)
                 log.warning("camera %s: %s", self.camera_id, kind.value)
-                self._publish(self._tamper_alerts[kind], updated=False, kind=kind.value)
+                self._write("add_alert", partial(self._add_tamper, kind, alert))
             for kind in cleared:
-                alert_id = self._tamper_alerts.pop(kind, None)
-                if alert_id is not None:
-                    self._store.end_alert(alert_id, now)
-                    self._publish(alert_id, updated=True, kind=kind.value)
+                self._write("end_alert", partial(self._end_tamper, kind, now))
+
+    def _add_tamper(self, kind: Tamper, alert: NewAlert) -> None:
+        alert_id = self._store.add_alert(alert)
+        self._tamper_alerts[kind] = alert_id
+        self._publish(alert_id, updated=False, kind=kind.value)
+
+    def _end_tamper(self, kind: Tamper, at: float) -> None:
+        """End the tamper alert of ``kind``; queued after its start, so it finds its id (and
+        forgets it only once the end is stored: a retried end finds it again)."""
+        alert_id = self._tamper_alerts.get(kind)
+        if alert_id is not None:
+            self._end_alert(alert_id, at, kind.value)
+            del self._tamper_alerts[kind]
 
     def _publish(self, alert_id: int, updated: bool, kind: str = OFFLINE_KIND) -> None:
         publish_notice(self._notices, AlertNotice(alert_id, self.camera_id, kind, updated))

@@ -34,3 +34,22 @@ RECORDING_ERRORS = Counter(
 RECORDING_DELETED = Counter(
     "matthan_recorder_segments_deleted", "Segments removed by retention, by reason", ["reason"]
 )
+RECORDING_LEFTOVERS = Counter(
+    "matthan_recorder_leftovers",
+    "Recording files a killed worker left, found at the next start, by outcome: salvaged"
+    " (a .partial remuxed and indexed), deleted (a .partial too short or unreadable),"
+    " indexed (a finished segment that was never indexed)",
+    ["camera", "outcome"],
+)
+EXPORTS_DELETED = Counter(
+    "matthan_exports_deleted",
+    "Evidence exports removed by retention (older than recording.exports_retain_days)",
+)
+THUMBNAILS_WRITTEN = Counter(
+    "matthan_ingest_thumbnails", "Camera-wall thumbnails written", ["camera"]
+)
+THUMBNAIL_ERRORS = Counter(
+    "matthan_ingest_thumbnail_errors",
+    "Camera-wall thumbnails that could not be made or written (disk full...)",
+    ["camera"],
+)

@@ -1,9 +1,16 @@
 """Record a camera's stream as MP4 segments by remuxing its packets: no decode, no encode.
 
 Each segment starts on a keyframe, so it plays on its own, and is cut at the first
-keyframe after ``segment_s``. It is written under a temporary name and renamed when it is
-complete, so a crash never leaves a half-written file under a real name; only then is it
-indexed in the store with its wall-clock start and end.
+keyframe after ``segment_s``. It is written under a temporary name (``.partial``) and renamed
+when it is complete, so a crash never leaves a half-written file under a real name; only then
+is it handed to ``on_segment`` (the worker indexes it in the store) with its wall-clock start
+and end. An error of ``on_segment`` is logged and never reaches the reader.
+
+Segments are fragmented MP4 (:data:`MP4_OPTIONS`): the header first, then a fragment (its own
+index and data) about every second. A plain MP4 keeps its only index at the end, written when
+the file is closed, so a process killed mid-segment (``kill -9``, power cut) left a file no
+player can open. A fragmented one is readable up to its last complete fragment, and the next
+worker salvages it (:mod:`ingest.salvage`). Browsers and PyAV play and seek both kinds.
 
 A segment that cannot be written (the disk is full, the folder vanished) is abandoned and
 its partial file removed; recording pauses for :data:`PAUSE_AFTER_ERROR_S` and then starts a
@@ -36,6 +43,13 @@ from ingest.metrics import RECORDED_BYTES, RECORDING_ERRORS, SEGMENTS_WRITTEN
 
 log = logging.getLogger(__name__)
 PAUSE_AFTER_ERROR_S = 5.0
+PARTIAL_SUFFIX = ".partial"
+MP4_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+}
+"""Fragmented MP4: a new fragment at each keyframe and at least every second (microseconds),
+so a crash loses about a second of the segment being written, not all of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +66,34 @@ class FinishedSegment:
 SegmentSink = Callable[[FinishedSegment], None]
 
 
+def segment_path(folder: Path, camera_id: str, wall: float) -> Path:
+    """Where a segment starting at ``wall`` goes: ``CAMERA/YYYY-MM-DD/HHMMSS-mmm.mp4``, in
+    local time (the name says when it starts; :func:`segment_start` reads it back)."""
+    local = time.localtime(wall)
+    name = time.strftime("%H%M%S", local) + f"-{int(wall * 1000) % 1000:03d}.mp4"
+    return folder / camera_id / time.strftime("%Y-%m-%d", local) / name
+
+
+def segment_start(path: Path) -> float | None:
+    """The wall-clock start of the segment at ``path`` (final or ``.partial``), from its day
+    folder and name; None if they are not a segment's."""
+    stem = path.name.removesuffix(PARTIAL_SUFFIX).removesuffix(".mp4")
+    clock, _, millis = stem.partition("-")
+    try:
+        local = time.strptime(f"{path.parent.name} {clock}", "%Y-%m-%d %H%M%S")
+        fraction = int(millis) / 1000 if len(millis) == 3 else None
+    except ValueError:
+        return None
+    return None if fraction is None else time.mktime(local) + fraction
+
+
 class _OpenSegment:
     """The MP4 being written: output container, its stream and timing."""
 
     def __init__(self, final: Path, template: av.VideoStream, first_dts: int, wall: float):
         self.final = final
-        self.partial = final.with_name(final.name + ".partial")
-        self.output = av.open(str(self.partial), "w", format="mp4")
+        self.partial = final.with_name(final.name + PARTIAL_SUFFIX)
+        self.output = av.open(str(self.partial), "w", format="mp4", options=MP4_OPTIONS)
         self.stream = self.output.add_stream_from_template(template)
         self.first_dts = first_dts
         self.last_dts = first_dts
@@ -121,15 +156,12 @@ class SegmentRecorder:
 
     def _open(self, stream: av.VideoStream, first_dts: int) -> _OpenSegment:
         wall = time.time()
-        day = time.strftime("%Y-%m-%d", time.localtime(wall))
-        folder = self.folder / self.camera_id / day
-        folder.mkdir(parents=True, exist_ok=True)
-        name = time.strftime("%H%M%S", time.localtime(wall)) + f"-{int(wall * 1000) % 1000:03d}.mp4"
-        final = folder / name
+        final = segment_path(self.folder, self.camera_id, wall)
+        final.parent.mkdir(parents=True, exist_ok=True)
         try:
             return _OpenSegment(final, stream, first_dts, wall)
         except OSError:
-            final.with_name(final.name + ".partial").unlink(missing_ok=True)
+            final.with_name(final.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
             raise
 
     def _abandon(self, error: OSError) -> None:
@@ -169,4 +201,9 @@ class SegmentRecorder:
             size=segment.final.stat().st_size,
         )
         SEGMENTS_WRITTEN.labels(self.camera_id).inc()
-        self._on_segment(finished)
+        try:
+            self._on_segment(finished)
+        except Exception:
+            # Raised into the reader it would end its thread (close() runs in its finally).
+            # The file stays; the next worker indexes what it finds unindexed.
+            log.exception("segment %s of %s not indexed", finished.path, self.camera_id)

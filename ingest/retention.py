@@ -4,6 +4,10 @@ Oldest segments go first. A segment on legal hold, or overlapping an alert of it
 that is still open, is never deleted. When the disk stays below the free-space floor with
 nothing left that may be deleted, a "disk low" alert is raised (and ended once space is
 back), so the operator learns that recording is at risk before it stops.
+
+Given the exports folder, each sweep also removes evidence exports older than
+``recording.exports_retain_days``, except those whose footage is on legal hold
+(:mod:`ingest.export_retention`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from common.config import RecordingConfig
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
+from ingest.export_retention import remove_old_exports
 from ingest.metrics import RECORDING_DELETED
 
 log = logging.getLogger(__name__)
@@ -37,9 +42,11 @@ class RetentionSweeper:
         config: RecordingConfig,
         notices: Queue[AlertNotice] | None = None,
         every_s: float = 30.0,
+        exports: Path | None = None,
     ) -> None:
         self._store = store
         self._config = config
+        self._exports = exports
         self._notices = notices
         self._every_s = every_s
         self._last = 0.0
@@ -62,6 +69,12 @@ class RetentionSweeper:
             )
         low = self._delete_oldest_while(self._disk_low, "disk_full")
         self._update_alert(low, now)
+        if self._exports is not None:
+            exports_cutoff = now - self._config.exports_retain_days * 86400
+            try:
+                remove_old_exports(self._store, self._exports, older_than=exports_cutoff)
+            except OSError as error:
+                log.error("retention (exports): %s", error)
 
     def _delete_oldest_while(self, condition: Callable[[], bool], reason: str) -> bool:
         """Delete the oldest deletable segments while ``condition()``; True if still true."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -24,20 +25,27 @@ from pathlib import Path
 
 from common import recordings
 from common.config import RecordingConfig
+from common.evidence import exports_folder
 from common.frame_ring import FrameRing
 from common.heartbeat import Heartbeat
 from common.messages import AlertNotice, CameraStatus, FrameRef
 from common.store import Store
+from common.store_retry import WriteQueue
+from common.thumbnail_files import thumbnails_folder
 from ingest.camera_reader import CameraReader
 from ingest.handoff import FrameHandoff
 from ingest.health import CameraHealth
 from ingest.recorder import FinishedSegment, SegmentRecorder
 from ingest.retention import RetentionSweeper
+from ingest.salvage import salvage_leftovers
 from ingest.source import CameraSource
+from ingest.thumbnail import ThumbnailWriter
 
 log = logging.getLogger(__name__)
 SHM_FOLDER = Path("/dev/shm")  # noqa: S108 - where Linux keeps POSIX shared memory
 RING_NAME = re.compile(r"matthan-(\d+)-\d+")
+WRITES_CLOSE_TIMEOUT_S = 3.0
+"""At stop, how long queued store writes may still wait for a busy store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,8 @@ class WorkerPlan:
     offline_alert_after_s: float
     tamper_debounce_s: float = 10.0
     retention_every_s: float = 30.0
+    thumbnail_interval_s: float = 10.0
+    """Seconds between camera-wall thumbnails (``ingest.thumbnail_interval_s``); 0: none."""
 
 
 def ring_name(shard: int) -> str:
@@ -86,12 +96,18 @@ class _Shard:
     """The cameras of one worker, wired to their readers, recorders and health."""
 
     def __init__(
-        self, plan: WorkerPlan, store: Store, handoff: FrameHandoff, notices: Queue[AlertNotice]
+        self,
+        plan: WorkerPlan,
+        store: Store,
+        handoff: FrameHandoff,
+        notices: Queue[AlertNotice],
+        writes: WriteQueue,
     ) -> None:
         self.stop = threading.Event()
         self.readers: list[CameraReader] = []
         self.health: list[CameraHealth] = []
         self._store = store
+        self._writes = writes
         for source in plan.sources:
             health = CameraHealth(
                 source.camera_id,
@@ -99,6 +115,7 @@ class _Shard:
                 notices,
                 plan.offline_alert_after_s,
                 startup_grace_s=source.open_timeout_s,
+                writes=writes,
             )
             self.health.append(health)
             if source.record_url is not None:
@@ -114,6 +131,10 @@ class _Shard:
                 source.camera_id, plan.recording.path, plan.recording.segment_s, self._index
             )
         shared = source.record_url == source.url
+        thumbnail = None
+        if plan.thumbnail_interval_s > 0:
+            folder = thumbnails_folder(plan.database)
+            thumbnail = ThumbnailWriter(source.camera_id, folder, plan.thumbnail_interval_s)
         self.readers.append(
             CameraReader(
                 source,
@@ -125,6 +146,7 @@ class _Shard:
                 on_frame=health.note_frame,
                 on_tamper=health.tamper,
                 tamper_debounce_s=plan.tamper_debounce_s,
+                thumbnail=thumbnail,
             )
         )
         if source.record_url is not None and not shared:
@@ -133,13 +155,18 @@ class _Shard:
             )
 
     def _index(self, segment: FinishedSegment) -> None:
-        recordings.add_segment(
-            self._store,
-            segment.camera_id,
-            start=segment.start,
-            end=segment.end,
-            path=str(segment.path.resolve()),
-            size=segment.size,
+        """Index a finished segment through the write queue: the reader that finished it
+        never waits on the store."""
+        self._writes.submit(
+            "segment",
+            lambda: recordings.add_segment(
+                self._store,
+                segment.camera_id,
+                start=segment.start,
+                end=segment.end,
+                path=str(segment.path.resolve()),
+                size=segment.size,
+            ),
         )
 
 
@@ -147,35 +174,58 @@ def _log_status(status: CameraStatus) -> None:
     log.info("record stream of %s: %s %s", status.camera_id, status.state.value, status.detail)
 
 
+def _tick(shard: _Shard, heartbeat: Heartbeat, sweeper: RetentionSweeper | None, info: str) -> None:
+    """Once a second: health (offline alerts), heartbeat, retention."""
+    now = time.time()
+    for health in shard.health:
+        health.tick(now)
+    heartbeat.maybe_beat(info)
+    if sweeper is not None:
+        sweeper.maybe_sweep(now)
+
+
 def run_worker(
     plan: WorkerPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: threading.Event
 ) -> None:
-    """Process entry point: read the shard's cameras until ``stop`` is set."""
+    """Process entry point: read the shard's cameras until ``stop`` is set.
+
+    First the recordings a killed predecessor left are salvaged or removed (:mod:`ingest.salvage`).
+    The readers' store writes go through a :class:`~common.store_retry.WriteQueue`; the main
+    loop (health ticks, heartbeat, retention) outlives a store that refuses a write: it logs
+    the error and tries again at the next tick.
+    """
     store = Store(plan.database)
     remove_orphan_rings()
+    recorded = [source.camera_id for source in plan.sources if source.record_url is not None]
+    salvage_leftovers(store, plan.recording.path, recorded)
     ring = FrameRing.create(
         ring_name(plan.shard), plan.ring_slots, plan.frame_size, plan.frame_size
     )
-    shard = _Shard(plan, store, FrameHandoff(ring, frames), notices)
+    writes = WriteQueue(f"store-writes-{plan.shard}")
+    shard = _Shard(plan, store, FrameHandoff(ring, frames), notices, writes)
     heartbeat = Heartbeat(store, f"ingest-{plan.shard}")
     sweeper = None
     if plan.shard == 0:
-        sweeper = RetentionSweeper(store, plan.recording, notices, plan.retention_every_s)
+        exports = exports_folder(plan.database)
+        sweeper = RetentionSweeper(
+            store, plan.recording, notices, plan.retention_every_s, exports=exports
+        )
     for reader in shard.readers:
         reader.start()
     log.info("ingest worker %d reads %d cameras", plan.shard, len(plan.sources))
     try:
         while not stop.wait(1.0):
-            now = time.time()
-            for health in shard.health:
-                health.tick(now)
-            heartbeat.maybe_beat(f"{len(plan.sources)} cameras")
-            if sweeper is not None:
-                sweeper.maybe_sweep(now)
+            try:
+                _tick(shard, heartbeat, sweeper, f"{len(plan.sources)} cameras")
+            except sqlite3.OperationalError as error:
+                log.error(
+                    "ingest worker %d: store write failed, retried next tick: %s", plan.shard, error
+                )
     finally:
         shard.stop.set()
         for reader in shard.readers:
             reader.thread.join(timeout=10)
+        writes.close(WRITES_CLOSE_TIMEOUT_S)
         frames.cancel_join_thread()
         notices.cancel_join_thread()
         ring.close()

@@ -1,10 +1,13 @@
 """The process supervisor: start every role, restart what dies, stop everything cleanly.
 
-Roles are ingest shards (cameras split across worker processes), the detection core and
-the dashboard. They talk through two bounded queues the supervisor creates: analysis
-frame handles (ingest -> detection) and alert notices (detection -> dashboard). A role
-that dies is restarted with backoff; one that dies more than ``RESTART_BUDGET`` times in
-``RESTART_WINDOW_S`` makes the whole service stop with an error instead of flapping.
+Roles are ingest shards (cameras split across worker processes), the detection core, the
+dashboard and, unless turned off, the re-analysis job runner (:mod:`detect.reanalysis`, which
+needs only the store). They talk through bounded queues the supervisor creates: analysis frame
+handles (ingest -> detection), alert notices (detection -> dashboard) and the tracked boxes
+of the cameras watched live (detection -> dashboard, with the shared flags that say which
+cameras are watched: :mod:`common.watching`). A role that dies is restarted with backoff;
+one that dies more than ``RESTART_BUDGET`` times in ``RESTART_WINDOW_S`` makes the whole
+service stop with an error instead of flapping.
 
 The detection core gets more care. Frames reach it through a relay thread of the supervisor
 and a queue made afresh for each incarnation (:mod:`detect.relay`), so that a core killed
@@ -34,9 +37,12 @@ from prometheus_client import multiprocess
 
 from common.config import SiteConfig
 from common.store import Store
+from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.server import DashboardPlan, run_dashboard
 from detect.core import DetectorPlan, run_detector
 from detect.downtime import AnalysisWatch
+from detect.reanalysis import ROLE as REANALYSIS_ROLE
+from detect.reanalysis import ReanalysisPlan, run_reanalysis
 from detect.relay import FrameRelay
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
@@ -48,6 +54,8 @@ RESTART_BUDGET = 5
 RESTART_WINDOW_S = 300.0
 MAX_RESTART_DELAY_S = 30.0
 NOTICE_QUEUE_SIZE = 1000
+OVERLAY_QUEUE_SIZE = 64
+"""Frames of tracked boxes in flight to the dashboard (only cameras watched live send any)."""
 DETECT_ROLE = "detect"
 PR_SET_PDEATHSIG = 1
 
@@ -121,6 +129,10 @@ class Supervisor:
         site, database = self.site, self.site.storage.database.resolve()
         frames = self._ctx.Queue(maxsize=site.ingest.queue_size)
         notices = self._ctx.Queue(maxsize=NOTICE_QUEUE_SIZE)
+        overlay = DetectionsChannel(
+            self._ctx.Queue(maxsize=OVERLAY_QUEUE_SIZE),
+            WatchedCameras.create(self._ctx, [camera.id for camera in site.cameras]),
+        )
         for index, sources in enumerate(shard(sources_for(site), self._workers)):
             plan = WorkerPlan(
                 shard=index,
@@ -131,19 +143,23 @@ class Supervisor:
                 recording=site.recording.model_copy(update={"path": site.recording.path.resolve()}),
                 offline_alert_after_s=site.ingest.offline_alert_after_s,
                 tamper_debounce_s=site.ingest.tamper_debounce_s,
+                thumbnail_interval_s=site.ingest.thumbnail_interval_s,
             )
             self._roles.append(Role(f"ingest-{index}", run_worker, (plan, frames, notices)))
         detector = DetectorPlan(site, database)
         relay = self._relay = FrameRelay(frames, self._ctx)
 
         def detect_args() -> tuple[Any, ...]:
-            return (detector, relay.new_target(), notices)
+            return (detector, relay.new_target(), notices, overlay)
 
         self._roles.append(Role(DETECT_ROLE, run_detector, (), renew_args=detect_args))
         self._store = Store(database)
         self._analysis = AnalysisWatch(self._store, notices)
         dashboard = DashboardPlan(site, database)
-        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices)))
+        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, overlay)))
+        if site.reanalysis.enabled:
+            reanalysis = ReanalysisPlan(site, database)
+            self._roles.append(Role(REANALYSIS_ROLE, run_reanalysis, (reanalysis,)))
 
     def _start(self, role: Role) -> None:
         if role.renew_args is not None:

@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
+from common import jobs
 from common.accounts import Accounts, Role
 from common.config import SiteConfig
+from common.jobs import JobSource, JobState, NewJob
 from common.messages import CameraState, CameraStatus, Severity
 from common.store import NewAlert, Store
 
@@ -82,6 +84,33 @@ def add_alert(
         box=(100.0, 200.0, 260.0, 500.0),
     )
     return store.add_alert(alert)
+
+
+def add_finished_job(store: Store, camera_id: str, findings: int = 2) -> int:
+    """A re-analysis job over the last ten minutes of ``camera_id`` that ended ``done``,
+    with ``findings`` person alerts (real JPEGs); returns its id."""
+    now = time.time()
+    job_id = jobs.add_job(
+        store,
+        NewJob(camera_id, JobSource.RECORDING, now - 600, now - 60, created_by="operator"),
+    )
+    for index in range(findings):
+        alert = NewAlert(
+            camera_id=camera_id,
+            kind="intrusion",
+            rule="nguoi-vao-cho",
+            severity=Severity.WARNING,
+            started_at=now - 500 + 60 * index,
+            snapshot_jpeg=jpeg(seed=index),
+            crop_jpeg=jpeg(160, 300, index),
+            class_name="person",
+            confidence=0.8,
+            box=(100.0, 200.0, 260.0, 500.0),
+        )
+        jobs.add_job_alert(store, job_id, alert)
+    jobs.report_progress(store, job_id, 1.0, 2700)
+    jobs.finish(store, job_id, JobState.DONE)
+    return job_id
 
 
 def fill_store(database: Path, alerts_per_camera: int = 3) -> None:

@@ -70,6 +70,7 @@ class IngestRun:
             recording=recording,
             offline_alert_after_s=config.ingest.offline_alert_after_s,
             retention_every_s=retention_every_s,
+            thumbnail_interval_s=config.ingest.thumbnail_interval_s,
         )
         self.arrivals: dict[str, list[float]] = collections.defaultdict(list)
         self.started = time.monotonic()

@@ -93,6 +93,12 @@ BAD_CASES = [
     ("segment too short", "d['recording'] = {'segment_s': 1}", "recording.segment_s", None),
     ("negative free space", "d['recording'] = {'min_free_gb': -1}", "recording.min_free_gb", None),
     ("port out of range", "d['dashboard'] = {'port': 70000}", "dashboard.port", None),
+    (
+        "negative thumbnail interval",
+        "d['ingest'] = {'thumbnail_interval_s': -1}",
+        "ingest.thumbnail_interval_s",
+        None,
+    ),
     ("unknown backend", "d['detector'] = {'backend': 'tensorflow'}", "detector.backend", None),
     (
         "password written in the config",
@@ -159,6 +165,7 @@ def test_good_config_loads() -> None:
     site = parse_site(GOOD, Path("good.yaml"))
     assert [camera.id for camera in site.cameras] == ["cam-a", "cam-b"]
     assert site.analysis_fps(site.cameras[1]) == 5.0
+    assert site.ingest.thumbnail_interval_s == 10.0  # 0 turns the camera-wall pictures off
 
 
 def test_line_number_points_at_the_key() -> None:

@@ -34,6 +34,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/cameras/{camera_id}"): PAGE,
     ("GET", "/audit"): ADMIN_PAGE,
     ("GET", "/users"): ADMIN_PAGE,
+    ("GET", "/reanalysis"): PAGE,
     ("POST", "/api/logout"): VIEWER,
     ("GET", "/api/me"): VIEWER,
     ("PUT", "/api/me/language"): VIEWER,
@@ -43,6 +44,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/alerts/{alert_id}/acknowledge"): OPERATOR,
     ("POST", "/api/alerts/{alert_id}/resolve"): OPERATOR,
     ("WS", "/ws/alerts"): VIEWER,
+    ("WS", "/ws/cameras/{camera_id}/detections"): VIEWER,
     ("GET", "/api/cameras"): VIEWER,
     ("GET", "/api/cameras/{camera_id}"): VIEWER,
     ("GET", "/api/cameras/{camera_id}/thumbnail.jpg"): VIEWER,
@@ -54,6 +56,16 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/exports"): OPERATOR,
     ("GET", "/api/exports/{export_id}/{name}"): OPERATOR,
     ("GET", "/api/exports/{export_id}.zip"): OPERATOR,
+    # Re-analysis: read like alerts (any role), queue/cancel/delete like acknowledging.
+    ("GET", "/api/reanalysis/limits"): VIEWER,
+    ("GET", "/api/reanalysis/jobs"): VIEWER,
+    ("GET", "/api/reanalysis/jobs/{job_id}"): VIEWER,
+    ("GET", "/api/reanalysis/alerts/{finding_id}/snapshot.jpg"): VIEWER,
+    ("GET", "/api/reanalysis/alerts/{finding_id}/crop.jpg"): VIEWER,
+    ("POST", "/api/reanalysis/jobs"): OPERATOR,
+    ("POST", "/api/reanalysis/uploads"): OPERATOR,
+    ("POST", "/api/reanalysis/jobs/{job_id}/cancel"): OPERATOR,
+    ("DELETE", "/api/reanalysis/jobs/{job_id}"): OPERATOR,
     ("GET", "/api/users"): ADMIN,
     ("POST", "/api/users"): ADMIN,
     ("PATCH", "/api/users/{username}"): ADMIN,
@@ -66,10 +78,17 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/alerts/{alert_id}/resolve"): {"note": "ok"},
     ("POST", "/api/cameras/{camera_id}/webrtc"): {"sdp": "v=0", "type": "offer"},
     ("POST", "/api/exports"): {"camera_ids": ["cho-gom"], "start": 1, "end": 2, "reason": "test"},
+    ("POST", "/api/reanalysis/jobs"): {"camera_id": "cho-gom", "start": 1, "end": 2},
     ("POST", "/api/users"): {"username": "new-user", "password": "long-enough-1", "role": "viewer"},
     ("PATCH", "/api/users/{username}"): {"areas": []},
 }
-PARAMS = {"{alert_id}": "1", "{camera_id}": "cho-gom", "{username}": "viewer"}
+PARAMS = {
+    "{alert_id}": "1",
+    "{camera_id}": "cho-gom",
+    "{username}": "viewer",
+    "{job_id}": "1",
+    "{finding_id}": "1",
+}
 RANK = [VIEWER, OPERATOR, ADMIN]
 
 

@@ -40,6 +40,7 @@ async function initCamera() {
   replay.load().catch((e) => notify(errorKey(e)));
   setInterval(() => replay.load().catch(() => {}), 30000);
   setUpExport(cameraId);
+  setUpReanalyse(replay);
   $("sound-slot").append(muteButton());
   const list = new AlertList($("alerts"), () => ({ camera: cameraId }));
   $("alerts").addEventListener("changed", (event) => {
@@ -58,16 +59,25 @@ async function initCamera() {
     .then(showState).catch((e) => notify(errorKey(e))), 10000);
 }
 
-// The live picture replaces the thumbnail while it plays.
+// The live picture replaces the thumbnail while it plays, with the detections drawn over it
+// unless the operator turns them off.
 function setUpLive() {
   const video = $("live-video");
   const live = new LiveView(video, cameraId);
   window.matthanLive = live;
+  const overlay = new DetectionOverlay($("live-overlay"), video, cameraId);
+  window.matthanOverlay = overlay;
+  const showBoxes = $("overlay-toggle");
+  showBoxes.addEventListener("change", () => {
+    if (showBoxes.checked && live.peer) overlay.start();
+    else overlay.stop();
+  });
   const button = $("live-toggle");
   const status = $("live-status");
   const setLabel = (key) => { button.dataset.i18n = key; button.textContent = t(key); };
   const setStatus = (key) => { status.dataset.i18n = key; status.textContent = key ? t(key) : ""; };
   const stop = () => {
+    overlay.stop();
     live.stop();
     video.hidden = true;
     $("camera-thumb").hidden = false;
@@ -83,13 +93,14 @@ function setUpLive() {
     $("camera-thumb").hidden = true;
     try {
       await live.start();
+      if (showBoxes.checked) overlay.start();
       video.addEventListener("playing", () => setStatus(""), { once: true });
     } catch (error) {
       stop();
       setStatus("live_failed");
     }
   });
-  window.addEventListener("pagehide", () => live.stop());
+  window.addEventListener("pagehide", () => { overlay.stop(); live.stop(); });
 }
 
 boot("cameras", initCamera);

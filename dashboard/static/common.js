@@ -58,8 +58,10 @@ function toLogin() {
   location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
 }
 
+// `detail` is what the server said, when it said it in JSON ({code, message, ...} for a
+// refusal the page can explain: see jobs.js).
 class ApiError extends Error {
-  constructor(status) { super(`HTTP ${status}`); this.status = status; }
+  constructor(status, detail = null) { super(`HTTP ${status}`); this.status = status; this.detail = detail; }
 }
 
 // fetch() for the API: JSON in and out, the CSRF token on every change.
@@ -71,7 +73,7 @@ async function api(path, options = {}) {
   if (options.body !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(options.body); }
   const response = await fetch(path, { method, headers, body, credentials: "same-origin" });
   if (response.status === 401) { toLogin(); throw new ApiError(401); }
-  if (!response.ok) throw new ApiError(response.status);
+  if (!response.ok) throw new ApiError(response.status, await response.json().then((b) => b.detail, () => null));
   return response.status === 204 ? null : response.json();
 }
 
@@ -103,7 +105,7 @@ async function logout() {
 }
 
 function renderHeader(active) {
-  const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"]];
+  const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"], ["/reanalysis", "nav_reanalysis", "reanalysis"]];
   if (M.me.role === "admin") links.push(["/audit", "nav_audit", "audit"], ["/users", "nav_users", "users"]);
   const nav = el("nav", {}, ...links.map(([href, key, page]) =>
     el("a", { href, i18n: key, class: page === active ? "active" : null })));

@@ -97,3 +97,23 @@ function setUpExport(cameraId) {
     }
   });
 }
+
+// "Re-analyse this range" (operators): the timeline's current range becomes a re-analysis
+// job, with a link to follow it on the re-analysis page.
+function setUpReanalyse(replay) {
+  if (M.me.role === "viewer") return;
+  const result = $("reanalyse-result");
+  $("reanalyse").hidden = false;
+  $("reanalyse-range").addEventListener("click", async () => {
+    result.className = "";
+    result.replaceChildren();
+    try {
+      const job = await queueRange(replay.cameraId, replay.start, Math.min(replay.end, Date.now() / 1000));
+      result.replaceChildren(`#${job.id} · `,
+        el("a", { id: "reanalyse-link", href: `/reanalysis#job-${job.id}`, i18n: "ra_open_page" }));
+    } catch (error) {
+      result.className = "error-text";
+      result.textContent = refusalText(error);
+    }
+  });
+}

@@ -3,8 +3,9 @@
 "use strict";
 
 const PROBLEM_STATES = ["offline", "failed", "stalled", "degraded"];
+const LIVE_STATES = ["online", "degraded"];
 const REFRESH_MS = 15000;
-const PICTURE_EVERY_S = 60;
+const STALE_AFTER_S = 300; // a picture this old gets its age shown (dashboard/thumbnails.py)
 const tiles = new Map();
 
 function plain(text) {
@@ -15,7 +16,8 @@ function tile(cam) {
   const thumb = el("div", { class: "thumb" },
     el("img", { alt: "", loading: "lazy",
       onload: () => thumb.classList.remove("missing"), onerror: () => thumb.classList.add("missing") }),
-    el("span", { class: "no-picture", i18n: "no_picture" }));
+    el("span", { class: "no-picture", i18n: "no_picture" }),
+    el("span", { class: "picture-age", hidden: true }));
   return el("a", { class: "tile", href: `/cameras/${encodeURIComponent(cam.id)}`, "data-camera-id": cam.id,
     "data-search": plain(`${cam.name} ${cam.area} ${cam.id}`), "data-area": cam.area },
   thumb,
@@ -23,7 +25,24 @@ function tile(cam) {
   el("div", { class: "tile-meta" }, el("span", { class: "cam-area" }, cam.area), el("span", { class: "cam-state" })));
 }
 
-// Redraws what changed: the state badge always, the picture once a minute.
+// "Ảnh 12 phút trước": the age of a picture, in the largest whole unit (at least a minute).
+function pictureAge(seconds) {
+  const [count, unit] = seconds >= 86400 ? [seconds / 86400, "age_days"]
+    : seconds >= 3600 ? [seconds / 3600, "age_hours"] : [Math.max(1, seconds / 60), "age_minutes"];
+  return [el("span", { i18n: "picture_age" }), ` ${Math.floor(count)} `, el("span", { i18n: unit })];
+}
+
+// The age shows on a picture that is old, or whose camera is not streaming now.
+function showAge(node, cam) {
+  const age = node.querySelector(".picture-age");
+  const seconds = cam.thumbnail_at === null ? 0 : Date.now() / 1000 - cam.thumbnail_at;
+  age.hidden = cam.thumbnail_at === null || (seconds < STALE_AFTER_S && LIVE_STATES.includes(cam.state));
+  if (!age.hidden) age.replaceChildren(...pictureAge(seconds));
+}
+
+// Redraws what changed: the state badge always, the picture when the server has a newer one
+// (thumbnail_at changes with it; the URL stays the same while the picture does, so a reload
+// of the page costs a 304 per unchanged picture and a refresh costs nothing).
 function update(node, cam) {
   const badge = node.querySelector(".cam-state");
   badge.className = `cam-state ${cam.state}`;
@@ -31,12 +50,18 @@ function update(node, cam) {
   badge.textContent = t(badge.dataset.i18n);
   node.dataset.state = cam.state;
   node.title = cam.detail;
-  const src = `${cam.thumbnail_url}?v=${Math.floor(Date.now() / 1000 / PICTURE_EVERY_S)}`;
   const img = node.querySelector("img");
-  if (img.getAttribute("src") !== src) {
-    img.parentNode.classList.remove("missing"); // a hidden lazy image would never load
-    img.src = src;
+  if (cam.thumbnail_at === null) {
+    img.parentNode.classList.add("missing");
+    img.removeAttribute("src");
+  } else {
+    const src = `${cam.thumbnail_url}?v=${cam.thumbnail_at}`;
+    if (img.getAttribute("src") !== src) {
+      img.parentNode.classList.remove("missing"); // a hidden lazy image would never load
+      img.src = src;
+    }
   }
+  showAge(node, cam);
 }
 
 function summary(cameras) {

@@ -38,12 +38,21 @@ class Watch(Protocol):
 
 
 class CameraRules:
-    """Every rule of ``camera``; :meth:`evaluate` once per analysed frame, in capture order."""
+    """Every rule of ``camera``; :meth:`evaluate` once per analysed frame, in capture order.
+
+    Only ``live`` rules count line crossings in the metrics (a re-analysis job's do not).
+    """
 
     def __init__(
-        self, camera: CameraConfig, class_names: Sequence[str], timezone: ZoneInfo
+        self,
+        camera: CameraConfig,
+        class_names: Sequence[str],
+        timezone: ZoneInfo,
+        *,
+        live: bool = True,
     ) -> None:
         self.camera_id = camera.id
+        self._live = live
         self._timezone = timezone
         self._class_names = class_names
         zones = {zone.name: PolygonZone(zone) for zone in camera.zones}
@@ -56,10 +65,12 @@ class CameraRules:
     ) -> Watch:
         class_ids = np.asarray([self._class_names.index(c) for c in rule.classes], np.int32)
         if isinstance(rule, LineCrossingRule):
-            counters = {
-                "in": LINE_CROSSINGS_IN.labels(self.camera_id, rule.name),
-                "out": LINE_CROSSINGS_OUT.labels(self.camera_id, rule.name),
-            }
+            counters = None
+            if self._live:
+                counters = {
+                    "in": LINE_CROSSINGS_IN.labels(self.camera_id, rule.name),
+                    "out": LINE_CROSSINGS_OUT.labels(self.camera_id, rule.name),
+                }
             return CrossingWatch(rule, CrossingLine(lines[rule.line]), class_ids, counters)
         if isinstance(rule, CrowdRule):
             return CrowdWatch(rule, zones[rule.zone], class_ids)
