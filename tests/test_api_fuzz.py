@@ -24,12 +24,19 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from common import recordings
+from common import jobs, recordings
 from common.store import Store
 from dashboard.app import create_app
 from dashboard.auth import COOKIE, CSRF_HEADER
 from tests.conftest import free_port, wait_http
-from tests.dashboard_site import AREA_DYKE, copy_store, fill_store, login, site_config
+from tests.dashboard_site import (
+    AREA_DYKE,
+    add_finished_job,
+    copy_store,
+    fill_store,
+    login,
+    site_config,
+)
 
 EXCLUDED = {
     # Would end the session that every other request uses.
@@ -193,7 +200,8 @@ def test_static_files_stay_in_their_folder(client: TestClient) -> None:
 
 def market_ids(database: Path) -> dict[str, str]:
     """Ids of the market area, which the dyke viewer may not see: its camera, an alert, a
-    recorded segment (a real file), and an export's file names."""
+    recorded segment (a real file), an export's file names, a re-analysis job and one of
+    its findings."""
     segment = database.parent / "cho-gom.mp4"
     segment.write_bytes(b"not really a video")
     store = Store(database)
@@ -202,6 +210,8 @@ def market_ids(database: Path) -> dict[str, str]:
         segment_id = recordings.add_segment(
             store, "cho-gom", start=1000.0, end=1060.0, path=str(segment), size=18
         )
+        job_id = add_finished_job(store, "cho-gom", findings=1)
+        (finding,) = jobs.job_alerts(store, job_id)
     finally:
         store.close()
     return {
@@ -210,6 +220,8 @@ def market_ids(database: Path) -> dict[str, str]:
         "segment_id": str(segment_id),
         "export_id": "0" * 32,
         "name": "manifest.json",
+        "job_id": str(job_id),
+        "finding_id": str(finding.id),
     }
 
 

@@ -15,6 +15,7 @@ The churn of many cameras is a long run: ``benchmarks/churn_bench.py`` (see RELI
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -27,20 +28,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from prometheus_client import REGISTRY
 
 from benchmarks.farm import CameraFarm, Mount
-from benchmarks.service_probe import AlertListener, process_tree
+from benchmarks.service_probe import AlertListener, by_label, delta, process_tree, scrape
 from common import recordings
 from common.config import MotionConfig, RecordingConfig
-from common.messages import CameraState, CameraStatus
+from common.messages import AlertNotice, CameraState, CameraStatus, FrameRef
 from ingest.backoff import Backoff
 from ingest.camera_reader import CameraReader
 from ingest.health import OFFLINE_KIND, SERVICE_DOWN
+from ingest.recorder import segment_start
 from ingest.retention import DISK_LOW_KIND
-from ingest.source import CameraSource
-from ingest.worker import SHM_FOLDER
+from ingest.source import CameraSource, sources_for
+from ingest.worker import SHM_FOLDER, WorkerPlan, run_worker
 from tests.conftest import ARTIFACTS, Service, free_port, wait_http
 from tests.ingest_run import IngestRun, alerts, camera, site, wait_for
 from tests.paths import clips_dir
@@ -164,6 +167,68 @@ def test_alerts_raised_while_the_store_is_locked_wait_and_are_kept(
     assert "database is locked" not in log, log[-3000:]
 
 
+LONG_LOCK_S = 25.0
+"""Two and a half busy timeouts: every write that waits for it fails at least twice."""
+
+
+@pytest.mark.timeout(150)
+def test_a_store_locked_past_the_busy_timeout_loses_no_alert_and_stops_no_role(
+    station: Station,
+) -> None:
+    """Another connection holds the write lock for 25 s while people keep walking into the
+    zone. The detection core waits on the alert it raised (retried until it commits) instead
+    of dying on it; its heartbeat is skipped meanwhile, and the supervisor, which sees the
+    beat grow old, does not kill it as hung; ingest keeps reading and recording."""
+    listener = station.listener()
+    try:
+        wait_for(lambda: listener.alerts, 90, "a person alert on the feed")
+        first = min(listener.alerts)
+        before = scrape(station.service.base_url)
+        with contextlib.closing(sqlite3.connect(station.database, isolation_level=None)) as db:
+            db.execute("BEGIN EXCLUSIVE")
+            locked_at = time.time()
+            time.sleep(LONG_LOCK_S)
+            db.execute("COMMIT")
+        released_at = time.time()
+        held = (
+            "SELECT id FROM alerts WHERE kind = 'intrusion' AND triggered_at BETWEEN ? AND ?"
+            " AND created_at >= ?"
+        )
+        window = (locked_at - 1, released_at, released_at - 0.5)
+        wait_for(lambda: station.query(held, window), 15, "the alert held through the lock")
+        later = "SELECT id FROM alerts WHERE kind = 'intrusion' AND triggered_at > ?"
+        wait_for(lambda: station.query(later, (released_at + 1,)), 60, "alerts after the lock")
+        assert_all_on_the_feed(station, listener, first)
+    finally:
+        listener.stop()
+    stored = {row[0]: row[1:] for row in station.query("SELECT id, camera_id, rule FROM alerts")}
+    for alert_id, shown in listener.alerts.items():
+        assert stored.get(alert_id) == (shown["camera_id"], shown["rule"]), alert_id
+    # Every alert the core counted as raised is in the store (none raised in this run was lost).
+    counted_before = station.query("SELECT COUNT(*) FROM alerts WHERE kind = 'intrusion'")[0][0]
+    after = scrape(station.service.base_url)
+    counted_after = station.query("SELECT COUNT(*) FROM alerts WHERE kind = 'intrusion'")[0][0]
+    raised = sum(by_label(after, "matthan_alerts_total", "rule").values())
+    assert counted_before - 1 <= raised <= counted_after
+    retried = delta(
+        by_label(after, "matthan_store_retries_total", "operation"),
+        by_label(before, "matthan_store_retries_total", "operation"),
+    )
+    assert retried.get("add_alert", 0) >= 1, retried
+    skipped = delta(
+        by_label(after, "matthan_store_writes_dropped_total", "operation"),
+        by_label(before, "matthan_store_writes_dropped_total", "operation"),
+    )
+    assert skipped.get("heartbeat", 0) >= 1, skipped
+    assert not {k: v for k, v in skipped.items() if k != "heartbeat" and v}, skipped
+    down = "SELECT id FROM alerts WHERE kind = 'analysis_down' AND created_at > ?"
+    assert not station.query(down, (locked_at,))
+    log = station.log_text()
+    assert station.service.process.poll() is None, log[-3000:]
+    assert " exited with " not in log, log[-3000:]
+    assert "stopped beating" not in log, log[-3000:]
+
+
 @pytest.mark.timeout(30)
 def test_a_reader_outlives_a_store_that_cannot_take_its_state_changes() -> None:
     """Past the busy timeout the store raises; the reader logs that and keeps reconnecting,
@@ -238,22 +303,110 @@ def test_kill_dash_nine_loses_no_alert_and_the_restart_records_the_gap(station: 
     last_end = max(end for (end,) in station.query(segments))
     stranded = rings_of(pids)
     assert stranded, "a killed worker leaves its frame ring in /dev/shm"
+    partials = list((station.folder / "data" / "rec" / CAMERA).rglob("*.mp4.partial"))
+    assert len(partials) == 1, "the segment being written is left as a .partial"
 
     station.start()
     resumed = f"SELECT start FROM segments WHERE camera_id = '{CAMERA}' AND start > {killed_at}"
     wait_for(lambda: station.query(resumed), 60, "a segment recorded after the restart")
+    # The partial was salvaged (indexed under its own name) or, if too short, deleted.
+    assert not partials[0].exists()
+    salvaged = partials[0].with_name(partials[0].name.removesuffix(".partial"))
+    rows = station.query("SELECT end FROM segments WHERE path = ?", (str(salvaged),))
+    assert salvaged.exists() == bool(rows)
+    log = station.log_text()
+    assert f"{partials[0].name} salvaged" in log or f"{partials[0].name} deleted" in log
     gaps = station.query(
         "SELECT start, end FROM coverage_gaps WHERE camera_id = ? AND cause = ?",
         (CAMERA, SERVICE_DOWN),
     )
     assert len(gaps) == 1, gaps
     start, end = gaps[0]
-    assert start == pytest.approx(last_end)
+    assert start == pytest.approx(rows[0][0] if rows else last_end)  # where recording stopped
     assert end is not None
     assert killed_at < end <= min(start for (start,) in station.query(resumed)) + 1
     assert not any(ring.exists() for ring in stranded), "the new worker removes dead rings"
     person = f"SELECT id FROM alerts WHERE kind = 'intrusion' AND created_at > {killed_at}"
     wait_for(lambda: station.query(person), 60, "a person alert after the restart")
+
+
+def record_until_killed(plan: WorkerPlan) -> None:
+    """Child process: one real ingest worker, recording until it is killed."""
+    context = mp.get_context("spawn")
+    frames: mp.Queue[FrameRef] = context.Queue(maxsize=64)
+    notices: mp.Queue[AlertNotice] = context.Queue(maxsize=100)
+    run_worker(plan, frames, notices, threading.Event())
+
+
+def leftovers(camera_id: str, outcome: str) -> float:
+    labels = {"camera": camera_id, "outcome": outcome}
+    return REGISTRY.get_sample_value("matthan_recorder_leftovers_total", labels) or 0.0
+
+
+@pytest.mark.timeout(120)
+def test_a_segment_cut_by_kill_dash_nine_is_salvaged_at_the_next_start(
+    farm: CameraFarm, tmp_path: Path
+) -> None:
+    """A worker recording 60 s segments is killed 5 s into one: its ``.partial`` (fragmented
+    MP4) is remuxed into a plain MP4 and indexed at the next start, with the start its name
+    gives and the seconds it holds; a ``.partial`` with nothing readable is deleted."""
+    config = site([camera("cam", farm.url("pets"))])
+    recording = RecordingConfig(path=tmp_path / "rec", segment_s=60)
+    plan = WorkerPlan(
+        shard=0,
+        sources=tuple(sources_for(config)),
+        database=tmp_path / "ingest.db",
+        ring_slots=16,
+        frame_size=320,
+        recording=recording,
+        offline_alert_after_s=10,
+    )
+    child = mp.get_context("spawn").Process(target=record_until_killed, args=(plan,))
+    child.start()
+    try:
+        wait_for(lambda: list(recording.path.rglob("*.partial")), 30, "a segment being written")
+        time.sleep(5)
+    finally:
+        os.kill(child.pid or 0, signal.SIGKILL)
+        child.join(10)
+    (partial,) = recording.path.rglob("*.partial")
+    assert partial.stat().st_size > 0
+    start = segment_start(partial)
+    assert start is not None
+    unreadable = partial.with_name(
+        time.strftime("%H%M%S", time.localtime(start + 1)) + "-000.mp4.partial"
+    )
+    unreadable.write_bytes(partial.read_bytes()[:600])  # cut inside the header
+    counts = leftovers("cam", "salvaged"), leftovers("cam", "deleted")
+
+    run = IngestRun(config, tmp_path, recording)  # the next start, on the same store and folder
+    try:
+        final = partial.with_name(partial.name.removesuffix(".partial"))
+        wait_for(lambda: recordings.segments(run.store, "cam"), 10, "the salvaged segment indexed")
+        salvaged = recordings.segments(run.store, "cam")[0]
+    finally:
+        run.close()
+    assert (salvaged.path, salvaged.start) == (str(final), pytest.approx(start))
+    assert 3.0 <= salvaged.end - salvaged.start <= 6.0  # about the 5 s it ran, less the cut end
+    assert not partial.exists()
+    assert not unreadable.exists()
+    assert not unreadable.with_name(unreadable.name.removesuffix(".partial")).exists()
+    frames, duration = decoded(final)
+    assert frames > 30
+    assert duration == pytest.approx(salvaged.end - salvaged.start, abs=0.2)
+    assert (leftovers("cam", "salvaged"), leftovers("cam", "deleted")) == (
+        counts[0] + 1,
+        counts[1] + 1,
+    )
+
+
+def decoded(path: Path) -> tuple[int, float]:
+    """Frames decoded from a file and the seconds they span."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+    assert stream.time_base is not None
+    return len(frames), float((frames[-1].pts - frames[0].pts) * stream.time_base)
 
 
 VOLUME_MB = 4

@@ -12,6 +12,7 @@ def cut_clip(source: Path, dest: Path, seconds: float) -> Path:
     ``dest``. The clip starts on the source's first keyframe, so it plays on its own."""
     with av.open(str(source)) as src, av.open(str(dest), "w") as out:
         stream = src.streams.video[0]
+        assert stream.time_base is not None
         copy = out.add_stream_from_template(stream)
         for packet in src.demux(stream):
             if packet.dts is None:  # the demuxer's flush packet
