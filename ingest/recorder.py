@@ -47,9 +47,11 @@ PARTIAL_SUFFIX = ".partial"
 MP4_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
     "frag_duration": "1000000",
+    "flush_packets": "1",
 }
 """Fragmented MP4: a new fragment at each keyframe and at least every second (microseconds),
-so a crash loses about a second of the segment being written, not all of it."""
+each handed to the disk as soon as it is complete (not left in a 256 KB write buffer), so a
+crash loses about a second of the segment being written, not all of it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
+from common.store import Store
 from dashboard.app import create_app
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
-from tests.dashboard_site import PASSWORD, fill_store, site_config
+from tests.dashboard_site import PASSWORD, add_finished_job, fill_store, site_config
 
 pytestmark = [pytest.mark.browser]
 
@@ -46,6 +47,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard on a filled store, served by uvicorn in a thread."""
     database = tmp_path_factory.mktemp("i18n") / "site.db"
     fill_store(database)
+    store = Store(database)
+    try:
+        add_finished_job(store, "cho-gom", findings=2)  # for the re-analysis page
+    finally:
+        store.close()
     port = free_port()
     config = uvicorn.Config(
         create_app(site_config(), database), host="127.0.0.1", port=port, log_level="warning"
@@ -114,6 +120,7 @@ def test_every_page_is_vietnamese(page: Page, base_url: str) -> None:
         "/users": "#users tr",
         "/cameras": '.tile[data-camera-id="de-song"] .cam-state',
         "/cameras/cho-gom": "#alerts .alert",
+        "/reanalysis": "#jobs .job",
         "/": "#alerts .alert",
     }
     ARTIFACTS.mkdir(exist_ok=True)
@@ -123,6 +130,9 @@ def test_every_page_is_vietnamese(page: Page, base_url: str) -> None:
         if path == "/":
             page.locator("#alerts .alert .ack").first.click()  # the review dialog too
             expect(page.locator("#review-dialog")).to_be_visible()
+        if path == "/reanalysis":
+            page.locator("#jobs .job .show").first.click()  # a job's findings too
+            expect(page.locator("#findings .alert").first).to_be_visible()
         time.sleep(0.3)  # late parts (feed status, thumbnails) settle
         name = path.strip("/").replace("/", "-") or "alerts"
         page.screenshot(path=str(ARTIFACTS / f"vi-{name}.png"))

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import av
 import pytest
+from prometheus_client import REGISTRY
 
 from benchmarks.farm import CameraFarm, Mount
 from common import recordings
 from common.config import RecordingConfig
-from common.evidence import NoFootageError, cut_clip, write_manifest
+from common.evidence import NoFootageError, cut_clip, exports_folder, write_manifest
 from common.recordings import Segment
 from common.store import Store
+from ingest.retention import RetentionSweeper
 from tests.paths import clips_dir
 from tests.test_ingest import IngestRun, camera, site, wait_for
 
@@ -76,3 +78,47 @@ def test_window_without_footage(recorded: list[Segment], tmp_path: Path) -> None
         cut_clip(recorded, before, before + 5, tmp_path / "none.mp4")
     assert not list(tmp_path.iterdir())
     assert time.time() > before
+
+
+def export(recorded: list[Segment], exports: Path, export_id: str, age_days: float) -> Path:
+    """An export as the dashboard makes it (a clip and its manifest), made ``age_days`` ago."""
+    folder = exports / export_id
+    folder.mkdir(parents=True)
+    start = recorded[0].start + 1
+    clip = cut_clip(recorded, start, start + 2, folder / "cam.mp4")
+    manifest = write_manifest(folder, [clip], "operator1", "case 17/2026", (start, start + 2))
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["exported_at"] = time.time() - age_days * 86400
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+def test_retention_removes_old_exports_but_not_those_on_legal_hold(
+    recorded: list[Segment], tmp_path: Path
+) -> None:
+    """Exports past ``recording.exports_retain_days`` go (folder and ZIP); one whose footage
+    is still on legal hold stays, however old; recent ones and unknown names stay."""
+    store = Store(tmp_path / "store.db")
+    exports = exports_folder(store.path)
+    old, held, recent = "a" * 32, "b" * 32, "c" * 32
+    for export_id, age in ((old, 8), (held, 30), (recent, 1)):
+        export(recorded, exports, export_id, age)
+    (exports / f"{old}.zip").write_bytes(b"zip")
+    entry = json.loads((exports / held / "manifest.json").read_text(encoding="utf-8"))["files"][0]
+    recordings.add_legal_hold(
+        store, "cam", start=entry["start"], end=entry["end"], reason="case", by="op", at=0
+    )
+    stray = exports / "notes.txt"
+    stray.write_text("not an export", encoding="utf-8")
+    deleted = REGISTRY.get_sample_value("matthan_exports_deleted_total") or 0.0
+    config = RecordingConfig(path=tmp_path / "rec", exports_retain_days=7)
+
+    RetentionSweeper(store, config, exports=exports).sweep(time.time())
+
+    assert sorted(p.name for p in exports.iterdir()) == sorted([held, recent, "notes.txt"])
+    assert REGISTRY.get_sample_value("matthan_exports_deleted_total") == deleted + 1
+    with store.transaction() as db:  # the case is closed: the hold is lifted
+        db.execute("DELETE FROM legal_holds")
+    RetentionSweeper(store, config, exports=exports).sweep(time.time())
+    assert sorted(p.name for p in exports.iterdir()) == sorted([recent, "notes.txt"])
+    store.close()

@@ -357,7 +357,7 @@ def test_a_segment_cut_by_kill_dash_nine_is_salvaged_at_the_next_start(
         sources=tuple(sources_for(config)),
         database=tmp_path / "ingest.db",
         ring_slots=16,
-        frame_size=320,
+        frame_size=640,
         recording=recording,
         offline_alert_after_s=10,
     )

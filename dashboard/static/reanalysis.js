@@ -38,6 +38,12 @@ function jobActions(job) {
   return actions;
 }
 
+// The runner's own words matter when a job failed (why) or went back to the queue; a done
+// or stopped job's counts are on its row already.
+function showsDetail(job) {
+  return Boolean(job.detail) && (job.state === "failed" || job.state === "queued");
+}
+
 function renderJob(job) {
   const range = job.end ? `${formatTime(job.start)} – ${formatTime(job.end)}` : formatTime(job.start);
   const row = el("li", {
@@ -57,7 +63,7 @@ function renderJob(job) {
     el("span", { class: "job-frames" }, `${job.frames} `, el("span", { i18n: "ra_frames" })),
     el("span", { class: "job-alerts" }, `${job.alerts} `, el("span", { i18n: "ra_findings_count" })),
     job.cancel_requested && isActive(job) ? el("span", { class: "job-stopping", i18n: "ra_cancel_requested" }) : null),
-  job.detail ? el("div", { class: "job-detail" }, job.detail) : null,
+  showsDetail(job) ? el("div", { class: "job-detail" }, job.detail) : null,
   jobActions(job));
   row.dataset.sig = jobSignature(job);
   return row;
@@ -222,6 +228,7 @@ async function submitUpload(event) {
       if (fraction >= 1) setStatus("ra_checking");
     });
     $("up-file").value = "";
+    showChosenFile();
     $("up-progress-row").hidden = true;
     await queued(job);
   } catch (error) {
@@ -230,6 +237,15 @@ async function submitUpload(event) {
   } finally {
     $("up-submit").disabled = false;
   }
+}
+
+// The file input's own button speaks the browser's language, so it is hidden behind a
+// label that speaks the user's; the chosen file's name is shown beside it.
+function showChosenFile() {
+  const file = $("up-file").files[0];
+  const name = $("up-file-name");
+  if (file) { delete name.dataset.i18n; name.textContent = file.name; }
+  else { name.dataset.i18n = "ra_no_file_chosen"; name.textContent = t("ra_no_file_chosen"); }
 }
 
 async function setUpForms() {
@@ -250,6 +266,7 @@ async function setUpForms() {
   $("ra-to").value = localInput(now);
   $("ra-range-form").addEventListener("submit", submitRange);
   $("ra-upload-form").addEventListener("submit", submitUpload);
+  $("up-file").addEventListener("change", showChosenFile);
   $("ra-forms").hidden = false;
 }
 
