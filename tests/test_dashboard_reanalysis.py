@@ -37,10 +37,8 @@ ROW = """(id) => {
            frames: parseInt(row.querySelector(".job-frames").textContent, 10) };
 }"""
 SET_RANGE = """([from, to]) => {
-  const local = (s) => new Date(s * 1000 - new Date().getTimezoneOffset() * 60000)
-    .toISOString().slice(0, 19);
-  document.getElementById("ra-from").value = local(from);
-  document.getElementById("ra-to").value = local(to);
+  document.getElementById("ra-from").value = siteInputValue(from);
+  document.getElementById("ra-to").value = siteInputValue(to);
 }"""
 
 

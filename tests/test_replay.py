@@ -79,10 +79,9 @@ def test_replay_clip_and_export(
 
     # Export the window of the first two segments and check every file against the manifest.
     page.evaluate(
-        "([from, to]) => { const f = (s) => { const d = new Date(s * 1000 - new Date()"
-        ".getTimezoneOffset() * 60000); return d.toISOString().slice(0, 19); };"
-        " document.getElementById('export-from').value = f(from);"
-        " document.getElementById('export-to').value = f(to); }",
+        "([from, to]) => {"
+        " document.getElementById('export-from').value = siteInputValue(from);"
+        " document.getElementById('export-to').value = siteInputValue(to); }",
         [float(segments[0][1]) + 1, float(segments[1][2]) - 1],
     )
     page.fill("#export-reason", "Vụ việc số 17/2026")

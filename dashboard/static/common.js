@@ -54,6 +54,36 @@ function formatTime(seconds) {
   return new Date(seconds * 1000).toLocaleString(locale, { timeZone, hour12: false });
 }
 
+// Date-time fields (<input type="datetime-local">) hold a wall time without a zone. The page
+// shows every time in the site's zone, so the fields are read and filled in that zone too,
+// whatever the zone of the browser's computer.
+function siteZone() {
+  return M.site ? M.site.timezone : "Asia/Ho_Chi_Minh";
+}
+
+// The site's wall clock at `seconds`, as "YYYY-MM-DDTHH:MM:SS".
+function siteInputValue(seconds) {
+  const parts = {};
+  new Intl.DateTimeFormat("en-CA", {
+    timeZone: siteZone(), hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(seconds * 1000)).forEach((part) => { parts[part.type] = part.value; });
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+// Unix seconds of a field's wall time read in the site's zone; null when the field is empty.
+function siteInputSeconds(value) {
+  if (!value) return null;
+  const asUtc = Date.parse(`${value.length === 16 ? `${value}:00` : value}Z`) / 1000;
+  if (Number.isNaN(asUtc)) return null;
+  let seconds = asUtc;
+  for (let pass = 0; pass < 2; pass += 1) {  // twice: right across a daylight-saving change
+    const offset = Date.parse(`${siteInputValue(seconds)}Z`) / 1000 - seconds;
+    seconds = asUtc - offset;
+  }
+  return seconds;
+}
+
 function toLogin() {
   location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
 }

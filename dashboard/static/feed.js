@@ -18,7 +18,7 @@ function fillFilters(cameras) {
 
 // The filter form as API query values (times as Unix seconds).
 function currentFilters() {
-  const seconds = (input) => (input.value ? new Date(input.value).getTime() / 1000 : null);
+  const seconds = (input) => siteInputSeconds(input.value);
   return {
     camera: $("f-camera").value, area: $("f-area").value, rule: $("f-rule").value,
     class_name: $("f-class").value, state: $("f-state").value,

@@ -184,13 +184,8 @@ function selectJob(id) {
 
 // ---- the forms -------------------------------------------------------------------------
 
-function localInput(seconds) {
-  const date = new Date(seconds * 1000 - new Date().getTimezoneOffset() * 60000);
-  return date.toISOString().slice(0, 19);
-}
-
 function inputTime(input) {
-  return input.value ? new Date(input.value).getTime() / 1000 : null;
+  return siteInputSeconds(input.value);
 }
 
 async function queued(job) {
@@ -262,8 +257,8 @@ async function setUpForms() {
     $(id).replaceChildren(...cameras.map((cam) => el("option", { value: cam.id, selected: cam.id === wanted }, `${cam.name} · ${cam.area}`)));
   });
   const now = Date.now() / 1000;
-  $("ra-from").value = localInput(now - 3600);
-  $("ra-to").value = localInput(now);
+  $("ra-from").value = siteInputValue(now - 3600);
+  $("ra-to").value = siteInputValue(now);
   $("ra-range-form").addEventListener("submit", submitRange);
   $("ra-upload-form").addEventListener("submit", submitUpload);
   $("up-file").addEventListener("change", showChosenFile);

@@ -65,23 +65,18 @@ class Replay {
   }
 }
 
-function localInput(seconds) {
-  const date = new Date(seconds * 1000 - new Date().getTimezoneOffset() * 60000);
-  return date.toISOString().slice(0, 19);
-}
-
 function setUpExport(cameraId) {
   const form = $("export-form");
   if (M.me.role === "viewer") { form.hidden = true; return; }
   const now = Date.now() / 1000;
-  $("export-from").value = localInput(now - 120);
-  $("export-to").value = localInput(now - 10);
+  $("export-from").value = siteInputValue(now - 120);
+  $("export-to").value = siteInputValue(now - 10);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = {
       camera_ids: [cameraId],
-      start: new Date($("export-from").value).getTime() / 1000,
-      end: new Date($("export-to").value).getTime() / 1000,
+      start: siteInputSeconds($("export-from").value),
+      end: siteInputSeconds($("export-to").value),
       reason: $("export-reason").value,
     };
     try {
