@@ -18,10 +18,11 @@ lock, but its silence counts from zero; it beats within a batch or two, as its f
 tried at once (a skipped beat is not rate-limited). A core that really hangs is still killed,
 :data:`HUNG_AFTER_S` after its last beat or after the store was last busy, whichever is later.
 
-The supervisor's own writes (raise, end) can fail the same way. :meth:`AnalysisWatch.went_down`
-keeps the outage in memory first; an alert it could not store is raised by a later
-:meth:`AnalysisWatch.check`, so the supervisor never waits on the store for long (it also
-restarts the roles) and the alert is not lost.
+The supervisor's own writes (raise, end) can fail the same way, after its store's busy
+timeout. :meth:`AnalysisWatch.went_down` keeps the outage in memory first and logs a refused
+alert, which a later :meth:`AnalysisWatch.check` raises; an end that fails is raised to the
+supervisor's loop (logged there) and tried again at the next tick. The supervisor does not
+retry in place: it also restarts the roles, and must not sit in a retry meanwhile.
 """
 
 from __future__ import annotations

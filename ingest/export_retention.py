@@ -43,12 +43,20 @@ def remove_old_exports(store: Store, folder: Path, older_than: float) -> list[st
             if _made_at(path) < older_than and not _on_hold(store, path):
                 _remove(path)
                 removed.append(path.name)
-        elif _orphan_side_file(path) and path.stat().st_mtime < older_than:
+                EXPORTS_DELETED.inc()
+                log.info("retention (exports): removed export %s", path.name)
+        elif _orphan_side_file(path) and _modified(path) < older_than:
             path.unlink(missing_ok=True)
-    for export_id in removed:
-        EXPORTS_DELETED.inc()
-        log.info("retention (exports): removed export %s", export_id)
     return removed
+
+
+def _modified(path: Path) -> float:
+    """Modification time; infinitely recent for a file already gone (removed with its
+    export earlier in the same pass)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _orphan_side_file(path: Path) -> bool:

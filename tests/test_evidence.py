@@ -80,11 +80,13 @@ def test_window_without_footage(recorded: list[Segment], tmp_path: Path) -> None
     assert time.time() > before
 
 
-def export(recorded: list[Segment], exports: Path, export_id: str, age_days: float) -> Path:
-    """An export as the dashboard makes it (a clip and its manifest), made ``age_days`` ago."""
+def export(
+    recorded: list[Segment], exports: Path, export_id: str, start: float, age_days: float
+) -> Path:
+    """An export as the dashboard makes it (a 2 s clip from ``start`` and its manifest),
+    made ``age_days`` ago."""
     folder = exports / export_id
     folder.mkdir(parents=True)
-    start = recorded[0].start + 1
     clip = cut_clip(recorded, start, start + 2, folder / "cam.mp4")
     manifest = write_manifest(folder, [clip], "operator1", "case 17/2026", (start, start + 2))
     data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -101,8 +103,9 @@ def test_retention_removes_old_exports_but_not_those_on_legal_hold(
     store = Store(tmp_path / "store.db")
     exports = exports_folder(store.path)
     old, held, recent = "a" * 32, "b" * 32, "c" * 32
-    for export_id, age in ((old, 8), (held, 30), (recent, 1)):
-        export(recorded, exports, export_id, age)
+    first, last = recorded[0].start + 0.5, recorded[-1].end - 2.5  # footage far apart
+    for export_id, start, age in ((old, first, 8), (held, last, 30), (recent, first, 1)):
+        export(recorded, exports, export_id, start, age)
     (exports / f"{old}.zip").write_bytes(b"zip")
     entry = json.loads((exports / held / "manifest.json").read_text(encoding="utf-8"))["files"][0]
     recordings.add_legal_hold(

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_queued_writes_wait_out_a_lock_in_order_and_the_submitter_never_waits(
     with locked(path):
         started = time.monotonic()
         for index in range(5):
-            writes.submit("add_alert", lambda index=index: store.add_alert(alert(f"cam{index}")))
+            writes.submit("add_alert", partial(store.add_alert, alert(f"cam{index}")))
         assert time.monotonic() - started < 0.1
         time.sleep(1.0)
         assert writes.pending() >= 4
