@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from common import audit
 from dashboard.auth import ADMIN_ONLY
+from dashboard.schemas import SQLITE_MAX_INTEGER
 from dashboard.schemas_accounts import AuditOut
 from dashboard.state import State
 
@@ -16,6 +17,8 @@ router = APIRouter()
 def list_audit(
     state: State,
     limit: int = Query(default=100, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1, description="smallest id of the last page"),
+    before: int | None = Query(
+        default=None, ge=1, le=SQLITE_MAX_INTEGER, description="smallest id of the last page"
+    ),
 ) -> list[AuditOut]:
     return [AuditOut.of(entry) for entry in audit.entries(state.store, limit, before)]

@@ -35,7 +35,9 @@ class AlertQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=500)
-    before: int | None = Field(default=None, ge=1, description="smallest id of the last page")
+    before: int | None = Field(
+        default=None, ge=1, le=SQLITE_MAX_INTEGER, description="smallest id of the last page"
+    )
     camera: str | None = Field(default=None, max_length=64)
     area: str | None = Field(default=None, max_length=120)
     rule: str | None = Field(default=None, max_length=64)

@@ -150,6 +150,22 @@ def test_ids_beyond_the_store_range_are_refused(client: TestClient, path: str) -
         assert response.status_code in (404, 422), (value, response.status_code)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/alerts?before={}",
+        "/api/audit?before={}",
+        "/api/reanalysis/jobs?before={}",
+        "/api/reanalysis/jobs/1?after={}",
+    ],
+)
+def test_paging_ids_beyond_the_store_range_are_refused(client: TestClient, path: str) -> None:
+    login(client, "admin")
+    for value in (str(2**63), "1" + "0" * 40):
+        response = client.get(path.format(value))
+        assert response.status_code in (404, 422), (path, value, response.status_code)
+
+
 def test_webrtc_offer_without_h264_is_a_client_error(client: TestClient) -> None:
     csrf = login(client, "admin")
     response = client.post(
