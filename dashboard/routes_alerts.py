@@ -61,13 +61,17 @@ def visible_alert(state: DashboardState, user: User, alert_id: int) -> AlertReco
     return alert
 
 
-def _jpeg(state: DashboardState, user: User, alert_id: int, crop: bool) -> Response:
-    visible_alert(state, user, alert_id)
-    data = state.store.snapshot(alert_id, crop=crop)
+def jpeg_response(data: bytes | None) -> Response:
+    """A stored picture (it never changes, so the browser may keep it a day), or 404."""
     if data is None:
         raise HTTPException(status_code=404, detail="no such picture")
     headers = {"Cache-Control": "private, max-age=86400"}
     return Response(data, media_type="image/jpeg", headers=headers)
+
+
+def _jpeg(state: DashboardState, user: User, alert_id: int, crop: bool) -> Response:
+    visible_alert(state, user, alert_id)
+    return jpeg_response(state.store.snapshot(alert_id, crop=crop))
 
 
 @router.get("/api/alerts/{alert_id}/snapshot.jpg")

@@ -18,48 +18,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
-from common.accounts import Session
-from common.messages import FrameDetections
-from dashboard.auth import COOKIE, connection_session, same_origin
+from dashboard.auth import COOKIE
 from dashboard.metrics import DETECTION_SOCKETS
-from dashboard.routes_feed import SESSION_ENDED
+from dashboard.sockets import SESSION_ENDED, next_item, socket_session, until_closed
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
 SESSION_CHECK_S = 2.0
 
 
-def _session(state: DashboardState, websocket: WebSocket) -> Session | None:
-    """The socket's session; None also when a page of another site opened it."""
-    return connection_session(state, websocket) if same_origin(websocket) else None
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    """Returns when the page goes away (it sends nothing else that matters)."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        continue
-
-
-async def _next_frame(
-    frames: asyncio.Queue[FrameDetections], closed: asyncio.Future[None]
-) -> FrameDetections | None:
-    """The next frame; None after a quiet while or when the page went away."""
-    getter = asyncio.ensure_future(frames.get())
-    either: list[asyncio.Future[Any]] = [getter, closed]
-    await asyncio.wait(either, timeout=SESSION_CHECK_S, return_when="FIRST_COMPLETED")
-    if getter.cancel():
-        return None
-    return getter.result()  # it completed just before the cancel
-
-
 async def _serve(websocket: WebSocket, state: DashboardState, camera_id: str, token: str) -> None:
     """Send frames until the page goes away or the session ends (then close with 4401)."""
-    closed = asyncio.ensure_future(_until_closed(websocket))
+    closed = asyncio.ensure_future(until_closed(websocket))
     checked = time.monotonic()
     try:
         async with state.detections.watch(camera_id) as frames:
@@ -69,7 +43,7 @@ async def _serve(websocket: WebSocket, state: DashboardState, camera_id: str, to
                         await websocket.close(code=SESSION_ENDED)
                         return
                     checked = time.monotonic()
-                frame = await _next_frame(frames, closed)
+                frame = await next_item(frames, closed, SESSION_CHECK_S)
                 if frame is not None:
                     await websocket.send_json(dataclasses.asdict(frame))
     finally:
@@ -79,7 +53,7 @@ async def _serve(websocket: WebSocket, state: DashboardState, camera_id: str, to
 @router.websocket("/ws/cameras/{camera_id}/detections")
 async def camera_detections(websocket: WebSocket, state: State, camera_id: str) -> None:
     """Sends the tracked boxes of each frame of ``camera_id`` analysed from now on."""
-    session = await run_in_threadpool(_session, state, websocket)
+    session = await run_in_threadpool(socket_session, state, websocket)
     if (
         session is None
         or state.camera(camera_id) is None

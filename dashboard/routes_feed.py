@@ -9,27 +9,22 @@ disabled) the socket is closed with code 4401 so the page goes to the login page
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
 from common.accounts import Session
 from common.messages import AlertNotice
-from dashboard.auth import COOKIE, connection_session, same_origin
+from dashboard.auth import COOKIE
 from dashboard.metrics import WEBSOCKET_CLIENTS
-from dashboard.schemas import AlertOut
+from dashboard.schemas import SQLITE_MAX_INTEGER, AlertOut
+from dashboard.sockets import SESSION_ENDED, next_item, socket_session, until_closed
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
 CATCH_UP_EVERY_S = 2.0
 CATCH_UP_BATCH = 500
-SESSION_ENDED = 4401
-
-
-def _session(state: DashboardState, websocket: WebSocket) -> Session | None:
-    """The socket's session; None also when a page of another site opened it."""
-    return connection_session(state, websocket) if same_origin(websocket) else None
 
 
 class _Feed:
@@ -60,27 +55,9 @@ class _Feed:
         return self._state.alerts_out([alert])
 
 
-async def _until_closed(websocket: WebSocket) -> None:
-    """Returns when the page goes away (it sends nothing else that matters)."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        continue
-
-
-async def _next_notice(
-    notices: asyncio.Queue[AlertNotice], closed: asyncio.Future[None]
-) -> AlertNotice | None:
-    """The next notice; None after a few quiet seconds or when the page went away."""
-    getter = asyncio.ensure_future(notices.get())
-    either: list[asyncio.Future[Any]] = [getter, closed]
-    await asyncio.wait(either, timeout=CATCH_UP_EVERY_S, return_when="FIRST_COMPLETED")
-    if getter.cancel():
-        return None
-    return getter.result()  # it completed just before the cancel
-
-
 async def _serve(websocket: WebSocket, state: DashboardState, feed: _Feed, token: str) -> None:
     """Send alerts until the page goes away or the session ends (then close with 4401)."""
-    closed = asyncio.ensure_future(_until_closed(websocket))
+    closed = asyncio.ensure_future(until_closed(websocket))
     try:
         async with state.bus.subscribe() as notices:
             while not closed.done():
@@ -89,7 +66,7 @@ async def _serve(websocket: WebSocket, state: DashboardState, feed: _Feed, token
                     return
                 for alert in await run_in_threadpool(feed.new_alerts):
                     await websocket.send_json(alert.model_dump())
-                notice = await _next_notice(notices, closed)
+                notice = await next_item(notices, closed, CATCH_UP_EVERY_S)
                 for alert in await run_in_threadpool(feed.changed, notice):
                     await websocket.send_json(alert.model_dump())
     finally:
@@ -97,14 +74,18 @@ async def _serve(websocket: WebSocket, state: DashboardState, feed: _Feed, token
 
 
 @router.websocket("/ws/alerts")
-async def alert_feed(websocket: WebSocket, state: State, after: int = 0) -> None:
+async def alert_feed(
+    websocket: WebSocket,
+    state: State,
+    after: Annotated[int, Query(ge=0, le=SQLITE_MAX_INTEGER)] = 0,
+) -> None:
     """Sends every alert with an id above ``after``, then each new or changed one.
 
     A notice on the bus wakes the sender; it also looks at the store every few seconds,
     so a notice lost on the way only delays an alert, never hides it. A task listens for
     the page going away, so a closed tab ends its handler at once, not at the next send.
     """
-    session = await run_in_threadpool(_session, state, websocket)
+    session = await run_in_threadpool(socket_session, state, websocket)
     if session is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
         return

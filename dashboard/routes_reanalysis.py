@@ -29,6 +29,7 @@ from common.jobs import Job, JobSource, NewJob
 from dashboard import uploads
 from dashboard.auth import CurrentSession, OperatorSession, client_address
 from dashboard.refusals import Refusal
+from dashboard.routes_alerts import jpeg_response
 from dashboard.schemas import RowId
 from dashboard.schemas_reanalysis import (
     FindingOut,
@@ -220,11 +221,7 @@ def _picture(state: DashboardState, user: User, finding_id: int, crop: bool) -> 
     finding = jobs.job_alert(state.store, finding_id)
     if finding is None or not state.may_see(user, finding.camera_id):
         raise HTTPException(status_code=404, detail="no such finding")
-    data = jobs.job_alert_picture(state.store, finding_id, crop=crop)
-    if data is None:
-        raise HTTPException(status_code=404, detail="no such picture")
-    headers = {"Cache-Control": "private, max-age=86400"}
-    return Response(data, media_type="image/jpeg", headers=headers)
+    return jpeg_response(jobs.job_alert_picture(state.store, finding_id, crop=crop))
 
 
 @router.get("/api/reanalysis/alerts/{finding_id}/snapshot.jpg")

@@ -35,7 +35,7 @@ from benchmarks.farm import CameraFarm, Mount
 from common.messages import FrameDetections, FrameRef, TrackedBox
 from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.app import create_app
-from dashboard.routes_feed import SESSION_ENDED
+from dashboard.sockets import SESSION_ENDED
 from dashboard.state import DashboardState
 from detect.detections import Detections
 from detect.overlay import OverlayPublisher
