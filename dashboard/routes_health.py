@@ -48,7 +48,8 @@ class Readiness(BaseModel):
 
 
 def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
-    """The roles the supervisor runs for ``site``: one ``ingest-N`` per shard, then ``detect``.
+    """The roles the supervisor runs for ``site``: one ``ingest-N`` per shard, ``detect``, and
+    ``reanalysis`` when re-analysis is enabled.
 
     Mirrors :class:`matthan.supervisor.Supervisor`: ``workers`` (the ``--workers`` option),
     else the site's ``ingest.workers``, else one per CPU, never more than the enabled cameras.
@@ -56,7 +57,8 @@ def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
     cameras = sum(1 for camera in site.cameras if camera.enabled)
     wanted = workers or site.ingest.workers or os.cpu_count() or 1
     shards = max(1, min(wanted, cameras))
-    return [*(f"ingest-{index}" for index in range(shards)), "detect"]
+    reanalysis = ["reanalysis"] if site.reanalysis.enabled else []
+    return [*(f"ingest-{index}" for index in range(shards)), "detect", *reanalysis]
 
 
 def configured_roles(state: State) -> list[str]:

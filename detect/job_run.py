@@ -7,7 +7,8 @@ for every frame). What the rules raise is stored as the job's findings
 (:class:`common.jobs.JobAlertSink`), never announced on the live feed. Alerts still open when the
 media ends are ended at the media's last time, as the live core ends its alerts when it stops.
 
-About once a second the run writes its progress and looks whether the operator cancelled it.
+About once a second the run writes its progress, beats the role's heartbeat (a long job is
+not a hung process) and looks whether the operator cancelled it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from common import jobs
 from common.config import CameraConfig, SiteConfig
+from common.heartbeat import Heartbeat
 from common.jobs import Job, JobAlertSink, JobSource, JobState
 from common.store import Store
 from detect.alerts import AlertKeeper
@@ -44,11 +46,19 @@ class Ending:
 class JobRun:
     """Runs one claimed job; :meth:`run` returns how it ended."""
 
-    def __init__(self, site: SiteConfig, store: Store, detector: Detector, job: Job) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        store: Store,
+        detector: Detector,
+        job: Job,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
         self._site = site
         self._store = store
         self._detector = detector
         self._job = job
+        self._heartbeat = heartbeat
         self.frames = 0
         """Frames analysed so far."""
 
@@ -79,6 +89,8 @@ class JobRun:
             if time.monotonic() >= next_report:
                 next_report = time.monotonic() + REPORT_EVERY_S
                 jobs.report_progress(self._store, job.id, media.progress, self.frames)
+                if self._heartbeat is not None:
+                    self._heartbeat.maybe_beat(f"job {job.id}")
                 if jobs.cancel_requested(self._store, job.id):
                     alerts.end_all(media.last_at or job.start)
                     return Ending(JobState.CANCELLED, f"cancelled after {self.frames} frames")

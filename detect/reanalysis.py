@@ -24,6 +24,7 @@ from pathlib import Path
 
 from common import jobs
 from common.config import SiteConfig
+from common.heartbeat import Heartbeat
 from common.jobs import JobState
 from common.store import Store
 from detect.core import build_detector
@@ -51,10 +52,17 @@ class ReanalysisPlan:
 class JobRunner:
     """Takes the oldest queued job, runs it and records how it ended."""
 
-    def __init__(self, site: SiteConfig, store: Store, detector: Detector) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        store: Store,
+        detector: Detector,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
         self._site = site
         self._store = store
         self._detector = detector
+        self._heartbeat = heartbeat
 
     def run_next(self, stop: threading.Event) -> bool:
         """Run the oldest queued job to its end; False if the queue was empty."""
@@ -65,7 +73,7 @@ class JobRunner:
             return False
         log.info("job %d: %s of camera %s started", job.id, job.source.value, job.camera_id)
         started = time.monotonic()
-        run = JobRun(self._site, self._store, self._detector, job)
+        run = JobRun(self._site, self._store, self._detector, job, self._heartbeat)
         try:
             ending = run.run(stop)
         except MediaError as error:
@@ -93,9 +101,11 @@ def run_reanalysis(plan: ReanalysisPlan, stop: threading.Event) -> None:
         if requeued:
             log.info("%d interrupted job(s) queued again", requeued)
         detector = build_detector(plan.site, plan.site.reanalysis.threads)
-        runner = JobRunner(plan.site, store, detector)
+        heartbeat = Heartbeat(store, ROLE)
+        runner = JobRunner(plan.site, store, detector, heartbeat)
         log.info("re-analysis ready (%d thread(s))", plan.site.reanalysis.threads)
         while not stop.is_set():
+            heartbeat.maybe_beat("idle")
             try:
                 busy = runner.run_next(stop)
             except sqlite3.Error as error:  # the store is locked or failing: retry later

@@ -30,7 +30,7 @@ import dashboard.metrics
 import detect.metrics
 import ingest.metrics
 from benchmarks.farm import CameraFarm, Mount
-from common.config import SiteConfig
+from common.config import ReanalysisConfig, SiteConfig
 from common.heartbeat import Heartbeat
 from common.store import Store
 from dashboard.app import create_app
@@ -199,15 +199,29 @@ def test_every_gauge_uses_a_live_multiprocess_mode() -> None:
 
 
 def test_expected_roles_follow_the_supervisor_sharding() -> None:
-    assert expected_roles(_site(cameras=1)) == ["ingest-0", "detect"]
-    assert expected_roles(_site(cameras=3, workers=2)) == ["ingest-0", "ingest-1", "detect"]
+    assert expected_roles(_site(cameras=1)) == ["ingest-0", "detect", "reanalysis"]
+    assert expected_roles(_site(cameras=3, workers=2)) == [
+        "ingest-0",
+        "ingest-1",
+        "detect",
+        "reanalysis",
+    ]
     assert expected_roles(_site(cameras=3, workers=8)) == [
         "ingest-0",
         "ingest-1",
         "ingest-2",
         "detect",
+        "reanalysis",
     ]
-    assert expected_roles(_site(cameras=3, workers=8, disabled=2)) == ["ingest-0", "detect"]
+    assert expected_roles(_site(cameras=3, workers=8, disabled=2)) == [
+        "ingest-0",
+        "detect",
+        "reanalysis",
+    ]
+    without_jobs = _site(cameras=1).model_copy(
+        update={"reanalysis": ReanalysisConfig(enabled=False)}
+    )
+    assert expected_roles(without_jobs) == ["ingest-0", "detect"]
     assert expected_roles(_site(cameras=3, workers=1), workers=2)[:2] == ["ingest-0", "ingest-1"]
 
 
@@ -265,7 +279,7 @@ def test_readyz_is_200_when_every_role_is_fresh(
     dashboard_and_store: tuple[Dashboard, Store],
 ) -> None:
     web, store = dashboard_and_store
-    for role in ("ingest-0", "ingest-1", "detect"):
+    for role in ("ingest-0", "ingest-1", "detect", "reanalysis"):
         _beat(store, role)
     _beat(store, "ingest-7", age_s=3600)  # a shard of an earlier run with more workers
     status, text = web.get("/readyz")
@@ -278,6 +292,7 @@ def test_readyz_is_200_when_every_role_is_fresh(
         ("ingest-0", "fresh"),
         ("ingest-1", "fresh"),
         ("detect", "fresh"),
+        ("reanalysis", "fresh"),
     ]
     assert web.get("/healthz")[0] == 200
 
@@ -289,12 +304,18 @@ def test_readyz_is_503_and_names_the_stale_role(
     _beat(store, "ingest-0")
     _beat(store, "ingest-1", age_s=STALE_AFTER_S + 20)
     _beat(store, "detect")
+    _beat(store, "reanalysis")
     status, text = web.get("/readyz")
     assert status == 503, text
     body = json.loads(text)
     assert body["ready"] is False
     states = {role["role"]: role["state"] for role in body["roles"]}
-    assert states == {"ingest-0": "fresh", "ingest-1": "stale", "detect": "fresh"}
+    assert states == {
+        "ingest-0": "fresh",
+        "ingest-1": "stale",
+        "detect": "fresh",
+        "reanalysis": "fresh",
+    }
     assert len(body["reasons"]) == 1
     assert body["reasons"][0].startswith("ingest-1: last heartbeat")
 
@@ -305,6 +326,7 @@ def test_readyz_is_503_for_a_role_that_never_beat(
     web, store = dashboard_and_store
     _beat(store, "ingest-0")
     _beat(store, "ingest-1")
+    _beat(store, "reanalysis")
     status, text = web.get("/readyz")
     assert status == 503, text
     assert json.loads(text)["reasons"] == ["detect: no heartbeat yet"]
@@ -484,7 +506,8 @@ def test_prometheus_scrapes_the_running_service(
         status, text = _get(f"{service.base_url}/readyz")
         (ARTIFACTS / "monitoring-readyz.json").write_text(text, "utf-8")
         assert status in (200, 503), text
-        assert [role["role"] for role in json.loads(text)["roles"]] == ["ingest-0", "detect"]
+        roles = [role["role"] for role in json.loads(text)["roles"]]
+        assert roles == ["ingest-0", "detect", "reanalysis"]
     assert service.stop() == 0, service.log_text()[-3000:]
 
 
