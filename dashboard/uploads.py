@@ -19,6 +19,7 @@ Part files left by a crash mid-upload are swept at the next upload.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import secrets
@@ -36,6 +37,9 @@ MIB = 1024 * 1024
 PART_SUFFIX = ".part"
 FINAL_SUFFIX = ".video"
 STALE_PART_S = 6 * 3600.0
+STALL_TIMEOUT_S = 60.0
+"""An upload that sends nothing for this long is refused and its part file deleted."""
+STALLED = f"the upload stalled: nothing arrived for {STALL_TIMEOUT_S:g} s"
 PROBE_PACKETS = 300
 """Packets of the video stream read while looking for a first picture (10 s at 30 fps)."""
 STILL_FORMATS = frozenset({"image2", "image2pipe"})
@@ -100,7 +104,8 @@ async def receive(request: Request, folder: Path, limit_bytes: int) -> Path:
     """Stream the request body to a new part file in ``folder``; returns its path.
 
     Refused: more than ``limit_bytes`` (413, nothing left on disk), an empty body (422),
-    a client that went away mid-way (400), a full disk (507)."""
+    a client that went away mid-way (400) or sent nothing for :data:`STALL_TIMEOUT_S` (408:
+    a stalled upload must not hold a connection and a part file for ever), a full disk (507)."""
     _declared_length(request, limit_bytes)
     folder.mkdir(parents=True, exist_ok=True)
     _sweep_stale_parts(folder)
@@ -108,7 +113,14 @@ async def receive(request: Request, folder: Path, limit_bytes: int) -> Path:
     received = 0
     try:
         with part.open("xb") as out:
-            async for chunk in request.stream():
+            chunks = request.stream()
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), STALL_TIMEOUT_S)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise Refusal(408, "stalled", STALLED) from None
                 received += len(chunk)
                 if received > limit_bytes:
                     raise too_large(limit_bytes)

@@ -34,6 +34,7 @@ from common import jobs, recordings
 from common.accounts import Accounts, Role
 from common.config import ReanalysisConfig, SiteConfig
 from common.store import Store
+from dashboard import uploads
 from dashboard.app import create_app
 from dashboard.auth import COOKIE, CSRF_HEADER
 from dashboard.uploads import uploads_folder
@@ -310,6 +311,23 @@ def test_a_chunked_body_over_the_limit_is_cut_off(served: Served) -> None:
     deadline = time.monotonic() + 5
     while left_on_disk(served.database) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert left_on_disk(served.database) == []
+    assert job_rows(served.database) == []
+
+
+def test_a_stalled_upload_is_refused_and_its_part_file_deleted(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that starts sending and then goes quiet does not hold a part file for ever."""
+    monkeypatch.setattr(uploads, "STALL_TIMEOUT_S", 1.0)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(served.head("Transfer-Encoding: chunked"))
+        sock.sendall(b"%x\r\n%s\r\n" % (1024, b"\0" * 1024))
+        started = time.monotonic()
+        status, body = answer_of(sock)
+    assert status == 408
+    assert body["detail"]["code"] == "stalled"  # type: ignore[index]
+    assert time.monotonic() - started < 8
     assert left_on_disk(served.database) == []
     assert job_rows(served.database) == []
 
