@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS analysis_jobs (
     progress    REAL NOT NULL DEFAULT 0,
     frames      INTEGER NOT NULL DEFAULT 0,
     detail      TEXT NOT NULL DEFAULT '',
+    detail_code TEXT NOT NULL DEFAULT '',
     created_by  TEXT NOT NULL,
     created_at  REAL NOT NULL,
     started_at  REAL,
@@ -85,6 +86,29 @@ class JobState(StrEnum):
 
 FINISHED = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
+DETAIL_CODES = frozenset(
+    {
+        "done",
+        "skipped",
+        "cancelled",
+        "interrupted",
+        "camera_gone",
+        "no_recordings",
+        "upload_missing",
+        "unreadable",
+        "internal",
+    }
+)
+"""What a job's ``detail_code`` may say; ``detail`` holds the runner's words (English, with
+the technical reason), the page says the code in the operator's language."""
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a jobs table made by an earlier build up to this one (run at every open)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(analysis_jobs)")}
+    if "detail_code" not in columns:
+        db.execute("ALTER TABLE analysis_jobs ADD COLUMN detail_code TEXT NOT NULL DEFAULT ''")
+
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
@@ -121,6 +145,7 @@ class Job:
     finished_at: float | None
     cancel_requested: bool
     alerts: int
+    detail_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +169,7 @@ class JobAlert:
 
 _JOB_COLUMNS = (
     "id, camera_id, source, start, end, upload_name, upload_path, state, progress, frames, "
-    "detail, created_by, created_at, started_at, finished_at, cancel_requested, "
+    "detail, detail_code, created_by, created_at, started_at, finished_at, cancel_requested, "
     "(SELECT COUNT(*) FROM job_alerts WHERE job_alerts.job_id = analysis_jobs.id) AS alerts"
 )
 _ALERT_COLUMNS = (
@@ -166,6 +191,7 @@ def _job(row: sqlite3.Row) -> Job:
         progress=row["progress"],
         frames=row["frames"],
         detail=row["detail"],
+        detail_code=row["detail_code"],
         created_by=row["created_by"],
         created_at=row["created_at"],
         started_at=row["started_at"],
@@ -269,15 +295,18 @@ def set_end(store: Store, job_id: int, end: float) -> None:
         db.execute("UPDATE analysis_jobs SET end = ? WHERE id = ?", (end, job_id))
 
 
-def finish(store: Store, job_id: int, state: JobState, detail: str = "") -> None:
-    """End a job: ``done`` (progress 1), ``failed`` or ``cancelled``."""
+def finish(store: Store, job_id: int, state: JobState, detail: str = "", code: str = "") -> None:
+    """End a job: ``done`` (progress 1), ``failed`` or ``cancelled``; ``code`` is one of
+    :data:`DETAIL_CODES` (or empty)."""
     if state not in FINISHED:
         raise ValueError(f"{state} is not a finished state")
+    if code and code not in DETAIL_CODES:
+        raise ValueError(f"unknown detail code {code!r}")
     with store.transaction() as db:
         db.execute(
-            "UPDATE analysis_jobs SET state = ?, detail = ?, finished_at = ?,"
+            "UPDATE analysis_jobs SET state = ?, detail = ?, detail_code = ?, finished_at = ?,"
             " progress = CASE WHEN ? THEN 1.0 ELSE progress END WHERE id = ?",
-            (state.value, detail, time.time(), state == JobState.DONE, job_id),
+            (state.value, detail, code, time.time(), state == JobState.DONE, job_id),
         )
 
 
@@ -311,7 +340,8 @@ def requeue_interrupted(store: Store) -> int:
         )
         cursor = db.execute(
             "UPDATE analysis_jobs SET state = ?, progress = 0, frames = 0, started_at = NULL,"
-            " detail = 'restarted after an interruption' WHERE state = ?",
+            " detail = 'restarted after an interruption', detail_code = 'interrupted'"
+            " WHERE state = ?",
             (JobState.QUEUED.value, *running),
         )
     return cursor.rowcount

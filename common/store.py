@@ -187,6 +187,7 @@ class Store:
                         db.execute(statement)
             if version == 1:
                 db.execute("ALTER TABLE alerts ADD COLUMN triggered_at REAL")
+            jobs.add_missing_columns(db)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager

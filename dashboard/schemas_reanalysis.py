@@ -79,6 +79,7 @@ class JobOut(BaseModel):
     progress: float
     frames: int
     detail: str
+    detail_code: str
     created_by: str
     created_at: float
     started_at: float | None
@@ -101,6 +102,7 @@ class JobOut(BaseModel):
             progress=job.progress,
             frames=job.frames,
             detail=job.detail,
+            detail_code=job.detail_code,
             created_by=job.created_by,
             created_at=job.created_at,
             started_at=job.started_at,

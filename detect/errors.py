@@ -23,4 +23,10 @@ class ModelFormatError(DetectorError, ValueError):
 
 class MediaError(DetectorError, ValueError):
     """The media of a re-analysis job cannot be analysed; the message says why, in words for
-    the operator (it becomes the failed job's ``detail``)."""
+    the operator (it becomes the failed job's ``detail``), and ``code`` names the case so the
+    page can say it in the operator's language (``no_recordings``, ``upload_missing``,
+    ``unreadable``)."""
+
+    def __init__(self, message: str, code: str = "unreadable") -> None:
+        super().__init__(message)
+        self.code = code

@@ -153,7 +153,8 @@ def recording_media(
     if not found:
         raise MediaError(
             f"camera {camera_id!r} has no recordings between {wall_clock(start, clock)}"
-            f" and {wall_clock(end, clock)} ({clock.key})"
+            f" and {wall_clock(end, clock)} ({clock.key})",
+            "no_recordings",
         )
     pieces = [
         Piece(
@@ -176,7 +177,7 @@ def upload_media(
     says it. MediaError when it is not there or not a video PyAV can read."""
     described = f"the uploaded file {name!r}"
     if not path.is_file():
-        raise MediaError(f"{described} is no longer on disk")
+        raise MediaError(f"{described} is no longer on disk", "upload_missing")
     try:
         first_s, duration_s = _probe(path)
     except (OSError, av.error.FFmpegError) as error:

@@ -41,6 +41,8 @@ class Ending:
 
     state: JobState
     detail: str
+    code: str
+    """The case, said by the page in the operator's language (:data:`common.jobs.DETAIL_CODES`)."""
 
 
 class JobRun:
@@ -70,7 +72,7 @@ class JobRun:
         camera = next((c for c in self._site.cameras if c.id == job.camera_id), None)
         if camera is None:
             detail = f"camera {job.camera_id!r} is no longer in the site configuration"
-            return Ending(JobState.FAILED, detail)
+            return Ending(JobState.FAILED, detail, "camera_gone")
         media = self._media(camera)
         names = self._detector.class_names
         analysis = CameraAnalysis(self._site, camera, names, live=False)
@@ -93,7 +95,8 @@ class JobRun:
                     self._heartbeat.maybe_beat(f"job {job.id}")
                 if jobs.cancel_requested(self._store, job.id):
                     alerts.end_all(media.last_at or job.start)
-                    return Ending(JobState.CANCELLED, f"cancelled after {self.frames} frames")
+                    detail = f"cancelled after {self.frames} frames"
+                    return Ending(JobState.CANCELLED, detail, "cancelled")
         self._analyse(batch, analysis, alerts)
         alerts.end_all(media.last_at or job.start)
         jobs.report_progress(self._store, job.id, media.progress, self.frames)
@@ -109,7 +112,7 @@ class JobRun:
                 self._store, camera.id, job.start, end, clock, fps=fps, long_side=long_side
             )
         if job.upload_path is None:
-            raise MediaError("the job names no uploaded file")
+            raise MediaError("the job names no uploaded file", "upload_missing")
         path = Path(job.upload_path)
         if not path.is_absolute():  # saved under the database folder
             path = self._store.path.parent / path
@@ -134,7 +137,8 @@ class JobRun:
     def _ending(self, media: JobMedia) -> Ending:
         skipped = f"; skipped {', '.join(media.skipped)}" if media.skipped else ""
         if self.frames == 0 and media.skipped:
-            return Ending(JobState.FAILED, f"no recording could be read{skipped}")
+            return Ending(JobState.FAILED, f"no recording could be read{skipped}", "unreadable")
         found = jobs.job(self._store, self._job.id)
         findings = found.alerts if found is not None else 0
-        return Ending(JobState.DONE, f"{self.frames} frames, {findings} findings{skipped}")
+        detail = f"{self.frames} frames, {findings} findings{skipped}"
+        return Ending(JobState.DONE, detail, "skipped" if skipped else "done")

@@ -77,14 +77,15 @@ class JobRunner:
         try:
             ending = run.run(stop)
         except MediaError as error:
-            ending = Ending(JobState.FAILED, str(error))
+            ending = Ending(JobState.FAILED, str(error), error.code)
         except Exception as error:  # a bad job must not end the runner
             log.exception("job %d failed", job.id)
-            ending = Ending(JobState.FAILED, f"internal error ({type(error).__name__}: {error})")
+            detail = f"internal error ({type(error).__name__}: {error})"
+            ending = Ending(JobState.FAILED, detail, "internal")
         if ending is None:
             log.info("job %d interrupted after %d frames; it runs again later", job.id, run.frames)
             return True
-        jobs.finish(self._store, job.id, ending.state, ending.detail)
+        jobs.finish(self._store, job.id, ending.state, ending.detail, ending.code)
         seconds = time.monotonic() - started
         REANALYSIS_JOBS.labels(ending.state.value).inc()
         REANALYSIS_JOB_SECONDS.observe(seconds)

@@ -16,6 +16,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
+from common import jobs
+from common.jobs import JobSource, JobState, NewJob
 from common.store import Store
 from dashboard.app import create_app
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
@@ -50,6 +52,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = Store(database)
     try:
         add_finished_job(store, "cho-gom", findings=2)  # for the re-analysis page
+        failed = jobs.add_job(
+            store, NewJob("cho-gom", JobSource.RECORDING, 1.7e9, 1.7e9 + 60, "operator")
+        )
+        reason = "camera 'cho-gom' has no recordings between 2023-11-15 05:13:20 and 05:14:20"
+        jobs.finish(store, failed, JobState.FAILED, reason, "no_recordings")
     finally:
         store.close()
     port = free_port()
@@ -130,8 +137,10 @@ def test_every_page_is_vietnamese(page: Page, base_url: str) -> None:
         if path == "/":
             page.locator("#alerts .alert .ack").first.click()  # the review dialog too
             expect(page.locator("#review-dialog")).to_be_visible()
-        if path == "/reanalysis":
-            page.locator("#jobs .job .show").first.click()  # a job's findings too
+        if path == "/reanalysis":  # a failed job says why in Vietnamese, then the raw reason
+            detail = page.locator("#jobs .job.state-failed .job-detail span")
+            expect(detail).to_have_text(vi["ra_detail_no_recordings"])
+            page.locator("#jobs .job.state-done .show").first.click()  # a job's findings too
             expect(page.locator("#findings .alert").first).to_be_visible()
         time.sleep(0.3)  # late parts (feed status, thumbnails) settle
         name = path.strip("/").replace("/", "-") or "alerts"

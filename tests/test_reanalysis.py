@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -185,6 +186,7 @@ def test_an_upload_is_analysed_like_live_and_its_findings_kept(
     assert job.end == pytest.approx(UPLOAD_AT + 15, abs=0.2)  # the runner learnt the length
     assert job.frames == pytest.approx(15 * FPS, rel=0.1)
     assert job.detail == f"{job.frames} frames, {len(found)} findings"
+    assert job.detail_code == "done"
     people = [alert for alert in found if alert.class_name == "person"]
     assert people, found
     for alert in found:
@@ -215,6 +217,7 @@ def test_a_recorded_range_is_analysed_across_segments_and_gaps(
     assert job.frames == pytest.approx(14 * FPS, rel=0.1)  # only frames in the range
     missing = wall_clock(RECORDED_AT + 20, ZoneInfo("Asia/Ho_Chi_Minh"))
     assert job.detail.endswith(f"; skipped the segment of {missing} (missing on disk)")
+    assert job.detail_code == "skipped"
     found = findings(store, job.id)
     assert found
     for alert in found:
@@ -227,6 +230,7 @@ def test_a_recorded_range_is_analysed_across_segments_and_gaps(
     assert failed.state == JobState.FAILED
     assert "camera 'nga-tu' has no recordings between" in failed.detail
     assert "(Asia/Ho_Chi_Minh)" in failed.detail
+    assert failed.detail_code == "no_recordings"
 
 
 def test_a_running_job_is_cancelled_and_the_runner_goes_on(
@@ -240,6 +244,7 @@ def test_a_running_job_is_cancelled_and_the_runner_goes_on(
     assert cancelled.state == JobState.CANCELLED
     assert 0 < cancelled.frames < 40 * FPS * 0.9
     assert cancelled.detail == f"cancelled after {cancelled.frames} frames"
+    assert cancelled.detail_code == "cancelled"
     following = wait_until(store, next_job)
     assert following.state == JobState.DONE
     assert following.frames == pytest.approx(10 * FPS, rel=0.1)
@@ -252,9 +257,11 @@ def test_a_file_that_is_not_video_fails_with_what_went_wrong(
     assert failed.state == JobState.FAILED
     expected = "cannot read the uploaded file 'garbage.mp4': Invalid data found when processing"
     assert failed.detail.startswith(expected), failed.detail
+    assert failed.detail_code == "unreadable"
     gone = wait_until(store, upload(store, media.upload, camera="da-bo"))
     assert gone.state == JobState.FAILED
     assert gone.detail == "camera 'da-bo' is no longer in the site configuration"
+    assert gone.detail_code == "camera_gone"
     assert runner.is_alive()
 
 
@@ -298,3 +305,29 @@ def test_a_job_of_a_killed_runner_runs_again_once(
     assert len(set(key)) == len(key)  # no finding twice
     assert key == [(alert.track_id, alert.started_at, alert.ended_at) for alert in expected]
     store.close()
+
+
+def test_a_jobs_table_of_an_earlier_build_gets_the_detail_code(tmp_path: Path) -> None:
+    """A store whose jobs table predates ``detail_code`` opens, gains it, and keeps its jobs."""
+    database = tmp_path / "old.db"
+    old_table = jobs.SCHEMA.split(";")[0].replace("    detail_code TEXT NOT NULL DEFAULT '',\n", "")
+    assert "detail_code" not in old_table
+    with sqlite3.connect(database) as db:
+        db.execute(old_table)
+        db.execute(
+            "INSERT INTO analysis_jobs (camera_id, source, start, created_by, created_at)"
+            " VALUES ('nga-tu', 'recording', 1.0, 'op', 2.0)"
+        )
+    store = Store(database)
+    try:
+        old = jobs.job(store, 1)
+        assert old is not None
+        assert old.detail_code == ""
+        jobs.finish(store, 1, JobState.FAILED, "no recordings", "no_recordings")
+        failed = jobs.job(store, 1)
+        assert failed is not None
+        assert failed.detail_code == "no_recordings"
+        with pytest.raises(ValueError, match="unknown detail code"):
+            jobs.finish(store, 1, JobState.FAILED, "?", "made-up")
+    finally:
+        store.close()

@@ -18,7 +18,7 @@ function showError(text) {
 // ---- the list of jobs ------------------------------------------------------------------
 
 function jobSignature(job) {
-  return [job.state, job.progress, job.frames, job.alerts, job.cancel_requested, job.detail, job.end].join("|");
+  return [job.state, job.progress, job.frames, job.alerts, job.cancel_requested, job.detail, job.detail_code, job.end].join("|");
 }
 
 function jobSource(job) {
@@ -38,10 +38,18 @@ function jobActions(job) {
   return actions;
 }
 
-// The runner's own words matter when a job failed (why) or went back to the queue; a done
-// or stopped job's counts are on its row already.
+// Why a job failed, went back to the queue or skipped recordings: the case in the user's
+// language, then the runner's own words (the technical reason, in English). A done or
+// stopped job's counts are on its row already.
 function showsDetail(job) {
-  return Boolean(job.detail) && (job.state === "failed" || job.state === "queued");
+  return Boolean(job.detail) && (job.state === "failed" || job.state === "queued" || job.detail_code === "skipped");
+}
+
+function jobDetail(job) {
+  const key = `ra_detail_${job.detail_code}`;
+  return el("div", { class: "job-detail" },
+    job.detail_code && hasString(key) ? el("span", { i18n: key }) : null, " ",
+    el("small", { class: "job-detail-raw" }, job.detail));
 }
 
 function renderJob(job) {
@@ -63,7 +71,7 @@ function renderJob(job) {
     el("span", { class: "job-frames" }, `${job.frames} `, el("span", { i18n: "ra_frames" })),
     el("span", { class: "job-alerts" }, `${job.alerts} `, el("span", { i18n: "ra_findings_count" })),
     job.cancel_requested && isActive(job) ? el("span", { class: "job-stopping", i18n: "ra_cancel_requested" }) : null),
-  showsDetail(job) ? el("div", { class: "job-detail" }, job.detail) : null,
+  showsDetail(job) ? jobDetail(job) : null,
   jobActions(job));
   row.dataset.sig = jobSignature(job);
   return row;
