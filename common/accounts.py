@@ -302,3 +302,13 @@ class Accounts:
     def close_session(self, token: str) -> None:
         with self.store.transaction() as db:
             db.execute("DELETE FROM sessions WHERE token_hash=?", (_token_hash(token),))
+
+    def close_other_sessions(self, user: User, token: str) -> int:
+        """End every session of ``user`` but the one of ``token`` (a browser left logged in
+        on another desk, a lost phone); returns how many were ended."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM sessions WHERE user_id=? AND token_hash != ?",
+                (user.id, _token_hash(token)),
+            )
+        return cursor.rowcount

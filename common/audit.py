@@ -58,6 +58,7 @@ class Action(StrEnum):
     LOGIN_FAILED = "login.failed"
     LOGIN_BLOCKED = "login.blocked"
     LOGOUT = "logout"
+    LOGOUT_OTHERS = "logout.others"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     ALERT_RESOLVE = "alert.resolve"
     LIVE_START = "live.start"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel
 
 from common import audit
 from common.audit import Action
@@ -75,6 +76,27 @@ def logout(session: CurrentSession, request: Request, response: Response, state:
     state.accounts.close_session(request.cookies[COOKIE])
     audit.record(state.store, Action.LOGOUT, session.user.username, address=client_address(request))
     clear_session_cookie(response, request)
+
+
+class ClosedOut(BaseModel):
+    """How many sessions were ended."""
+
+    closed: int
+
+
+@router.post("/api/logout-others")
+def logout_others(session: CurrentSession, request: Request, state: State) -> ClosedOut:
+    """End this user's sessions everywhere else; this one stays. Their open pages go to the
+    login page at their next request, their sockets are closed (4401)."""
+    closed = state.accounts.close_other_sessions(session.user, request.cookies[COOKIE])
+    audit.record(
+        state.store,
+        Action.LOGOUT_OTHERS,
+        session.user.username,
+        detail={"closed": closed},
+        address=client_address(request),
+    )
+    return ClosedOut(closed=closed)
 
 
 @router.get("/api/me")

@@ -36,6 +36,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/users"): ADMIN_PAGE,
     ("GET", "/reanalysis"): PAGE,
     ("POST", "/api/logout"): VIEWER,
+    ("POST", "/api/logout-others"): VIEWER,
     ("GET", "/api/me"): VIEWER,
     ("PUT", "/api/me/language"): VIEWER,
     ("GET", "/api/alerts"): VIEWER,

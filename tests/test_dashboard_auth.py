@@ -136,6 +136,22 @@ def test_logout_ends_the_session_on_the_server(client: TestClient, database: Pat
     assert ("logout", "viewer", "") in audit_actions(database)
 
 
+def test_logging_out_elsewhere_ends_the_other_sessions_only(app: FastAPI, database: Path) -> None:
+    with TestClient(app) as desk, TestClient(app) as phone, TestClient(app) as other:
+        csrf = login(desk, "operator")
+        login(phone, "operator")
+        login(other, "viewer")
+        answer = desk.post("/api/logout-others", headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"closed": 1}
+        assert phone.get("/api/me").status_code == 401
+        assert desk.get("/api/me").status_code == 200
+        assert other.get("/api/me").status_code == 200  # another user's session is untouched
+        again = desk.post("/api/logout-others", headers={"X-CSRF-Token": csrf})
+        assert again.json() == {"closed": 0}
+    assert ("logout.others", "operator", "") in audit_actions(database)
+
+
 def test_disabling_a_user_ends_their_sessions(app: FastAPI) -> None:
     with TestClient(app) as admin, TestClient(app) as viewer:
         login(viewer, "viewer")

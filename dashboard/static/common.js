@@ -130,6 +130,17 @@ async function setLanguage(lang) {
   await api("/api/me/language", { method: "PUT", body: { language: lang } });
 }
 
+// Ends the user's sessions on every other device; this page stays logged in.
+async function logoutOthers() {
+  if (!confirm(t("logout_others_confirm"))) return;
+  try {
+    const answer = await api("/api/logout-others", { method: "POST" });
+    notify(answer.closed ? "logout_others_done" : "logout_others_none", false);
+  } catch (error) {
+    notify(errorKey(error));
+  }
+}
+
 async function logout() {
   try { await api("/api/logout", { method: "POST" }); } finally { location.assign("/login"); }
 }
@@ -149,6 +160,8 @@ function renderHeader(active) {
       el("span", { id: "who", class: "who" }, `${M.me.username} · `, el("span", { i18n: `role_${M.me.role}` })),
       el("button", { id: "lang-toggle", type: "button", i18n: "switch_language", i18nTitle: "switch_language_title",
         onclick: () => setLanguage(M.lang === "vi" ? "en" : "vi").catch((e) => notify(errorKey(e))) }),
+      el("button", { id: "logout-others", type: "button", i18n: "logout_others", i18nTitle: "logout_others_title",
+        onclick: logoutOthers }),
       el("button", { id: "logout", type: "button", i18n: "logout", onclick: logout })));
 }
 
