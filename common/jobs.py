@@ -15,12 +15,13 @@ deleted, so that every finished job has the findings of one whole run.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from common.box_text import box_from_text, box_to_text
 
 if TYPE_CHECKING:
     from common.store import NewAlert, Store
@@ -202,7 +203,6 @@ def _job(row: sqlite3.Row) -> Job:
 
 
 def _job_alert(row: sqlite3.Row) -> JobAlert:
-    box = json.loads(row["box"]) if row["box"] else None
     return JobAlert(
         id=row["id"],
         job_id=row["job_id"],
@@ -213,7 +213,7 @@ def _job_alert(row: sqlite3.Row) -> JobAlert:
         track_id=row["track_id"],
         severity=row["severity"],
         confidence=row["confidence"],
-        box=tuple(box) if box else None,
+        box=box_from_text(row["box"]),
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         triggered_at=row["triggered_at"],
@@ -363,7 +363,7 @@ def delete_job(store: Store, job_id: int) -> Job | None:
 
 def add_job_alert(store: Store, job_id: int, alert: NewAlert) -> int:
     """Store one finding of a job with its pictures."""
-    box = json.dumps([round(v, 1) for v in alert.box]) if alert.box else None
+    box = box_to_text(alert.box)
     with store.transaction() as db:
         cursor = db.execute(
             "INSERT INTO job_alerts (job_id, camera_id, kind, rule, class_name, track_id,"

@@ -13,7 +13,6 @@ idempotent (``IF NOT EXISTS``) and runs at open.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from common import accounts, heartbeat, jobs, recordings
+from common.box_text import box_from_text, box_to_text
 from common.messages import CameraState, CameraStatus, Severity
 from common.store_retry import RetryPolicy, retry_while_busy
 
@@ -115,7 +115,6 @@ _ALERT_COLUMNS = (
 
 
 def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
-    box = json.loads(row["box"]) if row["box"] else None
     return AlertRecord(
         id=row["id"],
         camera_id=row["camera_id"],
@@ -125,7 +124,7 @@ def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
         track_id=row["track_id"],
         severity=row["severity"],
         confidence=row["confidence"],
-        box=tuple(box) if box else None,
+        box=box_from_text(row["box"]),
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         created_at=row["created_at"],
@@ -243,7 +242,7 @@ class Store:
         return self._write("add_alert", lambda: self._insert_alert(alert))
 
     def _insert_alert(self, alert: NewAlert) -> int:
-        box = json.dumps([round(v, 1) for v in alert.box]) if alert.box else None
+        box = box_to_text(alert.box)
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"

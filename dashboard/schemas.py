@@ -53,8 +53,8 @@ class ReviewIn(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
-class AlertOut(BaseModel):
-    """One alert as the page shows it."""
+class AlertCardOut(BaseModel):
+    """What an alert card of the page shows: a live alert or a re-analysis finding."""
 
     id: int
     camera_id: str
@@ -68,9 +68,14 @@ class AlertOut(BaseModel):
     started_at: float
     triggered_at: float | None
     ended_at: float | None
-    state: str
     snapshot_url: str
     crop_url: str
+
+
+class AlertOut(AlertCardOut):
+    """One live alert as the page shows it, with its state and reviews."""
+
+    state: str
     reviews: list[ReviewOut]
 
     @classmethod

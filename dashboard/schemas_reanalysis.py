@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import CameraConfig
 from common.jobs import Job, JobAlert
+from dashboard.schemas import AlertCardOut
 
 LATEST_TIME = 32_503_680_000.0
 """Year 3000 in Unix time: a bound that keeps times finite (no inf or NaN reaches SQLite)."""
@@ -112,25 +113,11 @@ class JobOut(BaseModel):
         )
 
 
-class FindingOut(BaseModel):
-    """What the rules raised during a job, in the shape of a live alert (``AlertOut``), so
-    the page draws it with the same card; a finding has no state or reviews to act on."""
+class FindingOut(AlertCardOut):
+    """What the rules raised during a job, on the same card as a live alert; a finding has no
+    state or reviews to act on."""
 
-    id: int
     job_id: int
-    camera_id: str
-    camera_name: str
-    area: str
-    kind: str
-    rule: str
-    class_name: str
-    severity: str
-    confidence: float | None
-    started_at: float
-    triggered_at: float | None
-    ended_at: float | None
-    snapshot_url: str
-    crop_url: str
 
     @classmethod
     def of(cls, alert: JobAlert, camera: CameraConfig | None) -> FindingOut:
