@@ -102,6 +102,12 @@ class IntrusionRule(_RuleBase):
     kind: Literal["intrusion"]
     zone: Identifier
     min_presence_s: float = Field(default=0.0, ge=0.0, le=3600.0)
+    min_hits: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="times the object must be detected in the zone (not frames: the rate varies)",
+    )
 
 
 class LoiteringRule(_RuleBase):
@@ -110,6 +116,12 @@ class LoiteringRule(_RuleBase):
     kind: Literal["loitering"]
     zone: Identifier
     min_dwell_s: float = Field(ge=1.0, le=86400.0)
+    min_hits: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="times the object must be detected in the zone (not frames: the rate varies)",
+    )
 
 
 class LineCrossingRule(_RuleBase):
@@ -172,6 +184,13 @@ class MotionConfig(StrictModel):
     masks: list[list[Point]] = Field(
         default_factory=list, max_length=16, description="polygons ignored (clocks, trees)"
     )
+    burst_fps: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=30.0,
+        description="when motion starts (or moves somewhere new), sample up to this rate...",
+    )
+    burst_s: float = Field(default=2.0, ge=0.0, le=30.0, description="...for this long; 0: never")
 
 
 class CameraConfig(StrictModel):
@@ -199,11 +218,33 @@ class CameraConfig(StrictModel):
 
 
 class DetectorConfig(StrictModel):
-    """The shared detection core."""
+    """The shared detection core.
+
+    ``mode`` is the one decision point of what the model looks at: ``frame`` letterboxes every
+    analysed frame whole into ``input_size``; ``regions`` looks only where something moved or a
+    track is expected (square crops of at least ``region_size``, batched across cameras), with a
+    whole-frame pass at start, on the motion gate's periodic refresh and when the regions would
+    cover most of the picture (:mod:`detect.regions`).
+    """
 
     backend: Literal["openvino", "onnxruntime"] = "openvino"
     model: str = Field(default="yolov8n.onnx", min_length=1)
-    input_size: int = Field(default=640, ge=160, le=1280, multiple_of=32)
+    mode: Literal["frame", "regions"] = "frame"
+    input_size: int = Field(
+        default=640, ge=160, le=1280, multiple_of=32, description="model input in frame mode"
+    )
+    region_size: int = Field(
+        default=320, ge=160, le=1280, multiple_of=32, description="model input in regions mode"
+    )
+    stationary_recheck_s: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=600.0,
+        description="regions mode: a tracked object that does not move is looked at this often",
+    )
+    in_flight: int = Field(
+        default=2, ge=1, le=8, description="batches in inference at once (asynchronous requests)"
+    )
     confidence: float = Field(default=0.35, ge=0.01, le=0.99)
     iou: float = Field(default=0.45, ge=0.05, le=0.95)
     max_batch: int = Field(default=8, ge=1, le=64)

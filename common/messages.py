@@ -26,6 +26,17 @@ class FrameRef:
     width: int
     pts: float
     captured_at: float
+    look: str = "motion"
+    """Why ingest sent it: the motion gate's reason (``first``, ``motion``, ``hold``, ``refresh``;
+    see :class:`ingest.motion.Reason`). ``first`` and ``refresh`` ask for a whole-frame look."""
+    moved: tuple[tuple[float, float, float, float], ...] = ()
+    """The boxes that moved, as fractions of the width and height (x1, y1, x2, y2); at most
+    :data:`MAX_MOVED_BOXES`."""
+
+
+MAX_MOVED_BOXES = 8
+"""Moving boxes a frame handle carries at most (nearby ones are merged to fit): keeps handles
+small enough for the queue's pipe."""
 
 
 class Severity(StrEnum):

@@ -1,8 +1,12 @@
 """The detection core process: fair batches from every camera -> model -> tracker -> rules.
 
-Per analysed frame: the batch goes through the model once; then, camera by camera, the
-detections go through that camera's tracker (:mod:`detect.tracking`), the tracked ones through
-its rules (:mod:`detect.rules`), and the rules' events become alerts (:mod:`detect.alerts`).
+Per analysed frame: the camera's planner decides where the model looks (the whole frame, the
+regions where something moves or a track is due, or nowhere: :mod:`detect.looks`); the looks of a
+batch of cameras go through the model together (:mod:`detect.looker`), with up to
+``detector.in_flight`` batches in inference while the next is prepared
+(:mod:`detect.inference`); then, camera by camera and in capture order, the detections go
+through that camera's tracker (:mod:`detect.tracking`), the tracked ones through its rules
+(:mod:`detect.rules`), and the rules' events become alerts (:mod:`detect.alerts`).
 The loop beats the ``detect`` heartbeat, which the supervisor watches to end its
 "analysis down" alert after a restart.
 """
@@ -12,10 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
 
 from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
@@ -30,17 +38,26 @@ from detect.backends.factory import create_backend
 from detect.batcher import Batcher
 from detect.detections import Detections
 from detect.detector import Detector, class_ids_for
+from detect.inference import Completed, InferenceQueue
+from detect.looker import FrameLook, Looker, ModelBatch
+from detect.looks import FRAME_LOOK, Look, LookKind, LookPlanner
 from detect.metrics import (
     BATCH_SIZE,
     DETECTIONS,
     FRAME_AGE_SECONDS,
     FRAMES_ANALYSED,
+    HELD_TRACKS,
     INFERENCE_SECONDS,
+    LOOKS,
+    MODEL_IMAGES,
+    MODEL_PIXELS,
 )
 from detect.overlay import OverlayPublisher
 from detect.pending import PendingFrame
+from detect.region_merge import concat
 from detect.rules import CameraRules
 from detect.sightings import BestSightings
+from detect.track_book import TrackBook
 from detect.tracking import TRACKING_FLOOR, CameraTracker
 
 log = logging.getLogger(__name__)
@@ -60,14 +77,17 @@ def build_detector(site: SiteConfig, threads: int | None = None) -> Detector:
 
     Its score floor is :data:`detect.tracking.TRACKING_FLOOR` (or the site's ``confidence`` if
     lower): the tracker wants the weak boxes too; the site's threshold applies after tracking.
-    ``threads`` overrides ``detector.threads`` (the re-analysis runner has its own).
+    ``threads`` overrides ``detector.threads`` (the re-analysis runner has its own). Its input is
+    ``region_size`` in regions mode (every crop is a square of it), else ``input_size``.
     """
     config = site.detector
-    backend = create_backend(config.backend, resolve_model(config.model), threads or config.threads)
+    backend = create_backend(
+        config.backend, resolve_model(config.model), threads or config.threads, config.in_flight
+    )
     wanted = {name for camera in site.cameras for rule in camera.rules for name in rule.classes}
     return Detector(
         backend,
-        imgsz=config.input_size,
+        imgsz=config.region_size if config.mode == "regions" else config.input_size,
         confidence=min(TRACKING_FLOOR, config.confidence),
         iou=config.iou,
         classes=class_ids_for(wanted, backend.class_names) if wanted else None,
@@ -75,7 +95,8 @@ def build_detector(site: SiteConfig, threads: int | None = None) -> Detector:
 
 
 class CameraAnalysis:
-    """What follows one camera from frame to frame: its tracker, rules and best sightings.
+    """What follows one camera from frame to frame: where to look, its tracker, rules and best
+    sightings.
 
     The live core keeps one per camera; a re-analysis job makes a fresh one that is not
     ``live`` (its line crossings stay out of the metrics).
@@ -93,22 +114,66 @@ class CameraAnalysis:
         self.tracker = CameraTracker(site.analysis_fps(camera), site.detector.confidence)
         self.rules = CameraRules(camera, class_names, ZoneInfo(site.site.timezone), live=live)
         self.sightings = BestSightings()
+        self.book = TrackBook()
+        self.planner = LookPlanner(site.detector)
+        self._confidence = site.detector.confidence
+        self._live = live
+
+    def plan(self, ref: FrameRef) -> Look:
+        """Where the model looks in the frame behind ``ref`` (:mod:`detect.looks`)."""
+        look = self.planner.plan(ref, self.book)
+        if self._live:
+            LOOKS.labels(self.camera_id, look.kind.value).inc()
+        return look
 
     def analyse(
-        self, image: Frame, detections: Detections, t: float, alerts: AlertKeeper
+        self,
+        image: Frame,
+        detections: Detections,
+        t: float,
+        alerts: AlertKeeper,
+        look: Look = FRAME_LOOK,
     ) -> Detections:
-        """Track one frame's detections (taken at ``t``), apply the rules, hand their events
-        to ``alerts``; returns the tracked detections the rules saw."""
-        tracked = self.tracker.update(detections, t)
-        self.sightings.note(image, tracked, t)
+        """Track one frame's detections (taken at ``t``, found by ``look``), apply the rules,
+        hand their events to ``alerts``; returns the tracked detections the rules saw.
+
+        Tracks outside the regions of a regions look are held where they were last seen."""
+        regions = list(look.regions)
+        held = self.book.held(regions) if look.kind != LookKind.FRAME else Detections.empty()
+        if self._live and len(held):
+            HELD_TRACKS.inc(len(held))
+        tracked, rows = self.tracker.track(concat([detections, held]), t)
+        seen = rows < len(detections)
+        untracked = np.ones(len(detections), np.bool_)
+        untracked[rows[seen]] = False
+        self.book.note_candidates(
+            detections.xyxy[untracked & (detections.confidence >= self._confidence)]
+        )
+        self.book.observe(tracked, seen, regions if look.kind != LookKind.FRAME else None, t)
+        self.sightings.note(image, tracked.filter(seen), t)
         height, width = image.shape[:2]
-        events = self.rules.evaluate(tracked, width, height, t)
+        events = self.rules.evaluate(tracked, width, height, t, seen)
         alerts.handle(AnalysedFrame(self.camera_id, image, tracked, self.sightings), events)
         return tracked
 
 
+@dataclass(slots=True, eq=False)
+class _CoreLook(FrameLook):
+    """A frame of the live core on its way through the model."""
+
+    frame: PendingFrame | None = None
+    done: bool = False
+    """Its detections are complete (follow-up included)."""
+
+
 class DetectionCore:
-    """Runs batches through the detector, the trackers and the rules.
+    """Runs frames through the model, the trackers and the rules.
+
+    :meth:`submit` plans each frame's look and starts its batches; with an
+    :class:`~detect.inference.InferenceQueue` of several requests, the next batch is prepared
+    while earlier ones run, and :meth:`poll` / :meth:`wait` collect what finished. A camera
+    with a frame in the model is :attr:`busy`: its next frame waits, so that every camera's
+    frames reach its tracker in capture order. :meth:`process` does all of it synchronously.
 
     With an ``overlay`` channel, each frame's tracked boxes also go to the dashboard, for the
     cameras watched live (:mod:`detect.overlay`).
@@ -120,47 +185,119 @@ class DetectionCore:
         store: Store,
         notices: Queue[AlertNotice],
         detector: Detector,
+        *,
         overlay: DetectionsChannel | None = None,
+        inference: InferenceQueue[ModelBatch] | None = None,
     ) -> None:
         self._detector = detector
+        self._looker = Looker(detector, site.detector.region_size)
+        self._inference = inference
         self._confidence = site.detector.confidence
         names = detector.class_names
         self._cameras = {cam.id: CameraAnalysis(site, cam, names) for cam in site.cameras}
         self.alerts = AlertKeeper(store, notices, names)
         self._overlay = OverlayPublisher(overlay, names) if overlay is not None else None
+        self.busy: set[str] = set()
+        """Cameras with a frame in the model."""
+        self._order: deque[_CoreLook] = deque()
+        """Frames submitted and not yet analysed, in submission order."""
 
     def camera(self, camera_id: str) -> CameraAnalysis:
         """The tracker, rules and sightings of one camera."""
         return self._cameras[camera_id]
 
+    @property
+    def in_flight(self) -> int:
+        """Batches started and not yet collected."""
+        return self._inference.busy if self._inference is not None else 0
+
     def process(self, batch: list[PendingFrame]) -> None:
-        """Detect on one batch and act on what the rules say.
+        """Look at one batch of frames and act on what the rules say, before returning."""
+        self.submit(batch)
+        self.wait()
 
-        Frames of one size go through the model together, in their minimum letterbox rectangle;
-        a batch mixing sizes is split by size rather than padded to squares (fewer pixels).
-        """
-        by_size: dict[tuple[int, int], list[PendingFrame]] = {}
+    def submit(self, batch: list[PendingFrame]) -> None:
+        """Plan each frame's look and start the model batches (frames of busy cameras wait)."""
+        looks: list[_CoreLook] = []
         for frame in batch:
-            by_size.setdefault((frame.ref.height, frame.ref.width), []).append(frame)
-        for frames in by_size.values():
-            self._process_same_size(frames)
+            camera = self._cameras[frame.ref.camera_id]
+            work = _CoreLook(frame.image, camera.plan(frame.ref), frame=frame)
+            work.done = not work.look.infers
+            self.busy.add(frame.ref.camera_id)
+            self._order.append(work)
+            if not work.done:
+                looks.append(work)
+        for model_batch in self._looker.pack(looks):
+            self._start(model_batch)
+        self._finish_ready()
 
-    def _process_same_size(self, frames: list[PendingFrame]) -> None:
-        started = time.perf_counter()
-        results = self._detector.detect([frame.image for frame in frames])
-        INFERENCE_SECONDS.observe(time.perf_counter() - started)
-        BATCH_SIZE.observe(len(frames))
-        now = time.time()
-        for frame, detections in zip(frames, results, strict=True):
-            FRAME_AGE_SECONDS.observe(now - frame.ref.captured_at)
-            FRAMES_ANALYSED.labels(frame.ref.camera_id).inc()
-            self._count(detections)
-            self.analyse(frame.ref, frame.image, detections)
+    def poll(self) -> None:
+        """Act on the batches that finished, without waiting."""
+        if self._inference is not None:
+            self._collect(self._inference.poll())
 
-    def analyse(self, ref: FrameRef, image: Frame, detections: Detections) -> None:
+    def wait_one(self) -> None:
+        """Wait for the oldest batch in the model and act on it (and on any finished after it)."""
+        if self._inference is not None and self._inference.busy:
+            self._collect(self._inference.wait_oldest())
+
+    def wait(self) -> None:
+        """Wait for every batch in the model (follow-ups included) and act on them."""
+        while self._inference is not None and self._inference.busy:
+            self._collect(self._inference.drain())
+
+    def _start(self, batch: ModelBatch) -> None:
+        kind = "crop" if batch.parts[0].region is not None else "frame"
+        MODEL_IMAGES.labels(kind).inc(len(batch))
+        MODEL_PIXELS.inc(batch.tensor.shape[0] * batch.tensor.shape[2] * batch.tensor.shape[3])
+        BATCH_SIZE.observe(len(batch))
+        if self._inference is None:
+            started = time.perf_counter()
+            output = self._detector.infer(batch.tensor)
+            INFERENCE_SECONDS.observe(time.perf_counter() - started)
+            self._unpack(batch, output)
+        else:
+            self._collect(self._inference.submit(batch.tensor, batch))
+
+    def _collect(self, completed: list[Completed[ModelBatch]]) -> None:
+        for done in completed:
+            INFERENCE_SECONDS.observe(done.seconds)
+            self._unpack(done.token, done.output)
+
+    def _unpack(self, batch: ModelBatch, output: npt.NDArray[np.float32]) -> None:
+        for look in self._looker.unpack(batch, output):
+            assert isinstance(look, _CoreLook)
+            regions = look.follow_up(self._detector.iou)
+            if regions:
+                follow_up = self._looker.pack_regions(look, regions)
+                MODEL_IMAGES.labels("follow_up").inc(len(regions))
+                self._start(follow_up)
+            else:
+                look.done = True
+        self._finish_ready()
+
+    def _finish_ready(self) -> None:
+        """Analyse the complete frames at the head of the submission order: a camera's frames
+        reach its tracker in the order they came, whichever batch finished first."""
+        while self._order and self._order[0].done:
+            self._finish(self._order.popleft())
+
+    def _finish(self, work: _CoreLook) -> None:
+        frame = work.frame
+        assert frame is not None
+        detections = work.result(self._detector.iou)[0] if work.look.infers else Detections.empty()
+        FRAME_AGE_SECONDS.observe(time.time() - frame.ref.captured_at)
+        FRAMES_ANALYSED.labels(frame.ref.camera_id).inc()
+        self._count(detections)
+        self.analyse(frame.ref, frame.image, detections, work.look)
+        self.busy.discard(frame.ref.camera_id)
+
+    def analyse(
+        self, ref: FrameRef, image: Frame, detections: Detections, look: Look = FRAME_LOOK
+    ) -> None:
         """Track one frame's detections and apply the camera's rules."""
         camera = self._cameras[ref.camera_id]
-        tracked = camera.analyse(image, detections, ref.captured_at, self.alerts)
+        tracked = camera.analyse(image, detections, ref.captured_at, self.alerts, look)
         if self._overlay is not None:
             self._overlay.publish(ref, tracked)
 
@@ -189,25 +326,47 @@ def run_detector(
     store = Store(plan.database, retry=UNTIL_COMMITTED)
     _end_orphans(store)
     heartbeat = Heartbeat(store, ROLE)
-    core = DetectionCore(site, store, notices, build_detector(site), overlay)
+    detector = build_detector(site)
+    inference: InferenceQueue[ModelBatch] = InferenceQueue(detector.backend, config.in_flight)
+    core = DetectionCore(site, store, notices, detector, overlay=overlay, inference=inference)
     priorities = {camera.id: camera.priority for camera in site.cameras if camera.enabled}
     batcher = Batcher(
         frames, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
     )
     batcher.start()
-    log.info("detection core ready (%s, %d cameras)", config.backend, len(priorities))
+    log.info(
+        "detection core ready (%s, %s mode, %d in flight, %d cameras)",
+        config.backend,
+        config.mode,
+        config.in_flight,
+        len(priorities),
+    )
     try:
         while not stop.is_set():
             heartbeat.maybe_beat("degraded" if batcher.load.degraded else "ok")
-            core.process(batcher.next_batch())
+            _step(core, batcher, inference)
             batcher.publish_load()
     finally:
+        inference.close()
         batcher.close()
         core.alerts.end_all(time.time())
         notices.cancel_join_thread()
         if overlay is not None:
             overlay.queue.cancel_join_thread()
         store.close()
+
+
+def _step(core: DetectionCore, batcher: Batcher, inference: InferenceQueue[ModelBatch]) -> None:
+    """Start the next batch while earlier ones run; wait for the model only when it is full or
+    nothing else can be started."""
+    if inference.busy >= inference.in_flight:
+        core.wait_one()
+    batch = batcher.next_batch(0.01 if inference.busy else 0.5, busy=core.busy)
+    if batch:
+        core.submit(batch)
+    elif inference.busy:
+        core.wait_one()
+    core.poll()
 
 
 def _end_orphans(store: Store) -> None:

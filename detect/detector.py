@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from detect.backends.base import Backend
 from detect.detections import Detections
-from detect.letterbox import check_imgsz, letterbox
+from detect.letterbox import LetterboxBatch, check_imgsz, letterbox
 from detect.postprocess import decode
 
 
@@ -77,6 +77,20 @@ class Detector:
         """Class names of the model, indexed by ``Detections.class_id``."""
         return self._backend.class_names
 
+    @property
+    def backend(self) -> Backend:
+        """The runtime the model runs on (for callers that start batches asynchronously)."""
+        return self._backend
+
+    @property
+    def imgsz(self) -> int:
+        return self._imgsz
+
+    @property
+    def iou(self) -> float:
+        """The NMS overlap above which the weaker of two same-class boxes is dropped."""
+        return self._iou
+
     def detect(self, frames: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         """Detect objects in ``frames`` (BGR uint8, H x W x 3), run as one batch.
 
@@ -84,8 +98,19 @@ class Detector:
         """
         if not frames:
             return []
-        batch = letterbox(frames, self._imgsz)
-        output = self._backend.infer(batch.tensor)
+        batch = self.prepare(frames)
+        return self.decode(self.infer(batch.tensor), batch)
+
+    def prepare(self, frames: Sequence[npt.NDArray[np.uint8]]) -> LetterboxBatch:
+        """The model input for ``frames`` (at least one); :meth:`decode` reads its output."""
+        return letterbox(frames, self._imgsz)
+
+    def infer(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Run the model on a prepared tensor, synchronously."""
+        return self._backend.infer(tensor)
+
+    def decode(self, output: npt.NDArray[np.float32], batch: LetterboxBatch) -> list[Detections]:
+        """One ``Detections`` per frame of ``batch`` from the model's ``output``."""
         return decode(
             output,
             batch,

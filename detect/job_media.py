@@ -33,13 +33,17 @@ from zoneinfo import ZoneInfo
 
 import av
 import av.error
+import cv2
 from av.video.reformatter import VideoReformatter
 
 from common import recordings
+from common.config import CameraConfig
 from common.frame_ring import Frame
+from common.messages import FrameRef
 from common.store import Store
 from detect.errors import MediaError
 from ingest.camera_reader import unreferenced_skip
+from ingest.motion import Grey, MotionGate, small_grey
 from ingest.sampling import FrameSampler, scaled_size
 
 SEEK_AFTER_S = 2.0
@@ -69,6 +73,32 @@ class MediaFrame:
 
     image: Frame
     at: float
+
+
+class MediaGate:
+    """The camera's motion gate over a job's frames, saying for each what live ingest would
+    have handed over: the gate's reason and the boxes that moved (:class:`FrameRef`)."""
+
+    def __init__(self, camera: CameraConfig) -> None:
+        self._camera_id = camera.id
+        self._gate = MotionGate(camera.motion)
+
+    def ref(self, frame: MediaFrame) -> FrameRef:
+        grey = small_grey(cast(Grey, cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)))
+        verdict = self._gate.check(grey, frame.at)
+        height, width = frame.image.shape[:2]
+        return FrameRef(
+            self._camera_id,
+            "",
+            0,
+            0,
+            height,
+            width,
+            frame.at,
+            frame.at,
+            look=verdict.reason.value,
+            moved=verdict.boxes,
+        )
 
 
 class JobMedia:

@@ -28,7 +28,8 @@ from detect.alerts import AlertKeeper
 from detect.core import CameraAnalysis
 from detect.detector import Detector
 from detect.errors import MediaError
-from detect.job_media import JobMedia, MediaFrame, recording_media, upload_media
+from detect.job_media import JobMedia, MediaFrame, MediaGate, recording_media, upload_media
+from detect.looker import FrameLook, Looker, look_now
 from detect.metrics import REANALYSIS_FRAMES
 
 REPORT_EVERY_S = 1.0
@@ -61,6 +62,7 @@ class JobRun:
         self._detector = detector
         self._job = job
         self._heartbeat = heartbeat
+        self._looker = Looker(detector, site.detector.region_size)
         self.frames = 0
         """Frames analysed so far."""
 
@@ -76,6 +78,7 @@ class JobRun:
         media = self._media(camera)
         names = self._detector.class_names
         analysis = CameraAnalysis(self._site, camera, names, live=False)
+        self._gate = MediaGate(camera)
         alerts = AlertKeeper(JobAlertSink(self._store, job.id), None, names, live=False)
         batch_size = self._site.reanalysis.batch
         batch: list[MediaFrame] = []
@@ -125,12 +128,15 @@ class JobRun:
     def _analyse(
         self, batch: list[MediaFrame], analysis: CameraAnalysis, alerts: AlertKeeper
     ) -> None:
-        """One model call for the batch, then each frame through the camera's analysis."""
+        """The batch's looks through the model together, then each frame, in time order,
+        through the camera's analysis: the live core's steps, with the same motion gate
+        deciding where regions-mode looks (every frame is analysed, moving or not)."""
         if not batch:
             return
-        found = self._detector.detect([frame.image for frame in batch])
-        for frame, detections in zip(batch, found, strict=True):
-            analysis.analyse(frame.image, detections, frame.at, alerts)
+        looks = [FrameLook(frame.image, analysis.plan(self._gate.ref(frame))) for frame in batch]
+        found = look_now(self._looker, looks)
+        for frame, look, detections in zip(batch, looks, found, strict=True):
+            analysis.analyse(frame.image, detections, frame.at, alerts, look.look)
         self.frames += len(batch)
         REANALYSIS_FRAMES.labels(analysis.camera_id).inc(len(batch))
 

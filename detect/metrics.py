@@ -89,3 +89,21 @@ REANALYSIS_QUEUED = Gauge(
     "Re-analysis jobs waiting in the queue (not counting the one running)",
     multiprocess_mode="livemostrecent",
 )
+LOOKS = Counter(
+    "matthan_detector_looks",
+    "Analysed frames by how the model looked at them: frame (whole frame, frame mode), whole"
+    " (the frame covered by squares, regions mode), regions (crops where something moves or a"
+    " track is due) or none (nothing to look at: no inference)",
+    ["camera", "kind"],
+)
+MODEL_IMAGES = Counter(
+    "matthan_detector_model_images",
+    "Images the model ran on, by kind: frame (a letterboxed frame), crop (a region) or"
+    " follow_up (a larger region around an object cut by a region's edge)",
+    ["kind"],
+)
+MODEL_PIXELS = Counter("matthan_detector_model_pixels", "Model input pixels run through the model")
+HELD_TRACKS = Counter(
+    "matthan_detector_held_tracks",
+    "Tracks kept in place for a frame because the model did not look where they are",
+)

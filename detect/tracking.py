@@ -20,6 +20,7 @@ never repeat while the core runs.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 from trackers import ByteTrackTracker
 
@@ -52,8 +53,13 @@ class CameraTracker:
         ``t`` is the capture time in seconds. A frame not newer than the previous one cannot be
         placed on the track timeline: it gives no tracked detections and changes no track.
         """
+        return self.track(detections, t)[0]
+
+    def track(self, detections: Detections, t: float) -> tuple[Detections, npt.NDArray[np.intp]]:
+        """:meth:`update`, plus the row of ``detections`` each tracked detection came from."""
         if self._last_t is not None and t <= self._last_t:
-            return Detections.empty().with_tracker_ids(np.empty(0, np.int64))
+            empty = Detections.empty().with_tracker_ids(np.empty(0, np.int64))
+            return empty, np.empty(0, np.intp)
         self._last_t = t
         rows = np.arange(len(detections))
         tracked = self._tracker.update(
@@ -68,9 +74,10 @@ class CameraTracker:
         ids = np.asarray(tracked.tracker_id, np.int64)
         confirmed = ids >= 0
         order = np.asarray(tracked.data.get("row", rows[:0]), np.intp)[confirmed]
-        return Detections(
+        tracked_detections = Detections(
             xyxy=detections.xyxy[order],
             confidence=detections.confidence[order],
             class_id=detections.class_id[order],
             tracker_id=ids[confirmed],
         )
+        return tracked_detections, order

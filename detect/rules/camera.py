@@ -77,13 +77,21 @@ class CameraRules:
         return DwellWatch(rule, zones[rule.zone], class_ids)
 
     def evaluate(
-        self, detections: Detections, width: int, height: int, t: float
+        self,
+        detections: Detections,
+        width: int,
+        height: int,
+        t: float,
+        seen: npt.NDArray[np.bool_] | None = None,
     ) -> list[RuleEvent]:
-        """The events of every rule for one frame; every row must carry a track id >= 0."""
+        """The events of every rule for one frame; every row must carry a track id >= 0.
+
+        ``seen`` (per row) tells real sightings from tracks held in place (see
+        :class:`TrackedFrame`); None: all are real."""
         ids = detections.tracker_id
         if ids is None or (ids < 0).any():
             raise ValueError("CameraRules.evaluate needs tracked detections (tracker_id >= 0)")
-        frame = TrackedFrame(detections, width, height, t)
+        frame = TrackedFrame(detections, width, height, t, seen)
         local = dt.datetime.fromtimestamp(t, self._timezone).time()
         events: list[RuleEvent] = []
         for watch in self.watches:

@@ -2,6 +2,9 @@
 
 They differ in intent, not in mechanics: an intrusion's ``min_presence_s`` is a short debounce
 (0 fires on the first confirmed sighting), loitering's ``min_dwell_s`` is the point of the rule.
+Both count seconds, never frames (the analysis rate varies: bursts, overload, regions), and both
+also want ``min_hits`` real sightings inside the zone: a track held in place while the model
+looked elsewhere (:mod:`detect.track_book`) adds time but no hits.
 
 A *stay* begins when a track's feet are first seen inside the zone and ends once they have not
 been seen inside for :data:`GONE_AFTER_S` (so a missed detection or a step over the edge does
@@ -30,6 +33,8 @@ GONE_AFTER_S = LOST_AFTER_S
 class _Stay:
     entered: float
     last_inside: float
+    hits: int = 0
+    """Frames in which the model found the track inside (held boxes are no hits)."""
     alert_open: bool = False
 
 
@@ -60,7 +65,13 @@ class DwellWatch:
             track = int(dets.tracker_id[row]) if dets.tracker_id is not None else -1
             stay = self._stays.setdefault(track, _Stay(frame.t, frame.t))
             stay.last_inside = frame.t
-            if armed and track not in self._decided and frame.t - stay.entered >= self._min_s:
+            stay.hits += frame.hit(row)
+            if (
+                armed
+                and track not in self._decided
+                and frame.t - stay.entered >= self._min_s
+                and stay.hits >= self.rule.min_hits
+            ):
                 self._decided.add(track)
                 events.append(self._fire(frame, row, track, stay))
         return events

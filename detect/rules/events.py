@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from common.config import AnyRule
 from detect.detections import Detections
 
@@ -28,6 +31,13 @@ class TrackedFrame:
     width: int
     height: int
     t: float
+    seen: npt.NDArray[np.bool_] | None = None
+    """Per row: whether the model found it in this frame (False: the track was held where it
+    was last seen, because the model did not look there). None: every row was seen."""
+
+    def hit(self, row: int) -> bool:
+        """Whether row ``row`` is a real sighting (a hit) in this frame."""
+        return self.seen is None or bool(self.seen[row])
 
 
 class Phase(StrEnum):
