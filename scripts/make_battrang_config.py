@@ -230,7 +230,9 @@ dashboard:
 detector:
   backend: openvino
   model: yolov8n-int8.xml   # made by `matthan quantize` (scripts/install); fp32: yolov8n.onnx
-  input_size: 640
+  mode: regions    # look where something moves, in crops of region_size; frame: whole frames
+  region_size: 320
+  input_size: 640  # frame mode only
   max_batch: 8
   max_wait_ms: 20
 

@@ -32,19 +32,22 @@ def test_a_wide_frame_is_covered_by_two_squares_of_its_height() -> None:
 
 def test_nearby_boxes_share_a_region_and_far_ones_do_not() -> None:
     near = cluster(boxes((10, 10, 40, 80), (60, 20, 90, 90)), 320, 640, 360)
-    assert len(near) == 1 and near[0].side == 320
+    assert len(near) == 1
+    assert near[0].side == 320
     far = cluster(boxes((10, 10, 40, 80), (560, 250, 600, 340)), 320, 640, 360)
     assert len(far) == 2
     for region, box in zip(
         sorted(far, key=lambda r: r.x), [(10, 10, 40, 80), (560, 250, 600, 340)], strict=True
     ):
         assert region.contains(boxes(box))[0]
-        assert 0 <= region.x and region.x + region.side <= 640
+        assert region.x >= 0
+        assert region.x + region.side <= 640
 
 
 def test_a_box_larger_than_the_model_gets_a_region_of_its_own_size() -> None:
     (region,) = cluster(boxes((100, 0, 500, 300)), 320, 640, 360)
-    assert region.side > 400 and region.contains(boxes((100, 0, 500, 300)))[0]
+    assert region.side > 400
+    assert region.contains(boxes((100, 0, 500, 300)))[0]
 
 
 def test_crops_map_back_to_the_frame() -> None:
@@ -67,7 +70,8 @@ def test_a_box_on_an_inner_edge_is_cut_and_one_on_the_frame_edge_is_not() -> Non
     found = boxes((0, 0, 50, 50), (280, 100, 320, 200), (100, 100, 150, 150))
     assert cut_by_edge(found, region, 320, 640, 360).tolist() == [False, True, False]
     bigger = enlarged(to_frame(found, region, 320, 640, 360)[1], region, 640, 360)
-    assert bigger.side > region.side and bigger.contains(boxes((280, 100, 320, 200)))[0]
+    assert bigger.side > region.side
+    assert bigger.contains(boxes((280, 100, 320, 200)))[0]
 
 
 def test_one_object_seen_in_two_regions_is_one_detection() -> None:
@@ -78,7 +82,8 @@ def test_one_object_seen_in_two_regions_is_one_detection() -> None:
     )
     cut = np.array([False, False, True])  # the third is the part a region's edge cut off
     merged, still_cut = merge(seen_twice, cut, 0.45)
-    assert len(merged) == 1 and merged.confidence[0] == np.float32(0.8)
+    assert len(merged) == 1
+    assert merged.confidence[0] == np.float32(0.8)
     assert not still_cut.any()
 
 
@@ -108,9 +113,11 @@ def test_a_still_scene_costs_no_look_and_a_parked_car_is_rechecked_only_when_due
     kinds = [planner.plan(ref(1.6 + 0.2 * i), book).kind for i in range(10)]
     assert kinds == [LookKind.NONE] * 10
     due = planner.plan(ref(6.5), book)
-    assert due.kind == LookKind.REGIONS and due.regions[0].contains(boxes(car))[0]
+    assert due.kind == LookKind.REGIONS
+    assert due.regions[0].contains(boxes(car))[0]
     walker = planner.plan(ref(2.0, moved=((0.05, 0.2, 0.1, 0.6),)), book)
-    assert walker.kind == LookKind.REGIONS and not walker.regions[0].contains(boxes(car))[0]
+    assert walker.kind == LookKind.REGIONS
+    assert not walker.regions[0].contains(boxes(car))[0]
 
 
 def test_tracks_outside_the_regions_are_held_and_forgotten_once_looked_at_in_vain() -> None:
