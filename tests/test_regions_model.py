@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -37,7 +38,9 @@ def pets_frames(wanted: set[int]) -> dict[int, npt.NDArray[np.uint8]]:
     with av.open(str(clips_dir() / "pets09_s2l1_vtest.mp4")) as container:
         for number, frame in enumerate(container.decode(video=0), 1):
             if number in wanted:
-                frames[number] = frame.reformat(640, 480, "bgr24").to_ndarray()
+                frames[number] = cast(
+                    npt.NDArray[np.uint8], frame.reformat(640, 480, "bgr24").to_ndarray()
+                )
             if number >= max(wanted):
                 break
     return frames
