@@ -8,8 +8,13 @@ each stream produced, and prints one JSON object: fps per stream, CPU cores used
 memory, and the time each batch took (the baseline has no capture timestamps, so its
 latency is approximated by the batch time plus one frame interval).
 
-Run (the benchmark harness does this): ``.venv-ref/bin/python
-benchmarks/baseline_ultralytics.py --model ../shared/models/yolov8n.pt --urls URL...``
+``--model`` is what ``YOLO()`` loads: ``yolov8n.pt`` (torch), or the folder of ultralytics'
+own OpenVINO export of it (``yolov8n_openvino_model/``, static at the ``--imgsz`` it was
+exported at; ultralytics then letterboxes to the square and runs a batch image by image).
+
+Run (the benchmark harness does this, with ``YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0``):
+``.venv-ref/bin/python benchmarks/baseline_ultralytics.py --model ../shared/models/yolov8n.pt
+--imgsz 640 --urls URL...``
 """
 
 from __future__ import annotations

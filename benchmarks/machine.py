@@ -55,14 +55,19 @@ def machine_info() -> dict[str, Any]:
 
 def process_cpu_seconds(pids: Iterable[int]) -> float:
     """User + system CPU seconds of the given processes (all their threads)."""
-    total = 0
+    return sum(cpu_seconds_by_pid(pids).values())
+
+
+def cpu_seconds_by_pid(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of the given processes that is still alive."""
+    out: dict[int, float] = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+        out[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
 
 
 def process_rss_bytes(pids: Iterable[int]) -> int:

@@ -44,6 +44,26 @@ def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]
     return {key: after[key] - before.get(key, 0.0) for key in after}
 
 
+def counter_totals(
+    samples: Samples, prefix: str = "matthan_detector_", drop: tuple[str, ...] = ("camera",)
+) -> dict[str, float]:
+    """Every counter sample named ``prefix*_total``, summed over the ``drop`` labels and keyed
+    ``name{label=value,...}`` by the labels that remain (``name`` alone when none do): new
+    counters show up without code changes, and per-camera ones stay one entry each."""
+    out: dict[str, float] = defaultdict(float)
+    for (name, labels), value in samples.items():
+        if not (name.startswith(prefix) and name.endswith("_total")):
+            continue
+        kept = ",".join(f"{k}={v}" for k, v in labels if k not in drop)
+        out[f"{name}{{{kept}}}" if kept else name] += value
+    return dict(out)
+
+
+def rates(after: dict[str, float], before: dict[str, float], elapsed: float) -> dict[str, float]:
+    """Per-second change of each key between two readings, in key order."""
+    return {key: round((after[key] - before.get(key, 0.0)) / elapsed, 3) for key in sorted(after)}
+
+
 def histogram_quantile(after: Samples, before: Samples, name: str, q: float) -> float | None:
     """The q-quantile of a histogram's observations between two scrapes (bucket bound)."""
     buckets: dict[float, float] = defaultdict(float)
