@@ -22,10 +22,10 @@ from common.frame_ring import Frame
 from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff, login_backoff
 from ingest.handoff import FrameHandoff
-from ingest.metrics import CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
+from ingest.metrics import BURSTS, CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
 from ingest.motion import Grey, MotionGate, small_grey
 from ingest.recorder import SegmentRecorder
-from ingest.sampling import FrameSampler, scaled_size
+from ingest.sampling import BurstSampler, scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
 from ingest.tamper import Tamper, TamperDetector
 from ingest.thumbnail import ThumbnailWriter
@@ -200,8 +200,9 @@ class CameraReader:
     ) -> None:
         camera = self.source.camera_id
         packets, decoded = PACKETS.labels(camera), FRAMES_DECODED.labels(camera)
-        sampler = FrameSampler(self.source.analysis_fps)
-        gate = MotionGate(self.source.motion)
+        motion = self.source.motion
+        sampler = BurstSampler(self.source.analysis_fps, motion.burst_fps, motion.burst_s)
+        gate = MotionGate(motion)
         tamper = TamperDetector(self._tamper_debounce_s)
         next_tamper_check = 0.0
         decoding = DecodePolicy(stream, self.source)
@@ -225,6 +226,8 @@ class CameraReader:
                     continue
                 grey = small_grey(luma(frame))
                 verdict = gate.check(grey, t)
+                if verdict.new_motion and sampler.burst(t):
+                    BURSTS.labels(camera).inc()
                 if self._on_tamper is not None and t >= next_tamper_check:
                     next_tamper_check = t + TAMPER_CHECK_EVERY_S
                     confirmed, cleared = tamper.check(grey, t)
@@ -232,7 +235,7 @@ class CameraReader:
                         picture = cast(Frame, frame.to_ndarray(format="bgr24"))
                         self._on_tamper(confirmed, cleared, picture)
                 GATED.labels(camera, verdict.reason.value).inc()
-                decoding.update(gate.idle_for(t))
+                decoding.update(gate.idle_for(t), bursting=sampler.bursting(t))
                 if not verdict.send:
                     continue
                 width, height = scaled_size(frame.width, frame.height, self.source.analysis_size)
@@ -240,7 +243,7 @@ class CameraReader:
                 image = cast(Frame, bgr.to_ndarray())
                 if self._on_frame is not None:
                     self._on_frame(image)
-                handoff.offer(camera, image, t, time.time())
+                handoff.offer(camera, image, t, time.time(), verdict)
             if self._recorder is not None:
                 self._recorder.write(packet, stream)
 
@@ -266,20 +269,27 @@ class DecodePolicy:
     """How much of the stream to decode.
 
     Frames that no other frame refers to are never decoded when analysis runs well below
-    the stream's rate (H.264 streams with B-frames gain most). A camera idle longer than
-    ``idle_keyframes_only_after_s`` is decoded keyframes only, which costs a fraction of
-    full decoding; the first keyframe with motion switches full decoding back on.
+    the stream's rate (H.264 streams with B-frames gain most), except during a burst of
+    faster sampling (:class:`~ingest.sampling.BurstSampler`), which may want every frame. A
+    camera idle longer than ``idle_keyframes_only_after_s`` is decoded keyframes only, which
+    costs a fraction of full decoding; the first keyframe with motion switches full
+    decoding back on.
     """
 
     def __init__(self, stream: av.VideoStream, source: CameraSource) -> None:
         self._context = stream.codec_context
         self._idle_after = source.motion.idle_keyframes_only_after_s
         self._base = unreferenced_skip(stream, source.analysis_fps)
-        self._context.skip_frame = self._base
+        self._skip = self._base
+        self._context.skip_frame = self._skip
         self.keyframes_only = False
 
-    def update(self, idle_s: float) -> None:
-        idle = self._idle_after is not None and idle_s >= self._idle_after
-        if idle != self.keyframes_only:
-            self.keyframes_only = idle
-            self._context.skip_frame = "NONKEY" if idle else self._base
+    def update(self, idle_s: float, *, bursting: bool) -> None:
+        """Decide from the seconds since the last motion and whether a burst is on."""
+        self.keyframes_only = (
+            not bursting and self._idle_after is not None and idle_s >= self._idle_after
+        )
+        skip: SkipFrame = "NONKEY" if self.keyframes_only else "DEFAULT" if bursting else self._base
+        if skip != self._skip:
+            self._skip = skip
+            self._context.skip_frame = skip

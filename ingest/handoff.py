@@ -13,6 +13,7 @@ from multiprocessing.queues import Queue
 from common.frame_ring import Frame, FrameRing
 from common.messages import FrameRef
 from ingest.metrics import FRAMES_ANALYSED, FRAMES_DROPPED
+from ingest.motion import Verdict
 
 
 class FrameHandoff:
@@ -22,11 +23,25 @@ class FrameHandoff:
         self._ring = ring
         self._frames = frames
 
-    def offer(self, camera_id: str, frame: Frame, pts: float, captured_at: float) -> None:
-        """Post one frame; drops the oldest queued frame when the queue is full."""
+    def offer(
+        self, camera_id: str, frame: Frame, pts: float, captured_at: float, verdict: Verdict
+    ) -> None:
+        """Post one frame with the motion gate's ``verdict`` on it (why it was sent, and the
+        boxes that moved); drops the oldest queued frame when the queue is full."""
         slot, seq = self._ring.write(frame)
         height, width = frame.shape[:2]
-        ref = FrameRef(camera_id, self._ring.name, slot, seq, height, width, pts, captured_at)
+        ref = FrameRef(
+            camera_id,
+            self._ring.name,
+            slot,
+            seq,
+            height,
+            width,
+            pts,
+            captured_at,
+            look=verdict.reason.value,
+            moved=verdict.boxes,
+        )
         for _ in range(3):
             try:
                 self._frames.put_nowait(ref)

@@ -17,6 +17,11 @@ GATED = Counter(
     "Sampled frames judged by the motion gate, by verdict (motion, hold, refresh pass)",
     ["camera", "reason"],
 )
+BURSTS = Counter(
+    "matthan_ingest_bursts",
+    "Bursts of faster sampling (motion.burst_fps for motion.burst_s) started by new motion",
+    ["camera"],
+)
 RECONNECTS = Counter("matthan_ingest_reconnects", "Reconnect attempts", ["camera"])
 CAMERA_ONLINE = Gauge(
     "matthan_camera_online",

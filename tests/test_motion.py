@@ -23,6 +23,7 @@ def verdicts(clip: str, config: MotionConfig | None = None) -> list[tuple[float,
         stream = container.streams.video[0]
         assert stream.time_base is not None
         for frame in container.decode(stream):
+            assert frame.pts is not None
             t = float(frame.pts * stream.time_base)
             if sampler.due(t):
                 out.append((t, gate.check(small_grey(luma(frame)), t)))
