@@ -16,9 +16,19 @@ reported. ``realtime_cameras_at_5fps`` divides the best rate by 5 fps times the 
 ratio measured by ``benchmarks.ingest_bench`` (read from ``ingest-latest.json`` when present; the
 JSON says which ratio it assumed).
 
+``--in-flight`` picks how a batch is run: 0 (the default) calls ``Detector.detect``, one
+synchronous request at a time; N >= 1 pipelines the batches through an
+:class:`detect.inference.InferenceQueue` with N in inference at once, letterboxing the next batch
+and running NMS on finished ones meanwhile, as the asynchronous detection core does (the backend
+is made with ``in_flight=N``). ``--square`` feeds centre square crops (360x360) instead of whole
+frames, as regions mode does, so 320 means 320x320 inputs. ``--decode-load N`` keeps N processes
+decoding the PETS clip with PyAV (one thread each) during the whole run, standing in for ingest
+workers that share the cores with the detector. ``--laps N`` runs the frames N times per
+measurement (a pipeline needs more than a few batches to reach its pace).
+
 Run: ``.venv/bin/python -m benchmarks.detector_bench [--backends openvino onnxruntime]
 [--models yolov8n.onnx yolov8n-int8.xml] [--batches 1 4 8] [--sizes 320 416 640] [--threads 1 2]
-[--repeats 5]``
+[--repeats 5] [--in-flight 0 1 2] [--square] [--decode-load 1] [--laps 10]``
 Results: ``benchmarks/results/detector-<time>.json`` and ``detector-latest.json``.
 """
 
@@ -26,10 +36,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +57,8 @@ from benchmarks.machine import machine_info
 from common.paths import resolve_model
 from detect.backends.factory import BackendKind, create_backend
 from detect.detector import Detector
+from detect.inference import InferenceQueue
+from detect.letterbox import LetterboxBatch
 from detect.tracking import TRACKING_FLOOR
 
 RESULTS = Path(__file__).parent / "results"
@@ -55,6 +71,8 @@ CLIPS = (
     "empty_parking_lot_pingpong.mp4",
     "pets09_s2l1_vtest.mp4",
 )
+LOAD_CLIP = "pets09_s2l1_vtest.mp4"
+NMS_IOU = 0.45
 Frame = npt.NDArray[np.uint8]
 
 
@@ -67,10 +85,18 @@ class Cell:
     imgsz: int
     batch: int
     threads: int
+    in_flight: int = 0
+    """0: synchronous ``Detector.detect``; N: an ``InferenceQueue`` with N batches in flight."""
+
+    def label(self) -> str:
+        """How the summary names the cell's runtime, e.g. ``openvino yolov8n.onnx``."""
+        mode = "" if self.in_flight == 0 else f" in_flight={self.in_flight}"
+        return f"{self.backend} {self.model}{mode}"
 
 
-def camera_frames(per_clip: int = 4, every: int = 25) -> list[Frame]:
-    """Frames 0, ``every``, 2 * ``every``, ... of each clip, scaled to 640x360 like a sub-stream."""
+def camera_frames(per_clip: int = 4, every: int = 25, square: bool = False) -> list[Frame]:
+    """Frames 0, ``every``, 2 * ``every``, ... of each clip, scaled to 640x360 like a sub-stream;
+    with ``square``, their centre 360x360."""
     frames: list[Frame] = []
     for name in CLIPS:
         with av.open(str(default_clips_dir() / name)) as container:
@@ -79,43 +105,104 @@ def camera_frames(per_clip: int = 4, every: int = 25) -> list[Frame]:
                     continue
                 image = frame.to_ndarray(format="bgr24")
                 small = cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA)
-                frames.append(cast(Frame, small))
+                frames.append(cast(Frame, small[:, 140:500].copy() if square else small))
                 if index == every * (per_clip - 1):
                     break
     return frames
 
 
-def run_once(detector: Detector, frames: list[Frame], batch: int) -> float:
-    """Images per second for one pass over ``frames`` in batches of ``batch``."""
-    started = time.perf_counter()
-    for start in range(0, len(frames), batch):
-        detector.detect(frames[start : start + batch])
-    return len(frames) / (time.perf_counter() - started)
+@dataclass(frozen=True, slots=True)
+class Runner:
+    """Runs one cell's batches through its detector: synchronously (``Detector.detect``) or
+    through an ``InferenceQueue``, as the asynchronous detection core does."""
+
+    cell: Cell
+    detector: Detector
+
+    def run_once(self, frames: list[Frame]) -> float:
+        """Images per second for one pass over ``frames`` in batches of the cell's size."""
+        started = time.perf_counter()
+        if self.cell.in_flight == 0:
+            for batch in self._batches(frames):
+                self.detector.detect(batch)
+        else:
+            self._run_queued(frames)
+        return len(frames) / (time.perf_counter() - started)
+
+    def _batches(self, frames: list[Frame]) -> Iterator[list[Frame]]:
+        for start in range(0, len(frames), self.cell.batch):
+            yield frames[start : start + self.cell.batch]
+
+    def _run_queued(self, frames: list[Frame]) -> None:
+        """Letterbox the next batch and run NMS on finished ones while batches infer."""
+        detector = self.detector
+        with InferenceQueue[LetterboxBatch](detector.backend, self.cell.in_flight) as queue:
+            for batch in self._batches(frames):
+                prepared = detector.prepare(batch)
+                for done in queue.submit(prepared.tensor, prepared):
+                    detector.decode(done.output, done.token)
+            for done in queue.drain():
+                detector.decode(done.output, done.token)
 
 
 def measure(cells: list[Cell], frames: list[Frame], repeats: int) -> dict[Cell, list[float]]:
     """Rates of every cell, ``repeats`` times, the grid interleaved to spread the noise."""
-    keys = {(cell.backend, cell.model, cell.threads) for cell in cells}
-    backends = {key: create_backend(key[0], resolve_model(key[1]), key[2]) for key in sorted(keys)}
-    detectors = {
-        cell: Detector(
-            backends[cell.backend, cell.model, cell.threads],
-            imgsz=cell.imgsz,
-            confidence=TRACKING_FLOOR,
-            iou=0.45,
+    keys = {(cell.backend, cell.model, cell.threads, max(cell.in_flight, 1)) for cell in cells}
+    backends = {key: create_backend(key[0], resolve_model(key[1]), *key[2:]) for key in keys}
+    runners = [
+        Runner(
+            cell,
+            Detector(
+                backends[cell.backend, cell.model, cell.threads, max(cell.in_flight, 1)],
+                imgsz=cell.imgsz,
+                confidence=TRACKING_FLOOR,
+                iou=NMS_IOU,
+            ),
         )
         for cell in cells
-    }
-    for cell, detector in detectors.items():  # first call per shape compiles it: not timed
-        run_once(detector, frames[: cell.batch], cell.batch)
+    ]
+    for runner in runners:  # first call per shape compiles it: not timed
+        runner.run_once(frames[: runner.cell.batch])
     rates: dict[Cell, list[float]] = {cell: [] for cell in cells}
     for round_index in range(repeats):
-        for cell, detector in detectors.items():
-            rates[cell].append(run_once(detector, frames, cell.batch))
+        for runner in runners:
+            rates[runner.cell].append(runner.run_once(frames))
         print(f"round {round_index + 1}/{repeats} done", file=sys.stderr, flush=True)
     for backend in backends.values():
         backend.close()
     return rates
+
+
+def decode_forever(clip: Path, stop: Event) -> None:
+    """Decode ``clip`` in a loop on one thread, to a small grey picture per frame, until
+    ``stop``: roughly what an ingest worker's decoding costs the cores."""
+    while not stop.is_set():
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            stream.thread_count = 1
+            for frame in container.decode(stream):
+                frame.to_ndarray(format="gray", width=320, height=180)
+                if stop.is_set():
+                    return
+
+
+@contextmanager
+def decode_load(processes: int) -> Iterator[None]:
+    """``processes`` processes running :func:`decode_forever` while the block runs."""
+    stop = multiprocessing.Event()
+    clip = default_clips_dir() / LOAD_CLIP
+    workers = [
+        multiprocessing.Process(target=decode_forever, args=(clip, stop), daemon=True)
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
 
 
 def motion_pass_ratio() -> tuple[float, str]:
@@ -135,8 +222,7 @@ def summarise(rates: dict[Cell, list[float]]) -> dict[str, Any]:
     images: dict[str, dict[str, dict[str, float]]] = {}
     for cell, samples in rates.items():
         if cell.threads == PRODUCTION_THREADS:
-            runtime = f"{cell.backend} {cell.model}"
-            by_size = images.setdefault(runtime, {}).setdefault(str(cell.imgsz), {})
+            by_size = images.setdefault(cell.label(), {}).setdefault(str(cell.imgsz), {})
             by_size[str(cell.batch)] = round(statistics.median(samples), 1)
     ratio, assumes = motion_pass_ratio()
     cameras: dict[str, Any] = {"assumes": f"{ANALYSIS_FPS:g} fps per camera; {assumes}"}
@@ -160,6 +246,7 @@ def cell_dict(cell: Cell) -> dict[str, Any]:
         "imgsz": cell.imgsz,
         "batch": cell.batch,
         "threads": cell.threads,
+        "in_flight": cell.in_flight,
     }
 
 
@@ -171,27 +258,44 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[320, 416, 640])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="0: synchronous Detector.detect; N: InferenceQueue with N batches in flight",
+    )
+    parser.add_argument("--laps", type=int, default=1, help="passes over the frames per sample")
+    parser.add_argument("--square", action="store_true", help="centre square crops of frames")
+    parser.add_argument(
+        "--decode-load", type=int, default=0, help="processes decoding a clip meanwhile"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     cells = [
-        Cell(backend, model, size, batch, threads)
+        Cell(backend, model, size, batch, threads, in_flight)
         for backend in args.backends
         for model in args.models
         if backend == "openvino" or not model.endswith(".xml")  # onnxruntime reads ONNX only
         for size in args.sizes
         for batch in args.batches
         for threads in args.threads
+        for in_flight in args.in_flight
     ]
-    frames = camera_frames()
-    rates = measure(cells, frames, args.repeats)
+    frames = camera_frames(square=args.square) * args.laps
+    with decode_load(args.decode_load):
+        rates = measure(cells, frames, args.repeats)
     report = {
         "benchmark": "detector",
         "machine": machine_info(),
         "command": "python -m benchmarks.detector_bench " + " ".join(sys.argv[1:]),
         "settings": {
             "models": args.models,
-            "frames": f"{len(frames)} real frames, 640x360 (16:9), from {', '.join(CLIPS)}",
-            "timed": "Detector.detect: letterbox + inference + NMS",
+            "frames": f"{len(frames) // args.laps} real frames x {args.laps} laps, "
+            f"{frames[0].shape[1]}x{frames[0].shape[0]}, from {', '.join(CLIPS)}",
+            "timed": "letterbox + inference + NMS: Detector.detect (in_flight 0) or "
+            "InferenceQueue (in_flight N)",
+            "decode_load_processes": args.decode_load,
             "score_floor": TRACKING_FLOOR,
             "repeats": args.repeats,
             "summary_threads": PRODUCTION_THREADS,

@@ -249,7 +249,9 @@ class DetectorConfig(StrictModel):
     iou: float = Field(default=0.45, ge=0.05, le=0.95)
     max_batch: int = Field(default=8, ge=1, le=64)
     max_wait_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
-    threads: int = Field(default=1, ge=1, le=64)
+    threads: int = Field(
+        default=2, ge=1, le=64, description="inference threads in all (one per request in flight)"
+    )
     stale_after_s: float = Field(default=2.0, gt=0.0, le=60.0)
 
 

@@ -12,8 +12,11 @@ BackendKind = Literal["openvino", "onnxruntime"]
 BACKEND_KINDS: tuple[str, ...] = get_args(BackendKind)
 
 
-def create_backend(kind: BackendKind, model_path: Path, threads: int) -> Backend:
-    """Load ``model_path`` with the runtime ``kind``, using ``threads`` CPU threads (0: all).
+def create_backend(
+    kind: BackendKind, model_path: Path, threads: int, in_flight: int = 1
+) -> Backend:
+    """Load ``model_path`` with the runtime ``kind``, using ``threads`` CPU threads (0: all)
+    and allowing ``in_flight`` batches in inference at once (``Backend.start``).
 
     Raises ``UnknownBackendError`` (a ``ValueError``) for an unknown ``kind`` and
     ``ModelNotFoundError`` (a ``FileNotFoundError``) when the file is missing. Only the chosen
@@ -28,7 +31,7 @@ def create_backend(kind: BackendKind, model_path: Path, threads: int) -> Backend
     if kind == "openvino":
         from detect.backends.openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(model_path, threads)
+        return OpenVinoBackend(model_path, threads, in_flight)
     from detect.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(model_path, threads)
+    return OnnxRuntimeBackend(model_path, threads, in_flight)
