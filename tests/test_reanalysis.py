@@ -275,11 +275,19 @@ def _start_runner(database: Path) -> mp.process.BaseProcess:
     return process
 
 
+@pytest.fixture(scope="module")
+def long_run(store: Store, runner: threading.Thread, media: Media) -> tuple[Job, list[JobAlert]]:
+    """The 40 s file analysed once, uninterrupted: the reference for the crash test (a job
+    long enough, a few seconds, to be caught running after its first progress report)."""
+    job_id = upload(store, media.long)
+    return wait_until(store, job_id), findings(store, job_id)
+
+
 def test_a_job_of_a_killed_runner_runs_again_once(
-    tmp_path: Path, media: Media, upload_run: tuple[Job, list[JobAlert]]
+    tmp_path: Path, media: Media, long_run: tuple[Job, list[JobAlert]]
 ) -> None:
     store = Store(tmp_path / "matthan.db")
-    job_id = upload(store, media.upload)
+    job_id = upload(store, media.long)
     first = _start_runner(store.path)
     try:
         assert wait_until(store, job_id, done=False, timeout_s=60).state == JobState.RUNNING
@@ -298,7 +306,7 @@ def test_a_job_of_a_killed_runner_runs_again_once(
         second.join(20)
     assert second.exitcode == 0
     assert job.state == JobState.DONE
-    reference, expected = upload_run
+    reference, expected = long_run
     assert job.frames == reference.frames
     found = findings(store, job_id)
     key = [(alert.track_id, alert.started_at, alert.ended_at) for alert in found]
