@@ -85,6 +85,7 @@ from detect.core import DetectionCore, build_detector
 from detect.pending import PendingFrame
 from ingest.camera_reader import luma
 from ingest.motion import MotionGate, Reason, small_grey
+from ingest.picker import AnalysisPicker
 from ingest.sampling import FrameSampler, scaled_size
 
 RESULTS = Path(__file__).parent / "results"
@@ -189,8 +190,11 @@ def handed_over(
 ) -> Iterator[tuple[FrameRef, Frame]]:
     """The frames ingest would hand the core for ``variant``, with their handles."""
     camera = site.cameras[0]
-    sampler = FrameSampler(site.analysis_fps(camera)) if variant.sampled else None
-    gate = MotionGate(camera.motion) if variant.gated else None
+    fps = site.analysis_fps(camera)
+    # Sampled and gated: ingest's own picker (sampling grid, gate, bursts on new motion).
+    picker = AnalysisPicker(fps, camera.motion) if variant.sampled and variant.gated else None
+    sampler = FrameSampler(fps) if variant.sampled and picker is None else None
+    gate = MotionGate(camera.motion) if variant.gated and picker is None else None
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         assert stream.time_base is not None
@@ -202,10 +206,16 @@ def handed_over(
                 return
             if sampler is not None and not sampler.due(t):
                 continue
+            if picker is not None and not picker.due(t):
+                continue
             look: str = Reason.MOTION.value
             moved: Moved = ()
-            if gate is not None:
+            verdict = None
+            if picker is not None:
+                verdict = picker.judge(small_grey(luma(frame)), t)[0]
+            elif gate is not None:
                 verdict = gate.check(small_grey(luma(frame)), t)
+            if verdict is not None:
                 if not verdict.send:
                     continue
                 look, moved = verdict.reason.value, verdict.boxes

@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from multiprocessing.queues import Queue
 
 from common.messages import FrameRef
@@ -67,22 +67,14 @@ class Batcher:
     def start(self) -> None:
         self._thread.start()
 
-    def next_batch(
-        self, idle_timeout_s: float = 0.5, busy: Collection[str] = ()
-    ) -> list[PendingFrame]:
-        """Up to ``max_batch`` fresh frames of distinct cameras; empty if none came in time.
-
-        Cameras in ``busy`` (a frame of theirs is still in the model) are left waiting: their
-        newest frame is taken in a later batch, after the one in the model is done."""
+    def next_batch(self, idle_timeout_s: float = 0.5) -> list[PendingFrame]:
+        """Up to ``max_batch`` fresh frames of distinct cameras; empty if none came in time."""
         self._check_drain()
         if not self.pending.wait_for(1, idle_timeout_s):
             return []
         target = max(1, min(self.max_batch, self.pending.active_cameras()))
         self.pending.wait_for(target, self.max_wait_s)
-        ready = [camera for camera in self.pending.cameras() if camera not in busy]
-        if not ready:
-            return []
-        chosen = self._scheduler.choose(ready, self.max_batch, time.monotonic())
+        chosen = self._scheduler.choose(self.pending.cameras(), self.max_batch, time.monotonic())
         return self._fresh(self.pending.take(chosen))
 
     def _fresh(self, batch: list[PendingFrame]) -> list[PendingFrame]:

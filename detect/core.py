@@ -171,9 +171,11 @@ class DetectionCore:
 
     :meth:`submit` plans each frame's look and starts its batches; with an
     :class:`~detect.inference.InferenceQueue` of several requests, the next batch is prepared
-    while earlier ones run, and :meth:`poll` / :meth:`wait` collect what finished. A camera
-    with a frame in the model is :attr:`busy`: its next frame waits, so that every camera's
-    frames reach its tracker in capture order. :meth:`process` does all of it synchronously.
+    while earlier ones run, and :meth:`poll` / :meth:`wait` collect what finished. Frames are
+    analysed in the order they were submitted, whichever batch finishes first, so every
+    camera's tracker gets its frames in capture order even when two of them are in the model at
+    once (the second was planned before the first was tracked: its look uses tracks one frame
+    old, moved on by their velocity). :meth:`process` does all of it synchronously.
 
     With an ``overlay`` channel, each frame's tracked boxes also go to the dashboard, for the
     cameras watched live (:mod:`detect.overlay`).
@@ -197,8 +199,6 @@ class DetectionCore:
         self._cameras = {cam.id: CameraAnalysis(site, cam, names) for cam in site.cameras}
         self.alerts = AlertKeeper(store, notices, names)
         self._overlay = OverlayPublisher(overlay, names) if overlay is not None else None
-        self.busy: set[str] = set()
-        """Cameras with a frame in the model."""
         self._order: deque[_CoreLook] = deque()
         """Frames submitted and not yet analysed, in submission order."""
 
@@ -217,13 +217,12 @@ class DetectionCore:
         self.wait()
 
     def submit(self, batch: list[PendingFrame]) -> None:
-        """Plan each frame's look and start the model batches (frames of busy cameras wait)."""
+        """Plan each frame's look and start the model batches."""
         looks: list[_CoreLook] = []
         for frame in batch:
             camera = self._cameras[frame.ref.camera_id]
             work = _CoreLook(frame.image, camera.plan(frame.ref), frame=frame)
             work.done = not work.look.infers
-            self.busy.add(frame.ref.camera_id)
             self._order.append(work)
             if not work.done:
                 looks.append(work)
@@ -290,7 +289,6 @@ class DetectionCore:
         FRAMES_ANALYSED.labels(frame.ref.camera_id).inc()
         self._count(detections)
         self.analyse(frame.ref, frame.image, detections, work.look)
-        self.busy.discard(frame.ref.camera_id)
 
     def analyse(
         self, ref: FrameRef, image: Frame, detections: Detections, look: Look = FRAME_LOOK
@@ -361,7 +359,7 @@ def _step(core: DetectionCore, batcher: Batcher, inference: InferenceQueue[Model
     nothing else can be started."""
     if inference.busy >= inference.in_flight:
         core.wait_one()
-    batch = batcher.next_batch(0.01 if inference.busy else 0.5, busy=core.busy)
+    batch = batcher.next_batch(0.01 if inference.busy else 0.5)
     if batch:
         core.submit(batch)
     elif inference.busy:

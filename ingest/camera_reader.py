@@ -23,9 +23,10 @@ from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff, login_backoff
 from ingest.handoff import FrameHandoff
 from ingest.metrics import BURSTS, CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
-from ingest.motion import Grey, MotionGate, small_grey
+from ingest.motion import Grey, small_grey
+from ingest.picker import AnalysisPicker
 from ingest.recorder import SegmentRecorder
-from ingest.sampling import BurstSampler, scaled_size
+from ingest.sampling import scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
 from ingest.tamper import Tamper, TamperDetector
 from ingest.thumbnail import ThumbnailWriter
@@ -200,9 +201,7 @@ class CameraReader:
     ) -> None:
         camera = self.source.camera_id
         packets, decoded = PACKETS.labels(camera), FRAMES_DECODED.labels(camera)
-        motion = self.source.motion
-        sampler = BurstSampler(self.source.analysis_fps, motion.burst_fps, motion.burst_s)
-        gate = MotionGate(motion)
+        picker = AnalysisPicker(self.source.analysis_fps, self.source.motion)
         tamper = TamperDetector(self._tamper_debounce_s)
         next_tamper_check = 0.0
         decoding = DecodePolicy(stream, self.source)
@@ -222,11 +221,11 @@ class CameraReader:
                 if self._thumbnail is not None:
                     self._thumbnail.offer(frame)
                 t = float(frame.pts * time_base) if frame.pts is not None else None
-                if t is None or not (sampler.due(t) or decoding.keyframes_only):
+                if t is None or not (picker.due(t) or decoding.keyframes_only):
                     continue
                 grey = small_grey(luma(frame))
-                verdict = gate.check(grey, t)
-                if verdict.new_motion and sampler.burst(t):
+                verdict, burst = picker.judge(grey, t)
+                if burst:
                     BURSTS.labels(camera).inc()
                 if self._on_tamper is not None and t >= next_tamper_check:
                     next_tamper_check = t + TAMPER_CHECK_EVERY_S
@@ -235,7 +234,7 @@ class CameraReader:
                         picture = cast(Frame, frame.to_ndarray(format="bgr24"))
                         self._on_tamper(confirmed, cleared, picture)
                 GATED.labels(camera, verdict.reason.value).inc()
-                decoding.update(gate.idle_for(t), bursting=sampler.bursting(t))
+                decoding.update(picker.idle_for(t), bursting=picker.bursting(t))
                 if not verdict.send:
                     continue
                 width, height = scaled_size(frame.width, frame.height, self.source.analysis_size)
