@@ -10,7 +10,6 @@ with a note, and finds the acknowledgement in the audit log.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from benchmarks.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port
-from tests.paths import REPO, clips_dir
+from tests.paths import clips_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -123,8 +122,7 @@ def test_operator_sees_and_acknowledges_a_live_person_alert(
     alert_id = int(fresh.get_attribute("data-alert-id") or 0)
     acknowledge(page, alert_id)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
-    shutil.copyfile(ARTIFACTS / "dashboard.png", REPO / "docs" / "dashboard.png")
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))  # scripts/readme-picture copies it
 
     # The alert shown is the one committed to the store, with its snapshot and its review.
     database = service.config.parent / "data" / "test.db"
