@@ -6,6 +6,10 @@ In ``frame`` mode every analysed frame is looked at whole (letterboxed into ``in
 * **whole** (the frame covered by squares): the camera's first frame, the motion gate's periodic
   refresh (so that something that never moves is still found), and whenever the regions would
   cost as much as covering the frame;
+* the look costs one model image per region, so among the regions at the model's size, the
+  whole frame, and *coarse* regions up to :data:`COARSE_SCALE` times the model's size (scaled
+  down), the planner takes the fewest images, preferring full resolution on a tie: a scene busy
+  in one part of the picture is looked at in one coarse crop rather than the whole frame's two;
 * **regions** around the boxes that moved (from the motion gate), where moving tracks are
   expected, around new objects not yet confirmed as tracks, and around stationary tracks due
   for their recheck (every ``stationary_recheck_s``);
@@ -25,6 +29,8 @@ from common.messages import FrameRef
 from detect.regions import Region, cluster, cover
 from detect.track_book import TrackBook
 
+COARSE_SCALE = 1.5
+"""Regions may grow to this many times the model size (scaled down to it) when that saves crops."""
 WHOLE_LOOKS = frozenset({"first", "refresh"})
 """Motion gate reasons (:class:`ingest.motion.Reason`) that ask for a whole-frame look."""
 
@@ -78,8 +84,13 @@ class LookPlanner:
             [moved, book.candidates, book.moving_boxes(t), book.due_boxes(t, self._recheck_s)]
         )
         regions: list[Region] = cluster(boxes, self._size, width, height)
-        if not regions:
-            return NO_LOOK
-        if len(regions) >= len(whole):
-            return Look(LookKind.WHOLE, tuple(whole))
-        return Look(LookKind.REGIONS, tuple(regions))
+        if len(regions) <= 1:
+            return Look(LookKind.REGIONS, tuple(regions)) if regions else NO_LOOK
+        coarse = cluster(boxes, round(COARSE_SCALE * self._size), width, height)
+        options = [
+            (len(regions), LookKind.REGIONS, regions),
+            (len(whole), LookKind.WHOLE, whole),
+            (len(coarse), LookKind.REGIONS, coarse),
+        ]
+        _, kind, chosen = min(options, key=lambda option: option[0])  # first of the fewest
+        return Look(kind, tuple(chosen))

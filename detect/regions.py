@@ -153,7 +153,8 @@ def crop_regions(
         if region.side == size:
             out[...] = square
         else:
-            cv2.resize(square, (size, size), dst=out, interpolation=cv2.INTER_AREA)
+            # Bilinear, as the letterbox: INTER_AREA costs ~0.9 ms a crop here against ~0.16 ms.
+            cv2.resize(square, (size, size), dst=out, interpolation=cv2.INTER_LINEAR)
     return crops
 
 

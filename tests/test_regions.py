@@ -131,3 +131,16 @@ def test_tracks_outside_the_regions_are_held_and_forgotten_once_looked_at_in_vai
     assert 1 in book.tracks  # looked at in vain for 2 s: not yet gone
     book.observe(empty, np.zeros(0, np.bool_), [Region(320, 0, 320)], 3.5)
     assert 1 not in book.tracks
+
+
+def test_motion_spread_over_one_side_is_one_coarse_crop_not_the_whole_frame() -> None:
+    """Walkers spread over 420 pixels of a 640x480 frame: three full-size regions, or the whole
+    frame (two squares of 480), or one square of 480 around them: the planner takes the one."""
+    planner = LookPlanner(DetectorConfig(mode="regions"))
+    book = TrackBook()
+    planner.plan(FrameRef("cam", "", 0, 0, 480, 640, 0.0, 0.0, look="first"), book)
+    walkers = ((0.30, 0.30, 0.34, 0.45), (0.55, 0.35, 0.59, 0.50), (0.90, 0.40, 0.94, 0.55))
+    look = planner.plan(FrameRef("cam", "", 0, 0, 480, 640, 0.2, 0.2, moved=walkers), book)
+    assert look.kind == LookKind.REGIONS
+    assert len(look.regions) == 1
+    assert look.regions[0].side == 480
