@@ -21,6 +21,7 @@ import os
 import queue
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -28,14 +29,18 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.camera_mix import camera_mounts
+from benchmarks.camera_mix import MIXES, Mix, camera_mounts
 from benchmarks.farm import CameraFarm
 from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def site_config(farm: CameraFarm, count: int, fps: float, recordings: Path) -> Any:
+def site_config(
+    farm: CameraFarm, count: int, fps: float, recordings: Path, idle_after_s: float | None
+) -> Any:
+    """``idle_after_s``: seconds without motion after which a camera decodes keyframes only
+    (None: always everything)."""
     from common.config import SiteConfig
 
     return SiteConfig.model_validate(
@@ -48,6 +53,7 @@ def site_config(farm: CameraFarm, count: int, fps: float, recordings: Path) -> A
                     "id": f"cam{index:03d}",
                     "name": f"cam {index}",
                     "detect_url": farm.url(f"cam{index:03d}"),
+                    "motion": {"idle_keyframes_only_after_s": idle_after_s},
                 }
                 for index in range(count)
             ],
@@ -65,14 +71,19 @@ def drain(frames: Any, stop: threading.Event, counts: dict[str, int]) -> None:
         counts[ref.camera_id] += 1
 
 
-def judged_per_camera(metrics_dir: Path) -> dict[str, float]:
-    """Frames the motion gate judged, per camera, summed over the worker processes."""
+def collected(metrics_dir: Path) -> list[Any]:
+    """The metric families the worker processes wrote to ``metrics_dir``, merged."""
     from prometheus_client import CollectorRegistry, multiprocess
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
+    return list(registry.collect())
+
+
+def judged_per_camera(metrics_dir: Path) -> dict[str, float]:
+    """Frames the motion gate judged, per camera, summed over the worker processes."""
     totals: dict[str, float] = defaultdict(float)
-    for family in registry.collect():
+    for family in collected(metrics_dir):
         if family.name == "matthan_ingest_motion_frames":
             for sample in family.samples:
                 if sample.name.endswith("_total"):
@@ -80,10 +91,28 @@ def judged_per_camera(metrics_dir: Path) -> dict[str, float]:
     return totals
 
 
+def keyframes_only_share(metrics_dir: Path) -> float | None:
+    """Share of the cameras decoding keyframes only at the end of the window."""
+    values = [
+        sample.value
+        for family in collected(metrics_dir)
+        if family.name == "matthan_ingest_keyframes_only"
+        for sample in family.samples
+    ]
+    return round(sum(values) / len(values), 3) if values else None
+
+
 def measure(
-    count: int, fps: float, window_s: float, warmup_s: float, workers: int
+    count: int,
+    fps: float,
+    window_s: float,
+    warmup_s: float,
+    workers: int,
+    *,
+    mix: Mix = "busy",
+    idle_after_s: float | None = None,
 ) -> dict[str, Any]:
-    """One run at ``count`` cameras."""
+    """One run at ``count`` cameras of ``mix``."""
     scratch = Path(tempfile.mkdtemp(prefix="matthan-ingest-bench-"))
     metrics_dir = scratch / "metrics"
     metrics_dir.mkdir()
@@ -95,8 +124,8 @@ def measure(
 
     context = mp.get_context("spawn")
     try:
-        with CameraFarm(camera_mounts(count)) as farm:
-            config = site_config(farm, count, fps, scratch / "rec")
+        with CameraFarm(camera_mounts(count, mix)) as farm:
+            config = site_config(farm, count, fps, scratch / "rec", idle_after_s)
             database = scratch / "bench.db"
             Store(database).close()
             frames = context.Queue(maxsize=config.ingest.queue_size)
@@ -132,6 +161,7 @@ def measure(
             farm_cpu = (process_cpu_seconds([farm_pid]) - farm_cpu0) / elapsed
             judged1, handed1 = judged_per_camera(metrics_dir), dict(counts)
             rss = process_rss_bytes(pids)
+            keyframes_only = keyframes_only_share(metrics_dir)
             stop_event.set()
             stop_drain.set()
             for process in processes:
@@ -143,6 +173,9 @@ def measure(
     handed = [(handed1.get(c, 0) - handed0.get(c, 0)) / elapsed for c in ids]
     return {
         "cameras": count,
+        "mix": mix,
+        "idle_keyframes_only_after_s": idle_after_s,
+        "keyframes_only_share": keyframes_only,
         "target_fps": fps,
         "analysis_fps_per_camera_median": round(statistics.median(judged), 2),
         "analysis_fps_per_camera_p10": round(sorted(judged)[len(judged) // 10], 2),
@@ -166,29 +199,45 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=12.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--mix", nargs="+", default=["busy", "commune"], choices=MIXES)
+    parser.add_argument(
+        "--idle-after",
+        nargs="+",
+        default=["none", "10"],
+        help="keyframes-only decoding after this many idle seconds ('none': never); each is run",
+    )
     args = parser.parse_args()
     runs = []
-    for count in args.cameras:
-        result = measure(count, args.fps, args.window, args.warmup, args.workers)
-        print(json.dumps(result), flush=True)
-        runs.append(result)
+    mixes: list[Mix] = args.mix
+    for mix in mixes:
+        for idle in args.idle_after:
+            idle_after_s = None if idle == "none" else float(idle)
+            for count in args.cameras:
+                result = measure(
+                    count,
+                    args.fps,
+                    args.window,
+                    args.warmup,
+                    args.workers,
+                    mix=mix,
+                    idle_after_s=idle_after_s,
+                )
+                print(json.dumps(result), flush=True)
+                runs.append(result)
+    keys = (
+        "cameras",
+        "mix",
+        "idle_keyframes_only_after_s",
+        "analysis_fps_per_camera_median",
+        "keyframes_only_share",
+        "cpu_cores_used",
+        "rss_mb_per_camera",
+    )
     report = {
         "benchmark": "ingest",
         "machine": machine_info(),
-        "command": "python -m benchmarks.ingest_bench "
-        + " ".join(f"--cameras {' '.join(map(str, args.cameras))} --window {args.window}".split()),
-        "summary": {
-            str(run["cameras"]): {
-                k: run[k]
-                for k in (
-                    "cameras",
-                    "analysis_fps_per_camera_median",
-                    "cpu_cores_used",
-                    "rss_mb_per_camera",
-                )
-            }
-            for run in runs
-        },
+        "command": "python -m benchmarks.ingest_bench " + " ".join(sys.argv[1:]),
+        "summary": [{k: run[k] for k in keys} for run in runs],
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)

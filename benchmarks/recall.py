@@ -12,7 +12,8 @@ Variants are named ``KIND@SIZE``:
 - ``frame@S``: sampled, then through the production motion gate (light changes, hold,
   periodic refresh), whole frames at S: the live pipeline in frame mode;
 - ``regions@S``: the same frames as ``frame@S``, in regions mode with crops of S
-  (``detector.region_size``; the rest of the detector section as the station config has it).
+  (``detector.region_size``; the rest of the detector section as the station config has it);
+- ``keyframes@S``: ``regions@S`` on a camera that decodes keyframes only once idle.
 
 Frames reach the core as ingest hands them over: scaled to ``ingest.analysis_size``, and the
 frame handle carries the gate's reason and the boxes that moved (``FrameRef.look``,
@@ -31,6 +32,10 @@ thing, on the same clips and the same rule:
 4. ``regions@320`` against ``frame@320``: what looking only at regions loses, at the same
    model input size and on exactly the same frames (regions cannot run without the gate: its
    moved boxes come from the gate).
+5. ``keyframes@320`` against ``regions@320``: what decoding keyframes only on a camera idle for
+   :data:`KEYFRAMES_IDLE_S` loses (the live reader's ``motion.idle_keyframes_only_after_s``:
+   frames that are not keyframes are never decoded while idle, and motion seen on a keyframe
+   brings full decoding back).
 
 Every variant is scored against the reference (``event_recall``: the headline) and against the
 variant listed before it (``stage_recall``: that step's own loss, the previous step's events
@@ -77,7 +82,7 @@ from benchmarks.farm import default_clips_dir
 from benchmarks.machine import machine_info
 from benchmarks.production import detector_settings
 from benchmarks.service_probe import Samples, counter_totals
-from common.config import SiteConfig
+from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
 from common.messages import AlertNotice, FrameRef
 from common.store import AlertRecord, Store
@@ -98,8 +103,10 @@ FRAME_MODE_BATCH = 8
 ANALYSIS_FPS = 5.0
 PIXELS_METRIC = "matthan_detector_model_pixels_total"
 STRIDE = 32
-KINDS = ("sampled", "frame", "regions")
-DEFAULT_VARIANTS = ("sampled@640", "frame@640", "frame@320", "regions@320")
+KINDS = ("sampled", "frame", "regions", "keyframes")
+DEFAULT_VARIANTS = ("sampled@640", "frame@640", "frame@320", "regions@320", "keyframes@320")
+KEYFRAMES_IDLE_S = 10.0
+"""``keyframes@S``: regions@S on a camera that decodes keyframes only after this long idle."""
 Moved = tuple[tuple[float, float, float, float], ...]
 
 
@@ -112,6 +119,9 @@ class Variant:
     sampled: bool
     gated: bool
     detector: dict[str, Any] = field(default_factory=dict)
+    idle_keyframes_s: float | None = None
+    """Decode keyframes only once the camera was idle this long (``motion.idle_keyframes_only
+    _after_s``), as the live reader does; None: every frame is decoded."""
 
     @property
     def regions(self) -> bool:
@@ -131,6 +141,9 @@ def parse_variant(text: str) -> Variant:
     size = int(size_text)
     if kind == "regions":
         return Variant(text, True, True, {"mode": "regions", "region_size": size})
+    if kind == "keyframes":
+        regions = {"mode": "regions", "region_size": size}
+        return Variant(text, True, True, regions, idle_keyframes_s=KEYFRAMES_IDLE_S)
     return Variant(text, True, kind == "frame", {"mode": "frame", "input_size": size})
 
 
@@ -168,6 +181,7 @@ def site_for(fps: float, variant: Variant) -> SiteConfig:
                     "name": "clip",
                     "detect_url": "rtsp://127.0.0.1/clip",
                     "analysis_fps": fps,
+                    "motion": {"idle_keyframes_only_after_s": variant.idle_keyframes_s},
                     "zones": [{"name": "all", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
                     "rules": [
                         {
@@ -183,6 +197,12 @@ def site_for(fps: float, variant: Variant) -> SiteConfig:
             ],
         }
     )
+
+
+def idle_for_keyframes(picker: AnalysisPicker, camera: CameraConfig, t: float) -> bool:
+    """Whether the live reader would decode keyframes only at ``t`` (:class:`DecodePolicy`)."""
+    idle_after = camera.motion.idle_keyframes_only_after_s
+    return idle_after is not None and not picker.bursting(t) and picker.idle_for(t) >= idle_after
 
 
 def handed_over(
@@ -206,7 +226,10 @@ def handed_over(
                 return
             if sampler is not None and not sampler.due(t):
                 continue
-            if picker is not None and not picker.due(t):
+            keyframes_only = picker is not None and idle_for_keyframes(picker, camera, t)
+            if keyframes_only and not frame.key_frame:
+                continue  # the live reader would not even have decoded it
+            if picker is not None and not (picker.due(t) or keyframes_only):
                 continue
             look: str = Reason.MOTION.value
             moved: Moved = ()

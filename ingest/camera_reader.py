@@ -22,7 +22,15 @@ from common.frame_ring import Frame
 from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff, login_backoff
 from ingest.handoff import FrameHandoff
-from ingest.metrics import BURSTS, CAMERA_ONLINE, FRAMES_DECODED, GATED, PACKETS, RECONNECTS
+from ingest.metrics import (
+    BURSTS,
+    CAMERA_ONLINE,
+    FRAMES_DECODED,
+    GATED,
+    KEYFRAMES_ONLY,
+    PACKETS,
+    RECONNECTS,
+)
 from ingest.motion import Grey, small_grey
 from ingest.picker import AnalysisPicker
 from ingest.recorder import SegmentRecorder
@@ -282,9 +290,12 @@ class DecodePolicy:
         self._skip = self._base
         self._context.skip_frame = self._skip
         self.keyframes_only = False
+        self._gauge = KEYFRAMES_ONLY.labels(source.camera_id)
+        self._gauge.set(0)
 
     def update(self, idle_s: float, *, bursting: bool) -> None:
         """Decide from the seconds since the last motion and whether a burst is on."""
+        was = self.keyframes_only
         self.keyframes_only = (
             not bursting and self._idle_after is not None and idle_s >= self._idle_after
         )
@@ -292,3 +303,5 @@ class DecodePolicy:
         if skip != self._skip:
             self._skip = skip
             self._context.skip_frame = skip
+        if was != self.keyframes_only:
+            self._gauge.set(int(self.keyframes_only))

@@ -17,6 +17,13 @@ GATED = Counter(
     "Sampled frames judged by the motion gate, by verdict (motion, hold, refresh pass)",
     ["camera", "reason"],
 )
+KEYFRAMES_ONLY = Gauge(
+    "matthan_ingest_keyframes_only",
+    "1 while the camera is decoded keyframes only (idle for motion.idle_keyframes_only_after_s),"
+    " 0 while every frame is decoded",
+    ["camera"],
+    multiprocess_mode="livemax",
+)
 BURSTS = Counter(
     "matthan_ingest_bursts",
     "Bursts of faster sampling (motion.burst_fps for motion.burst_s) started by new motion",
