@@ -179,7 +179,10 @@ class MotionConfig(StrictModel):
     )
     hold_s: float = Field(default=2.0, ge=0.0, le=60.0, description="keep sending after motion")
     idle_keyframes_only_after_s: float | None = Field(
-        default=None, gt=0.0, le=3600.0, description="decode keyframes only once idle this long"
+        default=10.0,
+        gt=0.0,
+        le=3600.0,
+        description="decode keyframes only once idle this long (None: always every frame)",
     )
     masks: list[list[Point]] = Field(
         default_factory=list, max_length=16, description="polygons ignored (clocks, trees)"
