@@ -139,7 +139,8 @@ class CameraAnalysis:
 
         Tracks outside the regions of a regions look are held where they were last seen."""
         regions = list(look.regions)
-        held = self.book.held(regions) if look.kind != LookKind.FRAME else Detections.empty()
+        frame_look = look.kind == LookKind.FRAME
+        held = Detections.empty() if frame_look else self.book.held(regions, detections)
         if self._live and len(held):
             HELD_TRACKS.inc(len(held))
         tracked, rows = self.tracker.track(concat([detections, held]), t)
@@ -149,7 +150,7 @@ class CameraAnalysis:
         self.book.note_candidates(
             detections.xyxy[untracked & (detections.confidence >= self._confidence)]
         )
-        self.book.observe(tracked, seen, regions if look.kind != LookKind.FRAME else None, t)
+        self.book.observe(tracked, seen, None if frame_look else regions, t)
         self.sightings.note(image, tracked.filter(seen), t)
         height, width = image.shape[:2]
         events = self.rules.evaluate(tracked, width, height, t, seen)

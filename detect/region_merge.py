@@ -6,7 +6,8 @@ or whole in one and cut by the edge of another (a partial box inside the whole o
 1. drops each *cut* box that lies mostly (:data:`CUT_INSIDE_SHARE`) inside a whole box of the
    same class: the whole box already tells where the object is;
 2. runs class-aware NMS over what is left, as the model's own post-processing does, so that two
-   sightings of one object become one (the more confident);
+   sightings of one object become one (the more confident), and a class-agnostic one at a high
+   overlap (:data:`SAME_OBJECT_IOU`) for one object named differently by two regions;
 3. says which of the surviving boxes are still cut: they are looked at again in a larger region.
 """
 
@@ -19,6 +20,11 @@ import numpy.typing as npt
 from detect.detections import Detections
 
 CUT_INSIDE_SHARE = 0.5
+SAME_OBJECT_IOU = 0.8
+"""Boxes of different classes overlapping this much are one object named twice: a parked van
+seen as a car in one region and as a truck in another (each region sees it at its own scale).
+Left as two, they become two tracks; whichever class a later look says, the other track
+starves, is dropped and comes back as a new track, and a rule alerts again."""
 
 
 def concat(parts: list[Detections]) -> Detections:
@@ -58,13 +64,20 @@ def merge(
     detections, cut = detections.filter(keep), cut[keep]
     if len(detections) < 2:
         return detections, cut
+    mask = _nms(detections, iou, agnostic=False) & _nms(detections, SAME_OBJECT_IOU, agnostic=True)
+    return detections.filter(mask), cut[mask]
+
+
+def _nms(detections: Detections, iou: float, *, agnostic: bool) -> npt.NDArray[np.bool_]:
+    """Which rows survive non-maximum suppression at ``iou`` (per class unless ``agnostic``)."""
     x1, y1, x2, y2 = detections.xyxy.astype(np.float64).T
     xywh = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+    classes = np.zeros_like(detections.class_id) if agnostic else detections.class_id
     kept = np.asarray(
         cv2.dnn.NMSBoxesBatched(
             xywh,  # type: ignore[arg-type]
             detections.confidence,  # type: ignore[arg-type]
-            detections.class_id,  # type: ignore[arg-type]
+            classes,  # type: ignore[arg-type]
             0.0,
             iou,
         ),
@@ -72,4 +85,4 @@ def merge(
     ).reshape(-1)
     mask = np.zeros(len(detections), np.bool_)
     mask[kept] = True
-    return detections.filter(mask), cut[mask]
+    return mask

@@ -32,6 +32,8 @@ MOVING_SIZES_PER_S = 0.15
 """A track moving less than this share of its size (sqrt of its area) per second is stationary."""
 SPEED_WINDOW_S = 1.0
 """Speed is measured over at least this long."""
+HELD_OVERLAP_IOU = 0.3
+"""A track overlapping a detection of this frame this much was found, not held."""
 HELD_AT_MOST_S = 120.0
 """A track never seen for this long is forgotten, looked at or not."""
 
@@ -146,9 +148,16 @@ class TrackBook:
         ]
         return _stack(boxes)
 
-    def held(self, regions: list[Region]) -> Detections:
-        """The last boxes of the tracks outside every region looked at: kept, not seen."""
-        states = self._inside(regions, inside=False)
+    def held(self, regions: list[Region], found: Detections) -> Detections:
+        """The last boxes of the tracks outside every region looked at: kept, not seen.
+
+        A track the model ``found`` anyway (a follow-up look, or a region's margin, reached
+        it) is not held: a second box on the same object would start a second track."""
+        states = [
+            state
+            for state in self._inside(regions, inside=False)
+            if not _overlaps(state.box, found.xyxy)
+        ]
         if not states:
             return Detections.empty()
         return Detections(
@@ -166,6 +175,20 @@ class TrackBook:
         for region in regions:
             covered |= region.contains(boxes)
         return [s for s, c in zip(states, covered.tolist(), strict=True) if c == inside]
+
+
+def _overlaps(box: npt.NDArray[np.float32], others: Boxes, iou: float = HELD_OVERLAP_IOU) -> bool:
+    """Whether ``box`` overlaps one of ``others`` by at least ``iou``."""
+    if not len(others):
+        return False
+    x1 = np.maximum(others[:, 0], box[0])
+    y1 = np.maximum(others[:, 1], box[1])
+    x2 = np.minimum(others[:, 2], box[2])
+    y2 = np.minimum(others[:, 3], box[3])
+    inner = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    own = (box[2] - box[0]) * (box[3] - box[1])
+    return bool((inner >= iou * (areas + own - inner)).any())
 
 
 def _stack(boxes: list[npt.NDArray[np.float32]]) -> Boxes:

@@ -124,8 +124,8 @@ def test_tracks_outside_the_regions_are_held_and_forgotten_once_looked_at_in_vai
     book = TrackBook()
     book.observe(tracked((500, 40, 600, 100)), np.array([True]), None, 0.0)
     elsewhere = [Region(0, 0, 320)]
-    assert len(book.held(elsewhere)) == 1
-    assert len(book.held([Region(320, 0, 320)])) == 0
+    assert len(book.held(elsewhere, Detections.empty())) == 1
+    assert len(book.held([Region(320, 0, 320)], Detections.empty())) == 0
     empty = Detections.empty().with_tracker_ids(np.empty(0, np.int64))
     book.observe(empty, np.zeros(0, np.bool_), [Region(320, 0, 320)], 2.0)
     assert 1 in book.tracks  # looked at in vain for 2 s: not yet gone
