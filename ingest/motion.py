@@ -118,6 +118,7 @@ class MotionGate:
         self._last_motion = -1e18
         self._last_sent = -1e18
         self._last_light = -1e18
+        self._watched_since: float | None = None
         self._min_blob = float(MIN_BLOB_PIXELS)
         self._in_motion = False
 
@@ -206,8 +207,12 @@ class MotionGate:
         return Verdict(reason, changed)
 
     def idle_for(self, t: float) -> float:
-        """Seconds since the last motion (for keyframes-only decoding when idle)."""
-        return t - self._last_motion
+        """Seconds without motion (for keyframes-only decoding when idle), counted from the
+        first frame judged at the earliest: a camera that just (re)connected is not idle yet,
+        or it would start on keyframes only and see a newcomer a GOP late."""
+        if self._watched_since is None:
+            self._watched_since = t
+        return t - max(self._last_motion, self._watched_since)
 
 
 def moving_boxes(moving: Grey, min_pixels: float) -> tuple[Box, ...]:
