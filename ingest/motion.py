@@ -128,6 +128,7 @@ class MotionGate:
         A disabled gate passes every frame as motion of the whole picture.
         """
         if not self.config.enabled:
+            self._last_motion = t  # never idle: no keyframes-only decoding either
             return Verdict(Reason.MOTION, 1.0, WHOLE_PICTURE)
         frame = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
         if self._background is None or self._background.shape != frame.shape:

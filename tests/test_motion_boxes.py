@@ -194,10 +194,20 @@ def test_a_busy_picture_is_merged_down_to_the_limit_without_losing_motion() -> N
         assert any(contains(box, square_box(*square), (0, 0)) for box in verdict.boxes)
 
 
-def test_disabled_gate_reports_the_whole_picture() -> None:
-    verdict = MotionGate(MotionConfig(enabled=False)).check(picture(), 0.0)
+def test_disabled_gate_reports_the_whole_picture_and_never_goes_idle() -> None:
+    gate = MotionGate(MotionConfig(enabled=False))
+    verdict = gate.check(picture(), 0.0)
     assert verdict.boxes == WHOLE_PICTURE
     assert not verdict.new_motion
+    gate.check(picture(), 60.0)
+    assert gate.idle_for(60.0) == 0.0  # so it is never decoded keyframes only
+
+
+def test_a_camera_is_idle_only_after_being_watched_that_long() -> None:
+    gate = MotionGate(MotionConfig())
+    for step in range(50):  # a still picture for 10 s at 5 fps
+        gate.check(picture(), 100.0 + 0.2 * step)
+        assert gate.idle_for(100.0 + 0.2 * step) <= 0.2 * step + 1e-9
 
 
 def test_new_motion_is_motion_starting_after_stillness() -> None:
@@ -252,7 +262,8 @@ def test_motion_after_stillness_bursts_sampling_on_a_real_clip() -> None:
             if picker.judge(grey, t)[1]:
                 bursts.append(t)
     assert 2 <= len(bursts) <= 5, bursts
-    inside, outside = [], []
+    inside: list[float] = []
+    outside: list[float] = []
     for before, after in itertools.pairwise(sampled):
         in_burst = any(start <= before < start + burst_s for start in bursts)
         (inside if in_burst else outside).append(after - before)
