@@ -207,11 +207,6 @@ class DetectionCore:
         """The tracker, rules and sightings of one camera."""
         return self._cameras[camera_id]
 
-    @property
-    def in_flight(self) -> int:
-        """Batches started and not yet collected."""
-        return self._inference.busy if self._inference is not None else 0
-
     def process(self, batch: list[PendingFrame]) -> None:
         """Look at one batch of frames and act on what the rules say, before returning."""
         self.submit(batch)
@@ -246,8 +241,8 @@ class DetectionCore:
         while self._inference is not None and self._inference.busy:
             self._collect(self._inference.drain())
 
-    def _start(self, batch: ModelBatch) -> None:
-        kind = "crop" if batch.parts[0].region is not None else "frame"
+    def _start(self, batch: ModelBatch, kind: str | None = None) -> None:
+        kind = kind or ("crop" if batch.parts[0].region is not None else "frame")
         MODEL_IMAGES.labels(kind).inc(len(batch))
         MODEL_PIXELS.inc(batch.tensor.shape[0] * batch.tensor.shape[2] * batch.tensor.shape[3])
         BATCH_SIZE.observe(len(batch))
@@ -269,9 +264,7 @@ class DetectionCore:
             assert isinstance(look, _CoreLook)
             regions = look.follow_up(self._detector.iou)
             if regions:
-                follow_up = self._looker.pack_regions(look, regions)
-                MODEL_IMAGES.labels("follow_up").inc(len(regions))
-                self._start(follow_up)
+                self._start(self._looker.pack_regions(look, regions), "follow_up")
             else:
                 look.done = True
         self._finish_ready()

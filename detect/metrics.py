@@ -13,7 +13,8 @@ BATCH_SIZE = Histogram(
 )
 INFERENCE_SECONDS = Histogram(
     "matthan_detector_inference_seconds",
-    "Wall time of one batch: preprocess, inference and NMS",
+    "Time one model batch took, from its start to the end of inference (a batch may wait for"
+    " a free request while others run)",
     buckets=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28),
 )
 FRAME_AGE_SECONDS = Histogram(
