@@ -83,10 +83,6 @@ class Detector:
         return self._backend
 
     @property
-    def imgsz(self) -> int:
-        return self._imgsz
-
-    @property
     def iou(self) -> float:
         """The NMS overlap above which the weaker of two same-class boxes is dropped."""
         return self._iou

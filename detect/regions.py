@@ -193,8 +193,3 @@ def enlarged(box: npt.NDArray[np.float32], region: Region, width: int, height: i
     side = max(math.ceil(1.5 * region.side), math.ceil(2 * max(x2 - x1, y2 - y1)))
     side = min(side, max(width, height))
     return Region(_place(x1, x2, side, width), _place(y1, y2, side, height), side)
-
-
-def share_of_frame(regions: list[Region], width: int, height: int) -> float:
-    """Model pixels of ``regions`` over the frame's pixels (above 1: more than a whole pass)."""
-    return sum(region.area for region in regions) / max(1, width * height)
