@@ -26,7 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from benchmarks.farm import Mount, default_clips_dir
+from common.paths import default_clips_dir
+from matthan.farm import Mount
 
 Mix = Literal["busy", "commune"]
 MIXES: tuple[Mix, ...] = get_args(Mix)

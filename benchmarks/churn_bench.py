@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_mix import camera_mounts
-from benchmarks.farm import CameraFarm
 from benchmarks.machine import machine_info
 from benchmarks.pipeline_bench import free_port, percentiles, start_service
 from benchmarks.service_probe import by_label, scrape
+from matthan.farm import CameraFarm
 
 RESULTS = Path(__file__).parent / "results"
 JUDGED = "matthan_ingest_motion_frames_total"

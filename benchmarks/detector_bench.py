@@ -52,9 +52,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.farm import default_clips_dir
 from benchmarks.machine import machine_info
-from common.paths import resolve_model
+from common.paths import default_clips_dir, resolve_model
 from detect.backends.factory import BackendKind, create_backend
 from detect.detector import Detector
 from detect.inference import InferenceQueue

@@ -2,11 +2,16 @@
 
 For each camera count N, the camera farm serves N mounts (a mix of the clip library, each
 camera at its own offset), the production ingest workers read them (decode, sample at the
-analysis rate, motion gate, tamper checks, recording by remux), and the benchmark drains
-the hand-off queue as the detector would. Over a measurement window it records, per N:
-achieved analysis fps per camera (frames the gate judged) against the target, frames
+analysis rate, motion gate, tamper checks, recording by remux) and publish their frames in
+the shard rings as for the detector (no detector reads them). Over a measurement window it
+records, per N: achieved analysis fps per camera (frames the gate judged) against the target, frames
 handed off, CPU cores used by the ingest workers (and by the farm, separately), and
-resident memory per camera.
+resident memory per camera (PSS: shared pages split between the processes that map them).
+
+The busy mix is also measured against its physical floor (``--floor``, on for busy by default):
+a bare PyAV decode loop of the same streams (:mod:`benchmarks.decode_floor`), run after the
+workers in a farm serving the same mounts, once per camera count. Each row then gives CPU
+milliseconds per camera-second for production ingest and for the floor, and their ratio.
 
 Run: ``.venv/bin/python -m benchmarks.ingest_bench [--cameras 25 50 100 150] [--window 30]``
 Results: ``benchmarks/results/ingest-<time>.json`` and ``ingest-latest.json``.
@@ -18,20 +23,19 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import queue
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_mix import MIXES, Mix, camera_mounts
-from benchmarks.farm import CameraFarm
+from benchmarks.decode_floor import FloorResult, measure_floor
 from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
+from matthan.farm import CameraFarm
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -61,14 +65,13 @@ def site_config(
     )
 
 
-def drain(frames: Any, stop: threading.Event, counts: dict[str, int]) -> None:
-    """Take frames off the hand-off queue as the detector would (and count them)."""
-    while not stop.is_set():
-        try:
-            ref = frames.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        counts[ref.camera_id] += 1
+def published(rings: list[Any]) -> dict[str, int]:
+    """Frames each camera has published in its ring so far (its newest sequence number)."""
+    return {
+        camera: int(seq)
+        for ring in rings
+        for camera, seq in zip(ring.cameras, ring.latest(), strict=True)
+    }
 
 
 def collected(metrics_dir: Path) -> list[Any]:
@@ -117,9 +120,12 @@ def measure(
     metrics_dir = scratch / "metrics"
     metrics_dir.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from common.channel import Channel, DropPolicy
+    from common.messages import AlertNotice
     from common.store import Store
     from ingest.source import sources_for
     from ingest.worker import WorkerPlan, run_worker
+    from matthan.rings import create_rings
     from matthan.supervisor import shard
 
     context = mp.get_context("spawn")
@@ -128,44 +134,46 @@ def measure(
             config = site_config(farm, count, fps, scratch / "rec", idle_after_s)
             database = scratch / "bench.db"
             Store(database).close()
-            frames = context.Queue(maxsize=config.ingest.queue_size)
-            notices = context.Queue(maxsize=1000)
+            notices: Channel[AlertNotice] = Channel.create(
+                context, "alert_notices", 1000, policy=DropPolicy.NEWEST
+            )
             stop_event = context.Event()
             processes = []
-            for index, sources in enumerate(shard(sources_for(config), workers)):
+            shards = shard(sources_for(config), workers)
+            rings = create_rings(
+                [[source.camera_id for source in sources] for sources in shards],
+                config.ingest.analysis_size,
+            )
+            for index, sources in enumerate(shards):
                 plan = WorkerPlan(
                     shard=index,
                     sources=tuple(sources),
                     database=database,
-                    ring_slots=config.ingest.ring_slots,
-                    frame_size=config.ingest.analysis_size,
+                    ring=rings[index].name,
                     recording=config.recording,
                     offline_alert_after_s=30,
                 )
-                process = context.Process(
-                    target=run_worker, args=(plan, frames, notices, stop_event)
-                )
+                process = context.Process(target=run_worker, args=(plan, notices, stop_event))
                 process.start()
                 processes.append(process)
-            counts: dict[str, int] = defaultdict(int)
-            stop_drain = threading.Event()
-            threading.Thread(target=drain, args=(frames, stop_drain, counts), daemon=True).start()
             time.sleep(warmup_s)
             pids = [p.pid for p in processes if p.pid is not None]
             farm_pid = farm.pid
             cpu0, farm_cpu0 = process_cpu_seconds(pids), process_cpu_seconds([farm_pid])
-            judged0, handed0, t0 = judged_per_camera(metrics_dir), dict(counts), time.monotonic()
+            judged0, handed0 = judged_per_camera(metrics_dir), published(rings)
+            t0 = time.monotonic()
             time.sleep(window_s)
             elapsed = time.monotonic() - t0
             cpu = (process_cpu_seconds(pids) - cpu0) / elapsed
             farm_cpu = (process_cpu_seconds([farm_pid]) - farm_cpu0) / elapsed
-            judged1, handed1 = judged_per_camera(metrics_dir), dict(counts)
+            judged1, handed1 = judged_per_camera(metrics_dir), published(rings)
             rss = process_rss_bytes(pids)
             keyframes_only = keyframes_only_share(metrics_dir)
             stop_event.set()
-            stop_drain.set()
             for process in processes:
                 process.join(30)
+            for ring in rings:
+                ring.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ids = [f"cam{index:03d}" for index in range(count)]
@@ -184,11 +192,83 @@ def measure(
         "cpu_cores_used": round(cpu, 3),
         "farm_cpu_cores": round(farm_cpu, 3),
         "rss_mb_per_camera": round(rss / 1e6 / count, 2),
+        "pss_mb_per_camera": round(rss / 1e6 / count, 2),
+        "core_ms_per_camera_second": round(1000 * cpu / count, 2),
         "rss_mb_total": round(rss / 1e6, 1),
         "realtime": statistics.median(judged) >= 0.95 * fps,
         "window_s": round(elapsed, 1),
         "workers": workers,
     }
+
+
+def floor_run(
+    count: int, mix: Mix, *, fps: float, window_s: float, warmup_s: float, workers: int
+) -> FloorResult:
+    """The decode floor of ``count`` cameras of ``mix``: a farm serving the same mounts as
+    :func:`measure`'s, decoded bare by as many processes as there are ingest workers."""
+    mounts = camera_mounts(count, mix)
+    with CameraFarm(mounts) as farm:
+        return measure_floor(
+            [farm.url(mount.name) for mount in mounts],
+            analysis_fps=fps,
+            processes=workers,
+            warmup_s=warmup_s,
+            window_s=window_s,
+        )
+
+
+def with_floor(run: dict[str, Any], floor: FloorResult | None) -> dict[str, Any]:
+    """``run`` with the floor's figures and ``floor_ratio`` (production CPU per camera-second
+    over the floor's); None for each when there is no floor."""
+    figures: dict[str, Any] = dict.fromkeys(FLOOR_KEYS) if floor is None else floor.report()
+    floor_ms = None if floor is None else floor.core_ms_per_camera_second
+    ratio = None if not floor_ms else round(run["core_ms_per_camera_second"] / floor_ms, 2)
+    return {**run, **figures, "floor_ratio": ratio}
+
+
+FLOOR_KEYS = (
+    "floor_core_ms_per_camera_second",
+    "floor_cpu_cores",
+    "floor_camera_seconds",
+    "floor_realtime_share",
+    "floor_pss_mb_per_camera",
+    "floor_window_s",
+)
+SUMMARY_KEYS = (
+    "cameras",
+    "mix",
+    "idle_keyframes_only_after_s",
+    "analysis_fps_per_camera_median",
+    "keyframes_only_share",
+    "cpu_cores_used",
+    "rss_mb_per_camera",
+    "pss_mb_per_camera",
+    "core_ms_per_camera_second",
+    "floor_core_ms_per_camera_second",
+    "floor_ratio",
+)
+TABLE = (
+    ("cameras", "cams"),
+    ("mix", "mix"),
+    ("idle_keyframes_only_after_s", "idle s"),
+    ("analysis_fps_per_camera_median", "fps"),
+    ("keyframes_only_share", "kf only"),
+    ("cpu_cores_used", "cores"),
+    ("pss_mb_per_camera", "PSS MB/cam"),
+    ("core_ms_per_camera_second", "ms/cam-s"),
+    ("floor_core_ms_per_camera_second", "floor ms/cam-s"),
+    ("floor_ratio", "x floor"),
+)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The summary rows as a plain text table."""
+    cells = [[head for _, head in TABLE]]
+    cells += [["-" if row[key] is None else str(row[key]) for key, _ in TABLE] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in cells
+    )
 
 
 def main() -> None:
@@ -206,10 +286,18 @@ def main() -> None:
         default=["none", "10"],
         help="keyframes-only decoding after this many idle seconds ('none': never); each is run",
     )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure the bare-decode floor for every mix (--no-floor: for none; default: busy)",
+    )
     args = parser.parse_args()
     runs = []
     mixes: list[Mix] = args.mix
+    floors: dict[tuple[Mix, int], FloorResult] = {}
     for mix in mixes:
+        wants_floor = args.floor or (args.floor is None and mix == "busy")
         for idle in args.idle_after:
             idle_after_s = None if idle == "none" else float(idle)
             for count in args.cameras:
@@ -222,28 +310,31 @@ def main() -> None:
                     mix=mix,
                     idle_after_s=idle_after_s,
                 )
+                if wants_floor and (mix, count) not in floors:
+                    floors[mix, count] = floor_run(
+                        count,
+                        mix,
+                        fps=args.fps,
+                        window_s=args.window,
+                        warmup_s=args.warmup,
+                        workers=args.workers,
+                    )
+                result = with_floor(result, floors.get((mix, count)))
                 print(json.dumps(result), flush=True)
                 runs.append(result)
-    keys = (
-        "cameras",
-        "mix",
-        "idle_keyframes_only_after_s",
-        "analysis_fps_per_camera_median",
-        "keyframes_only_share",
-        "cpu_cores_used",
-        "rss_mb_per_camera",
-    )
+    summary = [{k: run[k] for k in SUMMARY_KEYS} for run in runs]
     report = {
         "benchmark": "ingest",
         "machine": machine_info(),
         "command": "python -m benchmarks.ingest_bench " + " ".join(sys.argv[1:]),
-        "summary": [{k: run[k] for k in keys} for run in runs],
+        "summary": summary,
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for name in (f"ingest-{stamp}.json", "ingest-latest.json"):
         (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(summary))
     print(f"wrote {args.out / 'ingest-latest.json'}")
 
 

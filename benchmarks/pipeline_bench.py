@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_mix import MIXES, Mix, camera_id, camera_mounts, describe
-from benchmarks.farm import CameraFarm, default_clips_dir
 from benchmarks.machine import (
     cpu_seconds_by_pid,
     machine_info,
@@ -61,6 +60,8 @@ from benchmarks.service_probe import (
     rates,
     scrape,
 )
+from common.paths import default_clips_dir
+from matthan.farm import CameraFarm
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -219,11 +220,10 @@ def summarise(
     analysed = changed("matthan_detector_frames_total", "camera")
     handed = sum(changed("matthan_ingest_frames_handed_off_total", "camera").values())
     drops = changed("matthan_detector_frames_dropped_total", "reason")
-    drops_ingest = changed("matthan_ingest_frames_dropped_total", "reason")
     batches = changed("matthan_detector_batch_size_count")
     batch_sum = changed("matthan_detector_batch_size_sum")
     per_camera = [judged.get(camera_id(i), 0.0) / elapsed for i in range(count)]
-    dropped = sum(drops.values()) + sum(drops_ingest.values())
+    dropped = sum(drops.values())
     drop_share = dropped / handed if handed else 0.0
     age_p95 = histogram_quantile(after, before, "matthan_detector_frame_age_seconds", 0.95)
     median_fps = statistics.median(per_camera) if per_camera else 0.0
@@ -234,7 +234,7 @@ def summarise(
         "analysis_fps_per_camera_min": round(min(per_camera, default=0.0), 2),
         "detector_images_per_s": round(sum(analysed.values()) / elapsed, 1),
         "gate_pass_share": round(handed / max(1.0, sum(judged.values())), 3),
-        "drops_per_s": {k: round(v / elapsed, 2) for k, v in (drops | drops_ingest).items()},
+        "drops_per_s": {k: round(v / elapsed, 2) for k, v in drops.items()},
         "drop_share": round(drop_share, 3),
         "mean_batch": round(sum(batch_sum.values()) / max(1.0, sum(batches.values())), 2),
         "frame_age_p95_s": age_p95,

@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.farm import default_clips_dir
 from benchmarks.machine import machine_info
 from common import jobs
 from common.config import SiteConfig
 from common.jobs import JobSource, JobState, NewJob
+from common.paths import default_clips_dir
 from common.store import Store
 from detect.core import build_detector
 from detect.reanalysis import JobRunner

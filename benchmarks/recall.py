@@ -65,33 +65,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import av
 from prometheus_client import REGISTRY
 
 from benchmarks.camera_mix import RECALL_CLIPS
-from benchmarks.farm import default_clips_dir
 from benchmarks.machine import machine_info
 from benchmarks.production import detector_settings
 from benchmarks.service_probe import Samples, counter_totals
 from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
-from common.messages import AlertNotice, FrameRef
+from common.messages import FrameRef
+from common.paths import default_clips_dir
 from common.store import AlertRecord, Store
 from detect.core import DetectionCore, build_detector
-from detect.pending import PendingFrame
-from ingest.camera_reader import luma
+from detect.frames import PendingFrame
+from ingest.decode import AnalysisScaler, FrameSampler, luma
 from ingest.motion import MotionGate, Reason, small_grey
 from ingest.picker import AnalysisPicker
-from ingest.sampling import FrameSampler, scaled_size
 
 RESULTS = Path(__file__).parent / "results"
 SMOKE_CLIPS = ("la_cam68_1st_alameda_sidewalk.mp4",)
@@ -215,6 +213,7 @@ def handed_over(
     picker = AnalysisPicker(fps, camera.motion) if variant.sampled and variant.gated else None
     sampler = FrameSampler(fps) if variant.sampled and picker is None else None
     gate = MotionGate(camera.motion) if variant.gated and picker is None else None
+    scale = AnalysisScaler(site.ingest.analysis_size)
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         assert stream.time_base is not None
@@ -242,8 +241,8 @@ def handed_over(
                 if not verdict.send:
                     continue
                 look, moved = verdict.reason.value, verdict.boxes
-            width, height = scaled_size(frame.width, frame.height, site.ingest.analysis_size)
-            image = cast(Frame, frame.reformat(width, height, "bgr24").to_ndarray())
+            image = scale(frame)
+            height, width = image.shape[:2]
             ref = FrameRef(
                 "clip", "", 0, 0, height, width, t, BASE_TIME + t, look=look, moved=moved
             )
@@ -278,8 +277,7 @@ def run_core(clip: Path, seconds: float, variant: Variant, fps: float) -> Run:
     before = counter_totals(registry_samples())
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "recall.db")
-        notices: queue.Queue[AlertNotice] = queue.Queue()
-        core = DetectionCore(site, store, notices, build_detector(site))  # type: ignore[arg-type]
+        core = DetectionCore(site, store, None, build_detector(site))
         batch: list[PendingFrame] = []
         count, geometry = 0, 0
         for ref, image in handed_over(clip, seconds, variant, site):

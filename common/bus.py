@@ -3,38 +3,17 @@
 Each subscriber has its own bounded queue; a slow subscriber loses its oldest notices
 (counted in ``dropped``) instead of slowing the publisher or the other subscribers.
 Notices only say "look at the store": a subscriber that lost some catches up from there.
+They come from other processes over the ``alert_notices`` channel (:mod:`common.channel`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import queue
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Generic, Protocol, TypeVar
-
-from common.messages import AlertNotice
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
-
-
-class NoticeQueue(Protocol):
-    """The cross-process queue that carries alert notices to the dashboard."""
-
-    def put_nowait(self, item: AlertNotice, /) -> None: ...
-
-
-def publish_notice(notices: NoticeQueue | None, notice: AlertNotice) -> None:
-    """Announce a stored alert; when the queue is full the notice is dropped (logged), since
-    the dashboard also reads new alerts from the store every few seconds."""
-    if notices is None:
-        return
-    try:
-        notices.put_nowait(notice)
-    except queue.Full:
-        log.warning("alert bus full; alert %d is read from the store", notice.alert_id)
 
 
 class EventBus(Generic[T]):

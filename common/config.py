@@ -268,10 +268,6 @@ class IngestConfig(StrictModel):
     )
     open_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
     read_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
-    queue_size: int = Field(default=64, ge=1, le=10000)
-    ring_slots: int = Field(
-        default=96, ge=2, le=1024, description="per worker; keep above queue_size"
-    )
     offline_alert_after_s: float = Field(
         default=10.0, ge=0.0, le=3600.0, description="debounce before 'camera offline'"
     )

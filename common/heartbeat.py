@@ -9,7 +9,7 @@ A beat is the one write that is better skipped than waited for: it waits at most
 (``matthan_store_writes_dropped_total{operation="heartbeat"}``) and tried again at the next
 call, so the role's loop goes on and the first beat after the store is free again comes at
 once. Whoever judges a silent role must therefore know whether the store let it beat
-(:meth:`detect.downtime.AnalysisWatch.is_hung`).
+(:meth:`matthan.analysis_watch.AnalysisWatch.is_hung`).
 
 The table is created with the rest of the schema when a :class:`~common.store.Store` opens,
 so reading ages never writes.

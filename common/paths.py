@@ -16,6 +16,18 @@ def model_search_path() -> list[Path]:
     return [*places, LOCAL_MODELS, REPO_ROOT.parent / "shared" / "models"]
 
 
+def default_clips_dir() -> Path:
+    """The clip library: `$MATTHAN_CLIPS`, else ``shared/clips`` beside the repository.
+
+    The demo serves its clips as cameras (:mod:`matthan.demo`), ``matthan quantize``
+    calibrates on them; the tests and benchmarks use them too.
+    """
+    configured = os.environ.get("MATTHAN_CLIPS")
+    if configured:
+        return Path(configured)
+    return REPO_ROOT.parent / "shared" / "clips"
+
+
 def resolve_model(name: str) -> Path:
     """The model file for ``name``: a path as given, or a bare name found on the search path."""
     given = Path(name).expanduser()

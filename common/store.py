@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS camera_events (
     detail      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS camera_events_camera_time ON camera_events (camera_id, at);
+CREATE TABLE IF NOT EXISTS camera_decode (
+    camera_id       TEXT PRIMARY KEY,
+    keyframes_only  INTEGER NOT NULL,
+    at              REAL NOT NULL
+);
 """
 
 
@@ -322,6 +327,27 @@ class Store:
                 )
 
         self._write("camera_event", insert)
+
+    def set_decode_mode(self, camera_id: str, keyframes_only: bool, at: float) -> None:
+        """Since ``at`` the camera is decoded keyframes only (idle) or fully; one row per
+        camera, replaced at each change (a mode is no event: the history is not kept)."""
+
+        def upsert() -> None:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO camera_decode (camera_id, keyframes_only, at) VALUES (?,?,?) "
+                    "ON CONFLICT(camera_id) DO UPDATE "
+                    "SET keyframes_only=excluded.keyframes_only, at=excluded.at",
+                    (camera_id, int(keyframes_only), at),
+                )
+
+        self._write("decode_mode", upsert)
+
+    def keyframes_only_cameras(self) -> dict[str, bool]:
+        """Whether each camera that ever reported a decode mode is decoded keyframes only."""
+        with self._lock:
+            rows = self._db.execute("SELECT camera_id, keyframes_only FROM camera_decode")
+            return {row["camera_id"]: bool(row["keyframes_only"]) for row in rows.fetchall()}
 
     def latest_camera_states(self) -> dict[str, CameraStatus]:
         """The last known state of every camera that ever reported one."""

@@ -18,8 +18,8 @@ import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.context import SpawnContext
-from multiprocessing.queues import Queue
 
+from common.channel import Channel
 from common.messages import FrameDetections
 
 
@@ -60,13 +60,10 @@ class WatchedCameras:
 class DetectionsChannel:
     """How tracked boxes travel from the detection core to the dashboard.
 
-    ``queue`` is bounded; the core drops a frame's boxes when it is full (drop newest,
-    counted in ``matthan_detector_overlay_dropped_total``): the next frame replaces them.
-    Like the alert notices' queue it outlives the processes at its ends: one killed in the
-    middle of a put or a get (``kill -9``) can leave the queue's lock held (see
-    :mod:`detect.relay`), and boxes then stop until the service restarts. Only the drawing
-    over live video depends on it, never an alert.
+    ``boxes`` is the ``overlay_boxes`` channel (:mod:`common.channel`): bounded, it drops the
+    newest frame's boxes when full, since the next frame replaces them. Only the drawing over
+    live video depends on it, never an alert. ``watched`` says which cameras to send.
     """
 
-    queue: Queue[FrameDetections]
+    boxes: Channel[FrameDetections]
     watched: WatchedCameras

@@ -1,13 +1,11 @@
-"""The app factory: the lifespan owns the store, the accounts, the bus and the notice pump."""
+"""The app factory: the lifespan owns the store, the accounts, the bus and the channel pumps."""
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from multiprocessing.queues import Queue
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.accounts import Accounts
 from common.bus import EventBus
+from common.channel import Channel
 from common.config import SiteConfig
 from common.messages import AlertNotice
 from common.store import Store
@@ -40,7 +39,8 @@ from dashboard import (
 from dashboard.auth import LoginRequiredError, api_session
 from dashboard.config_audit import audit_config
 from dashboard.live import LiveRelay
-from dashboard.overlay import LiveDetections, start_pump
+from dashboard.overlay import LiveDetections
+from dashboard.pump import start_pump
 from dashboard.state import DashboardState
 from dashboard.thumbnails import Thumbnails
 
@@ -53,23 +53,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-
-
-def _pump_notices(
-    notices: Queue[AlertNotice],
-    bus: EventBus[AlertNotice],
-    loop: asyncio.AbstractEventLoop,
-    stop: threading.Event,
-) -> None:
-    """Move notices from the detection process's queue onto the bus, in the loop's thread."""
-    while not stop.is_set():
-        try:
-            notice = notices.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        except (EOFError, OSError):
-            return
-        loop.call_soon_threadsafe(bus.publish, notice)
 
 
 async def _login_redirect(_request: Request, exc: Exception) -> Response:
@@ -111,13 +94,15 @@ def _include_routers(app: FastAPI, public_health: bool) -> None:
 def create_app(
     site: SiteConfig,
     database: Path,
-    notices: Queue[AlertNotice] | None = None,
+    notices: Channel[AlertNotice] | None = None,
     overlay: DetectionsChannel | None = None,
 ) -> FastAPI:
     """The dashboard for ``site``, reading the store at ``database``.
 
-    ``overlay`` brings the detection core's tracked boxes for live view; without it (a
-    dashboard run on its own) the detections sockets open but stay quiet.
+    ``notices`` brings the other processes' alert notices to the alert feeds, and ``overlay``
+    the detection core's tracked boxes for live view (a pump thread each: :mod:`dashboard.pump`);
+    without them (a dashboard run on its own) the feeds catch up from the store and the
+    detections sockets open but stay quiet.
     """
 
     @asynccontextmanager
@@ -133,25 +118,18 @@ def create_app(
         app.state.dashboard = DashboardState(
             site, store, bus, accounts, thumbnails, live, detections=detections
         )
-        stop = threading.Event()
-        pump = None
+        stop, loop = threading.Event(), asyncio.get_running_loop()
+        pumps: list[threading.Thread] = []
         if notices is not None:
-            loop = asyncio.get_running_loop()
-            pump = threading.Thread(
-                target=_pump_notices, args=(notices, bus, loop, stop), name="notice-pump"
-            )
-            pump.start()
-        boxes_pump = None
+            pumps.append(start_pump(notices, bus.publish, loop, stop, "notice-pump"))
         if overlay is not None:
-            boxes_pump = start_pump(overlay.queue, detections, asyncio.get_running_loop(), stop)
+            pumps.append(start_pump(overlay.boxes, detections.publish, loop, stop, "boxes-pump"))
         try:
             yield
         finally:
             stop.set()
-            if pump is not None:
+            for pump in pumps:
                 pump.join(timeout=5)
-            if boxes_pump is not None:
-                boxes_pump.join(timeout=5)
             detections.close()
             await live.close()
             store.close()

@@ -1,29 +1,24 @@
-"""Tracked boxes of the cameras watched live: from the detection core's queue to the sockets.
+"""Tracked boxes of the cameras watched live: from the detection core's channel to the sockets.
 
 A page that plays a camera live opens ``/ws/cameras/{id}/detections``
 (:mod:`dashboard.routes_detections`) and draws what arrives over the video. While at least
 one such socket is open for a camera, :class:`LiveDetections` keeps that camera's shared flag
-set, and only then does the detection core send its boxes (:mod:`detect.overlay`). A thread
-moves them from the core's queue onto the event loop, where each socket of the camera gets
-them in a small queue of its own: a slow socket loses its oldest frames (counted in
-``matthan_dashboard_detections_dropped_total``), never the others' and never the pump's.
+set, and only then does the detection core send its boxes (:mod:`detect.overlay`). A pump
+thread (:mod:`dashboard.pump`) moves them from the core's channel onto the event loop, where
+each socket of the camera gets them in a small queue of its own: a slow socket loses its
+oldest frames (counted in ``matthan_dashboard_detections_dropped_total``), never the others'
+and never the pump's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import queue
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from multiprocessing.queues import Queue
 
 from common.messages import FrameDetections
 from common.watching import WatchedCameras
 from dashboard.metrics import DETECTIONS_DROPPED
-
-log = logging.getLogger(__name__)
 
 SOCKET_QUEUE_SIZE = 4
 """Frames waiting for one socket; older ones are stale for drawing anyway."""
@@ -71,33 +66,3 @@ class LiveDetections:
     def close(self) -> None:
         """Nobody is watched any more (the dashboard stops)."""
         self._watched.clear()
-
-
-def _pump(
-    source: Queue[FrameDetections],
-    detections: LiveDetections,
-    loop: asyncio.AbstractEventLoop,
-    stop: threading.Event,
-) -> None:
-    while not stop.is_set():
-        try:
-            frame = source.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        except (EOFError, OSError):
-            return
-        loop.call_soon_threadsafe(detections.publish, frame)
-
-
-def start_pump(
-    source: Queue[FrameDetections],
-    detections: LiveDetections,
-    loop: asyncio.AbstractEventLoop,
-    stop: threading.Event,
-) -> threading.Thread:
-    """A thread that moves frames from the core's queue onto ``loop`` until ``stop``."""
-    thread = threading.Thread(
-        target=_pump, args=(source, detections, loop, stop), name="detections-pump"
-    )
-    thread.start()
-    return thread

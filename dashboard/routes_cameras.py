@@ -8,8 +8,9 @@ from fastapi.responses import Response
 from common.config import CameraConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState, CameraStatus
+from common.roles import DETECT_ROLE
 from dashboard.auth import CurrentSession
-from dashboard.schemas import CameraOut
+from dashboard.schemas import CameraOut, DecodeMode
 from dashboard.state import DashboardState, State
 from dashboard.thumbnails import Thumbnails
 
@@ -22,12 +23,17 @@ def detector_stale(state: DashboardState) -> bool:
     """True when a detection role has beaten before but not for a while."""
     ages = heartbeat_ages(state.store)
     return any(
-        age > DETECTOR_STALE_AFTER_S for role, age in ages.items() if role.startswith("detect")
+        age > DETECTOR_STALE_AFTER_S for role, age in ages.items() if role.startswith(DETECT_ROLE)
     )
 
 
 def camera_out(
-    camera: CameraConfig, status: CameraStatus | None, stale: bool, thumbnails: Thumbnails
+    camera: CameraConfig,
+    status: CameraStatus | None,
+    stale: bool,
+    thumbnails: Thumbnails,
+    *,
+    keyframes_only: bool | None = None,
 ) -> CameraOut:
     if not camera.enabled:
         state = "disabled"
@@ -38,6 +44,9 @@ def camera_out(
     else:
         state = status.state.value
     picture = thumbnails.newest(camera.id)
+    decode: DecodeMode | None = None
+    if keyframes_only is not None and state in {"online", "degraded"}:
+        decode = "keyframes_only" if keyframes_only else "full"
     return CameraOut(
         id=camera.id,
         name=camera.name,
@@ -48,6 +57,7 @@ def camera_out(
         rules=[rule.name for rule in camera.rules],
         thumbnail_url=f"/api/cameras/{camera.id}/thumbnail.jpg",
         thumbnail_at=picture.taken_at if picture else None,
+        decode=decode,
     )
 
 
@@ -55,9 +65,16 @@ def camera_out(
 def list_cameras(state: State, session: CurrentSession) -> list[CameraOut]:
     """Every camera of the user's areas with its last reported state, in config order."""
     states = state.store.latest_camera_states()
+    modes = state.store.keyframes_only_cameras()
     stale = detector_stale(state)
     return [
-        camera_out(camera, states.get(camera.id), stale, state.thumbnails)
+        camera_out(
+            camera,
+            states.get(camera.id),
+            stale,
+            state.thumbnails,
+            keyframes_only=modes.get(camera.id),
+        )
         for camera in state.visible_cameras(session.user)
     ]
 
@@ -73,7 +90,10 @@ def _visible_camera(state: DashboardState, session: CurrentSession, camera_id: s
 def get_camera(state: State, session: CurrentSession, camera_id: str) -> CameraOut:
     camera = _visible_camera(state, session, camera_id)
     status = state.store.latest_camera_states().get(camera_id)
-    return camera_out(camera, status, detector_stale(state), state.thumbnails)
+    keyframes_only = state.store.keyframes_only_cameras().get(camera_id)
+    return camera_out(
+        camera, status, detector_stale(state), state.thumbnails, keyframes_only=keyframes_only
+    )
 
 
 @router.get("/api/cameras/{camera_id}/thumbnail.jpg")

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
+from common.roles import DETECT_ROLE, REANALYSIS_ROLE, ingest_role
 from common.store import Store
 from dashboard.metrics import ScrapeCollector, exposition
 from dashboard.state import State
@@ -57,8 +58,8 @@ def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
     cameras = sum(1 for camera in site.cameras if camera.enabled)
     wanted = workers or site.ingest.workers or os.cpu_count() or 1
     shards = max(1, min(wanted, cameras))
-    reanalysis = ["reanalysis"] if site.reanalysis.enabled else []
-    return [*(f"ingest-{index}" for index in range(shards)), "detect", *reanalysis]
+    reanalysis = [REANALYSIS_ROLE] if site.reanalysis.enabled else []
+    return [*(ingest_role(index) for index in range(shards)), DETECT_ROLE, *reanalysis]
 
 
 def configured_roles(state: State) -> list[str]:

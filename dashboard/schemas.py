@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,6 +102,10 @@ class AlertOut(AlertCardOut):
         )
 
 
+DecodeMode = Literal["full", "keyframes_only"]
+"""How much of a camera's stream is decoded (:class:`ingest.decode.DecodePolicy`)."""
+
+
 class CameraOut(BaseModel):
     """A camera and its last known state; never its URL or login.
 
@@ -122,6 +126,10 @@ class CameraOut(BaseModel):
     """When the picture at ``thumbnail_url`` was taken (epoch seconds); None while there is
     none. It changes with the picture, so the wall reloads a picture only when it changed
     and can say how old it is."""
+    decode: DecodeMode | None = None
+    """How much of an online camera's stream is decoded: ``keyframes_only`` while it is idle
+    (no motion for ``motion.idle_keyframes_only_after_s``), else ``full``; None when the
+    camera is not online or has not said."""
 
 
 class SiteOut(BaseModel):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
 from pathlib import Path
 
 import uvicorn
 
+from common.channel import Channel
 from common.config import SiteConfig
 from common.messages import AlertNotice
 from common.watching import DetectionsChannel
@@ -23,7 +23,7 @@ class DashboardPlan:
 
 def run_dashboard(
     plan: DashboardPlan,
-    notices: Queue[AlertNotice],
+    notices: Channel[AlertNotice],
     overlay: DetectionsChannel | None,
     stop: threading.Event,
 ) -> None:

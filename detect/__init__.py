@@ -10,8 +10,8 @@ The path of a frame through this package, left to right:
 * ``tracking``: per-camera ByteTrack gives each detection a track id;
 * ``rules``: zones (``zones``) and lines (``lines``) turn tracked detections into rule events;
 * ``alerts``: events become stored alerts with pictures (``snapshots``, ``sightings``);
-* ``core``: the process that runs all of the above; ``downtime``: the supervisor's
-  "analysis down" alert when that process dies.
+* ``core``: the process that runs all of the above (the supervisor's "analysis down" alert
+  when that process dies is :mod:`matthan.analysis_watch`).
 
 Nothing here imports torch or ultralytics; the detections match ``ultralytics.YOLO.predict``.
 """

@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
 from typing import Protocol
 
-from common.bus import publish_notice
+from common.channel import Channel
 from common.config import RULE_KINDS
 from common.messages import AlertNotice
 from common.store import NewAlert, Store
@@ -64,7 +63,7 @@ class AlertKeeper:
     def __init__(
         self,
         store: AlertSink,
-        notices: Queue[AlertNotice] | None,
+        notices: Channel[AlertNotice] | None,
         class_names: tuple[str, ...],
         *,
         live: bool = True,
@@ -155,7 +154,8 @@ class AlertKeeper:
         self._publish(AlertNotice(alert_id, key[0], kind, updated=True))
 
     def _publish(self, notice: AlertNotice) -> None:
-        publish_notice(self._notices, notice)
+        if self._notices is not None:
+            self._notices.send(notice)
 
     def end_all(self, at: float) -> None:
         """End every open alert (the core is stopping and will not see them end)."""

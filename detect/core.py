@@ -17,19 +17,21 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from common.channel import Channel
 from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
 from common.heartbeat import Heartbeat, heartbeat_ages
 from common.messages import AlertNotice, FrameRef
 from common.paths import resolve_model
+from common.roles import DETECT_ROLE
 from common.store import Store
 from common.store_retry import UNTIL_COMMITTED
 from common.watching import DetectionsChannel
@@ -38,6 +40,7 @@ from detect.backends.factory import create_backend
 from detect.batcher import Batcher
 from detect.detections import Detections
 from detect.detector import Detector, class_ids_for
+from detect.frames import PendingFrame
 from detect.inference import Completed, InferenceQueue
 from detect.looker import FrameLook, Looker, ModelBatch
 from detect.looks import FRAME_LOOK, Look, LookKind, LookPlanner
@@ -53,7 +56,6 @@ from detect.metrics import (
     MODEL_PIXELS,
 )
 from detect.overlay import OverlayPublisher
-from detect.pending import PendingFrame
 from detect.region_merge import concat
 from detect.rules import CameraRules
 from detect.sightings import BestSightings
@@ -61,7 +63,6 @@ from detect.track_book import TrackBook
 from detect.tracking import TRACKING_FLOOR, CameraTracker
 
 log = logging.getLogger(__name__)
-ROLE = "detect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ class DetectorPlan:
 
     site: SiteConfig
     database: Path
+    rings: tuple[str, ...] = ()
+    """The names of the ingest shards' frame rings (:mod:`common.frame_ring`)."""
 
 
 def build_detector(site: SiteConfig, threads: int | None = None) -> Detector:
@@ -179,20 +182,24 @@ class DetectionCore:
     old, moved on by their velocity). :meth:`process` does all of it synchronously.
 
     With an ``overlay`` channel, each frame's tracked boxes also go to the dashboard, for the
-    cameras watched live (:mod:`detect.overlay`).
+    cameras watched live (:mod:`detect.overlay`). ``on_moving(camera, captured_at)`` is called
+    for each analysed frame with a moving or not yet confirmed track (ingest keeps such a camera
+    fully decoded).
     """
 
     def __init__(
         self,
         site: SiteConfig,
         store: Store,
-        notices: Queue[AlertNotice],
+        notices: Channel[AlertNotice] | None,
         detector: Detector,
         *,
         overlay: DetectionsChannel | None = None,
         inference: InferenceQueue[ModelBatch] | None = None,
+        on_moving: Callable[[str, float], None] | None = None,
     ) -> None:
         self._detector = detector
+        self._on_moving = on_moving
         self._looker = Looker(detector, site.detector.region_size)
         self._inference = inference
         self._confidence = site.detector.confidence
@@ -290,6 +297,8 @@ class DetectionCore:
         """Track one frame's detections and apply the camera's rules."""
         camera = self._cameras[ref.camera_id]
         tracked = camera.analyse(image, detections, ref.captured_at, self.alerts, look)
+        if self._on_moving is not None and camera.book.anything_moving():
+            self._on_moving(ref.camera_id, ref.captured_at)
         if self._overlay is not None:
             self._overlay.publish(ref, tracked)
 
@@ -302,30 +311,36 @@ class DetectionCore:
 
 def run_detector(
     plan: DetectorPlan,
-    frames: Queue[FrameRef],
-    notices: Queue[AlertNotice],
+    notices: Channel[AlertNotice],
     overlay: DetectionsChannel | None,
     stop: threading.Event,
 ) -> None:
-    """Process entry point: analyse until ``stop`` is set.
+    """Process entry point: analyse the newest frames of the rings of ``plan`` until ``stop``.
 
     The store is opened to retry its writes until they commit: while another connection
     holds it, an alert waits (and the core with it; stale frames are dropped and counted)
     instead of being lost or ending the core, and a beat that cannot be written is skipped
-    (:mod:`common.heartbeat`; the supervisor allows for that, :mod:`detect.downtime`).
+    (:mod:`common.heartbeat`; the supervisor allows for that, :mod:`matthan.analysis_watch`).
     """
     site, config = plan.site, plan.site.detector
     store = Store(plan.database, retry=UNTIL_COMMITTED)
     _end_orphans(store)
-    heartbeat = Heartbeat(store, ROLE)
+    heartbeat = Heartbeat(store, DETECT_ROLE)
     detector = build_detector(site)
     inference: InferenceQueue[ModelBatch] = InferenceQueue(detector.backend, config.in_flight)
-    core = DetectionCore(site, store, notices, detector, overlay=overlay, inference=inference)
     priorities = {camera.id: camera.priority for camera in site.cameras if camera.enabled}
     batcher = Batcher(
-        frames, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
+        plan.rings, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
     )
-    batcher.start()
+    core = DetectionCore(
+        site,
+        store,
+        notices,
+        detector,
+        overlay=overlay,
+        inference=inference,
+        on_moving=batcher.frames.note_moving_track,
+    )
     log.info(
         "detection core ready (%s, %s mode, %d in flight, %d cameras)",
         config.backend,
@@ -342,9 +357,9 @@ def run_detector(
         inference.close()
         batcher.close()
         core.alerts.end_all(time.time())
-        notices.cancel_join_thread()
+        notices.close()
         if overlay is not None:
-            overlay.queue.cancel_join_thread()
+            overlay.boxes.close()
         store.close()
 
 
@@ -363,7 +378,7 @@ def _step(core: DetectionCore, batcher: Batcher, inference: InferenceQueue[Model
 
 def _end_orphans(store: Store) -> None:
     """End the alerts a previous core left open, as of its last heartbeat."""
-    age = heartbeat_ages(store).get(ROLE)
+    age = heartbeat_ages(store).get(DETECT_ROLE)
     ended = AlertKeeper.end_orphans(store, time.time() - (age or 0.0))
     if ended:
         log.info("ended %d alert(s) left open by the previous detection core", ended)

@@ -4,10 +4,11 @@ A job looks at a camera's recorded segments over a time range, or at an uploaded
 become a list of :class:`Piece` (a file, and where its media time 0 falls on the wall clock);
 :class:`JobMedia` decodes the pieces in order and yields :class:`MediaFrame` s stamped with
 wall-clock time, picked and scaled as ingest does for a live camera: sampled at the camera's
-analysis rate by timestamp (:class:`ingest.sampling.FrameSampler`), scaled to
-``ingest.analysis_size`` by the same scaler, and with frames that no other frame refers to left
-undecoded when the file runs at twice the analysis rate or more. Live analysis also skips still
-scenes (the motion gate); re-analysis looks at every sampled frame.
+analysis rate by timestamp (:class:`ingest.decode.FrameSampler`), scaled to
+``ingest.analysis_size`` by the same scaler (:class:`ingest.decode.AnalysisScaler`), and with
+frames that no other frame refers to left undecoded when the file runs at twice the analysis
+rate or more (:func:`ingest.decode.unreferenced_skip`). Live analysis also skips still scenes
+(the motion gate); re-analysis looks at every sampled frame.
 
 Typical use::
 
@@ -34,7 +35,6 @@ from zoneinfo import ZoneInfo
 import av
 import av.error
 import cv2
-from av.video.reformatter import VideoReformatter
 
 from common import recordings
 from common.config import CameraConfig
@@ -42,9 +42,8 @@ from common.frame_ring import Frame
 from common.messages import FrameRef
 from common.store import Store
 from detect.errors import MediaError
-from ingest.camera_reader import unreferenced_skip
+from ingest.decode import AnalysisScaler, FrameSampler, unreferenced_skip
 from ingest.motion import Grey, MotionGate, small_grey
-from ingest.sampling import FrameSampler, scaled_size
 
 SEEK_AFTER_S = 2.0
 """A piece whose wanted part starts this far into the file is entered by seeking to the
@@ -139,7 +138,7 @@ class JobMedia:
             self._covered_s = done_s
 
     def _decode(self, piece: Piece, sampler: FrameSampler, done_s: float) -> Iterator[MediaFrame]:
-        reformatter = VideoReformatter()
+        scale = AnalysisScaler(self._long_side)
         with av.open(str(piece.path)) as container:
             if not container.streams.video:
                 raise MediaError("no video in it")
@@ -162,9 +161,7 @@ class JobMedia:
                 self._covered_s = done_s + min(piece.seconds, at - piece.since)
                 if not sampler.due(at):
                     continue
-                width, height = scaled_size(frame.width, frame.height, self._long_side)
-                bgr = reformatter.reformat(frame, width, height, "bgr24")
-                yield MediaFrame(cast(Frame, bgr.to_ndarray()), at)
+                yield MediaFrame(scale(frame), at)
 
 
 def recording_media(

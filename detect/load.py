@@ -1,7 +1,7 @@
 """Say how the detector keeps up: effective analysis rate per camera, and a "degraded" flag.
 
 When more frames arrive than the detector can analyse, the newest-frame-per-camera hand-off
-(:mod:`detect.pending`) and the fair scheduler (:mod:`detect.scheduler`) lower every camera's
+(:mod:`detect.frames`) and the fair scheduler (:mod:`detect.scheduler`) lower every camera's
 analysis rate to its share of what the detector manages. That is a controlled degradation,
 but it must be visible: this module publishes
 

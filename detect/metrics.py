@@ -25,14 +25,15 @@ FRAME_AGE_SECONDS = Histogram(
 FRAMES_ANALYSED = Counter("matthan_detector_frames", "Frames analysed", ["camera"])
 FRAMES_DROPPED = Counter(
     "matthan_detector_frames_dropped",
-    "Frames the core skipped, by reason: superseded (a newer frame of the camera came first),"
-    " stale (older than stale_after_s), overwritten or worker_gone (the ring slot was lost)",
+    "Frames the core did not analyse, by reason: superseded (a newer frame of the camera came"
+    " first), detector_down (published while no core ran), stale (older than stale_after_s),"
+    " overwritten (the ring slot was reused while being copied)",
     ["camera", "reason"],
 )
 QUEUE_DEPTH = Gauge(
     "matthan_detector_queue_depth",
-    "Frames waiting for the detector, by stage: handoff (the queue from ingest) or pending"
-    " (the newest frame of each camera, waiting for its turn in a batch)",
+    "Frames waiting for the detector after the last batch was chosen: stage pending (the newest"
+    " frame of each camera, waiting in the ingest rings for its turn)",
     ["stage"],
     multiprocess_mode="livemostrecent",
 )
@@ -63,12 +64,6 @@ LINE_CROSSINGS_OUT = Counter(
     "matthan_line_crossings_out",
     "Objects that crossed a line-crossing rule's line outwards",
     ["camera", "rule"],
-)
-OVERLAY_DROPPED = Counter(
-    "matthan_detector_overlay_dropped",
-    "Frames whose tracked boxes were not sent for live view because the queue to the dashboard"
-    " was full (the newest is dropped; the next frame's boxes replace it)",
-    ["camera"],
 )
 REANALYSIS_JOBS = Counter(
     "matthan_reanalysis_jobs",

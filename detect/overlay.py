@@ -2,19 +2,16 @@
 
 The dashboard draws them over the live video. The core asks the shared flags
 (:class:`common.watching.WatchedCameras`) for every frame and builds a message only for a
-camera someone watches. The queue is bounded: when it is full the newest boxes are dropped
-and counted, never waited for, so a dashboard that reads slowly or not at all never slows
-analysis down.
+camera someone watches. The channel is bounded (:mod:`common.channel`): when it is full the
+newest boxes are dropped and counted, never waited for, so a dashboard that reads slowly or not
+at all never slows analysis down.
 """
 
 from __future__ import annotations
 
-import queue
-
 from common.messages import FrameDetections, FrameRef, TrackedBox
 from common.watching import DetectionsChannel
 from detect.detections import Detections
-from detect.metrics import OVERLAY_DROPPED
 
 
 class OverlayPublisher:
@@ -31,10 +28,7 @@ class OverlayPublisher:
         message = FrameDetections(
             ref.camera_id, ref.captured_at, ref.width, ref.height, self._boxes(tracked)
         )
-        try:
-            self._channel.queue.put_nowait(message)
-        except queue.Full:
-            OVERLAY_DROPPED.labels(ref.camera_id).inc()
+        self._channel.boxes.send(message)
 
     def _boxes(self, tracked: Detections) -> tuple[TrackedBox, ...]:
         ids = tracked.tracker_id

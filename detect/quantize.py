@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import openvino as ov
 
-from common.paths import LOCAL_MODELS, resolve_model
+from common.paths import LOCAL_MODELS, default_clips_dir, resolve_model
 from detect.backends.openvino_backend import NAMES_KEY
 from detect.errors import DetectorError, ModelFormatError
 from detect.letterbox import check_imgsz, letterbox
@@ -180,8 +180,6 @@ def main(model: str, output: Path | None, clips: Path | None, imgsz: int, frames
 
     ``output`` defaults to ``models/yolov8n-int8.xml`` and ``clips`` to the clip library.
     """
-    from benchmarks.farm import default_clips_dir
-
     target = output or LOCAL_MODELS / INT8_MODEL
     started = time.perf_counter()
     try:

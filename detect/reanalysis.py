@@ -26,6 +26,7 @@ from common import jobs
 from common.config import SiteConfig
 from common.heartbeat import Heartbeat
 from common.jobs import JobState
+from common.roles import REANALYSIS_ROLE
 from common.store import Store
 from detect.core import build_detector
 from detect.detector import Detector
@@ -34,7 +35,6 @@ from detect.job_run import Ending, JobRun
 from detect.metrics import REANALYSIS_JOB_SECONDS, REANALYSIS_JOBS, REANALYSIS_QUEUED
 
 log = logging.getLogger(__name__)
-ROLE = "reanalysis"
 NICENESS = 10
 """Added to the process's nice value: the scheduler favours live analysis over jobs."""
 IDLE_WAIT_S = 1.0
@@ -102,7 +102,7 @@ def run_reanalysis(plan: ReanalysisPlan, stop: threading.Event) -> None:
         if requeued:
             log.info("%d interrupted job(s) queued again", requeued)
         detector = build_detector(plan.site, plan.site.reanalysis.threads)
-        heartbeat = Heartbeat(store, ROLE)
+        heartbeat = Heartbeat(store, REANALYSIS_ROLE)
         runner = JobRunner(plan.site, store, detector, heartbeat)
         log.info("re-analysis ready (%d thread(s))", plan.site.reanalysis.threads)
         while not stop.is_set():

@@ -89,6 +89,10 @@ class TrackBook:
         """The confident boxes of the frame just analysed that no confirmed track took."""
         self.candidates = boxes
 
+    def anything_moving(self) -> bool:
+        """Whether a track moves, or a new object waits to be confirmed."""
+        return len(self.candidates) > 0 or any(s.moving() for s in self.tracks.values())
+
     def observe(
         self,
         tracked: Detections,

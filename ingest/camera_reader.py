@@ -11,30 +11,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, cast
+from typing import cast
 
 import av
 import av.error
-import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from common.frame_ring import Frame
 from common.messages import CameraState, CameraStatus
 from ingest.backoff import Backoff, login_backoff
+from ingest.decode import AnalysisScaler, DecodePolicy, luma
 from ingest.handoff import FrameHandoff
 from ingest.metrics import (
     BURSTS,
     CAMERA_ONLINE,
     FRAMES_DECODED,
     GATED,
-    KEYFRAMES_ONLY,
     PACKETS,
     RECONNECTS,
 )
-from ingest.motion import Grey, small_grey
+from ingest.motion import small_grey
 from ingest.picker import AnalysisPicker
 from ingest.recorder import SegmentRecorder
-from ingest.sampling import scaled_size
 from ingest.source import CameraSource, MissingCredentialsError
 from ingest.tamper import Tamper, TamperDetector
 from ingest.thumbnail import ThumbnailWriter
@@ -87,6 +84,8 @@ class CameraReader:
     *record-only* reader (no ``handoff``) never decodes. Either may feed a recorder. State
     changes go to ``report``. A detect reader with a ``thumbnail`` writer offers it every
     frame it decodes (the writer keeps one per interval; nothing is decoded for it).
+    ``on_decode_mode(keyframes_only)`` hears how much of the stream is decoded
+    (:class:`~ingest.decode.DecodePolicy`).
     """
 
     def __init__(
@@ -102,6 +101,7 @@ class CameraReader:
         on_tamper: TamperSink | None = None,
         tamper_debounce_s: float = 10.0,
         thumbnail: ThumbnailWriter | None = None,
+        on_decode_mode: Callable[[bool], None] | None = None,
     ) -> None:
         self.source = source
         self._url = url
@@ -111,6 +111,7 @@ class CameraReader:
         self._on_tamper = on_tamper
         self._tamper_debounce_s = tamper_debounce_s
         self._thumbnail = thumbnail
+        self._on_decode_mode = on_decode_mode
         self._report_sink = report
         self._stop = stop
         self._backoff = Backoff()
@@ -212,8 +213,8 @@ class CameraReader:
         picker = AnalysisPicker(self.source.analysis_fps, self.source.motion)
         tamper = TamperDetector(self._tamper_debounce_s)
         next_tamper_check = 0.0
-        decoding = DecodePolicy(stream, self.source)
-        reformatter = VideoReformatter()
+        decoding = DecodePolicy(stream, self.source, self._on_decode_mode)
+        scale = AnalysisScaler(self.source.analysis_size)
         time_base = stream.time_base
         assert time_base is not None
         online = False
@@ -242,66 +243,15 @@ class CameraReader:
                         picture = cast(Frame, frame.to_ndarray(format="bgr24"))
                         self._on_tamper(confirmed, cleared, picture)
                 GATED.labels(camera, verdict.reason.value).inc()
-                decoding.update(picker.idle_for(t), bursting=picker.bursting(t))
+                # Idle: no motion, and no moving track the core told of, for that long.
+                tracked_ago = time.time() - handoff.moving_track_seen(camera)
+                idle_s = min(picker.idle_for(t), tracked_ago)
+                decoding.update(idle_s, bursting=picker.bursting(t))
                 if not verdict.send:
                     continue
-                width, height = scaled_size(frame.width, frame.height, self.source.analysis_size)
-                bgr = reformatter.reformat(frame, width, height, "bgr24")
-                image = cast(Frame, bgr.to_ndarray())
+                image = scale(frame)
                 if self._on_frame is not None:
                     self._on_frame(image)
                 handoff.offer(camera, image, t, time.time(), verdict)
             if self._recorder is not None:
                 self._recorder.write(packet, stream)
-
-
-def luma(frame: av.VideoFrame) -> Grey:
-    """The frame's Y plane as an array, without copying (YUV formats only)."""
-    plane = frame.planes[0]
-    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
-    return rows[:, : frame.width]
-
-
-SkipFrame = Literal["DEFAULT", "NONREF", "NONKEY"]
-
-
-def unreferenced_skip(stream: av.VideoStream, analysis_fps: float) -> SkipFrame:
-    """``NONREF`` (frames no other frame refers to are not decoded) when the stream runs at
-    twice the analysis rate or more, else ``DEFAULT``; re-analysis decodes files the same way."""
-    rate = float(stream.average_rate or stream.guessed_rate or 0)
-    return "NONREF" if rate >= 2 * analysis_fps else "DEFAULT"
-
-
-class DecodePolicy:
-    """How much of the stream to decode.
-
-    Frames that no other frame refers to are never decoded when analysis runs well below
-    the stream's rate (H.264 streams with B-frames gain most), except during a burst of
-    faster sampling (:class:`~ingest.sampling.BurstSampler`), which may want every frame. A
-    camera idle longer than ``idle_keyframes_only_after_s`` is decoded keyframes only, which
-    costs a fraction of full decoding; the first keyframe with motion switches full
-    decoding back on.
-    """
-
-    def __init__(self, stream: av.VideoStream, source: CameraSource) -> None:
-        self._context = stream.codec_context
-        self._idle_after = source.motion.idle_keyframes_only_after_s
-        self._base = unreferenced_skip(stream, source.analysis_fps)
-        self._skip = self._base
-        self._context.skip_frame = self._skip
-        self.keyframes_only = False
-        self._gauge = KEYFRAMES_ONLY.labels(source.camera_id)
-        self._gauge.set(0)
-
-    def update(self, idle_s: float, *, bursting: bool) -> None:
-        """Decide from the seconds since the last motion and whether a burst is on."""
-        was = self.keyframes_only
-        self.keyframes_only = (
-            not bursting and self._idle_after is not None and idle_s >= self._idle_after
-        )
-        skip: SkipFrame = "NONKEY" if self.keyframes_only else "DEFAULT" if bursting else self._base
-        if skip != self._skip:
-            self._skip = skip
-            self._context.skip_frame = skip
-        if was != self.keyframes_only:
-            self._gauge.set(int(self.keyframes_only))

@@ -1,62 +1,36 @@
-"""Hand analysis frames to the detection core: pixels into the ring, a handle onto a queue.
+"""Hand analysis frames to the detection core: each becomes its camera's newest in the ring.
 
-The queue is bounded and its drop policy is *drop oldest*: when the detection core falls
-behind, the oldest waiting frame is thrown away (and counted) so that what is analysed is
-always recent. A full queue never blocks a camera reader.
+There is no queue: publishing a frame replaces the camera's previous one, which the core
+either took already or will never copy (it counts those as superseded). A camera reader
+therefore never waits for analysis, whatever the core does, including not running at all.
+The core writes back when it last saw a moving track on a camera; :meth:`moving_track_seen`
+lets the reader keep such a camera fully decoded.
 """
 
 from __future__ import annotations
 
-import queue
-from multiprocessing.queues import Queue
-
 from common.frame_ring import Frame, FrameRing
-from common.messages import FrameRef
-from ingest.metrics import FRAMES_ANALYSED, FRAMES_DROPPED
+from ingest.metrics import FRAMES_ANALYSED
 from ingest.motion import Verdict
 
 
 class FrameHandoff:
-    """Writes frames into a :class:`FrameRing` and posts their handles."""
+    """Publishes frames in a :class:`FrameRing` that serves the reader's cameras."""
 
-    def __init__(self, ring: FrameRing, frames: Queue[FrameRef]) -> None:
+    def __init__(self, ring: FrameRing) -> None:
         self._ring = ring
-        self._frames = frames
 
     def offer(
         self, camera_id: str, frame: Frame, pts: float, captured_at: float, verdict: Verdict
     ) -> None:
-        """Post one frame with the motion gate's ``verdict`` on it (why it was sent, and the
-        boxes that moved); drops the oldest queued frame when the queue is full."""
-        slot, seq = self._ring.write(frame)
-        height, width = frame.shape[:2]
-        ref = FrameRef(
-            camera_id,
-            self._ring.name,
-            slot,
-            seq,
-            height,
-            width,
-            pts,
-            captured_at,
-            look=verdict.reason.value,
-            moved=verdict.boxes,
+        """Publish one frame with the motion gate's ``verdict`` on it (why it was sent, and the
+        boxes that moved)."""
+        index = self._ring.index(camera_id)
+        self._ring.write(
+            index, frame, pts, captured_at, look=verdict.reason.value, moved=verdict.boxes
         )
-        for _ in range(3):
-            try:
-                self._frames.put_nowait(ref)
-            except queue.Full:
-                self._drop_oldest()
-            else:
-                FRAMES_ANALYSED.labels(camera_id).inc()
-                return
-        FRAMES_DROPPED.labels(camera_id, "queue_full").inc()
+        FRAMES_ANALYSED.labels(camera_id).inc()
 
-    def _drop_oldest(self) -> None:
-        try:
-            # A short wait, not get_nowait: the queue's feeder thread may still be moving
-            # the frames just put into the pipe.
-            victim = self._frames.get(timeout=0.05)
-        except queue.Empty:
-            return
-        FRAMES_DROPPED.labels(victim.camera_id, "queue_full").inc()
+    def moving_track_seen(self, camera_id: str) -> float:
+        """Wall time the detection core last saw a moving track on the camera (0: never)."""
+        return self._ring.moving_track_seen(self._ring.index(camera_id))

@@ -24,10 +24,9 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from multiprocessing.queues import Queue
 
 from common import recordings
-from common.bus import publish_notice
+from common.channel import Channel
 from common.frame_ring import Frame
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
@@ -47,7 +46,7 @@ class CameraHealth:
         self,
         camera_id: str,
         store: Store,
-        notices: Queue[AlertNotice] | None,
+        notices: Channel[AlertNotice] | None,
         debounce_s: float,
         *,
         startup_grace_s: float = 0.0,
@@ -67,6 +66,7 @@ class CameraHealth:
         self._alert_id: int | None = None
         self._last_frame: Frame | None = None
         self._tamper_alerts: dict[Tamper, int] = {}
+        self._keyframes_only: bool | None = None
 
     def resume_recording_gap(self) -> None:
         """Open a "service down" gap from the end of the last segment, if there is one.
@@ -99,6 +99,19 @@ class CameraHealth:
                     "gap", lambda: recordings.open_gap(self._store, self.camera_id, away, detail)
                 )
         self._write("camera_event", lambda: self._store.add_camera_status(status))
+
+    def decode_mode(self, keyframes_only: bool) -> None:
+        """From the reader: the camera is now decoded keyframes only (idle) or fully. Stored
+        when it differs from the last one, for the camera page."""
+        with self._lock:
+            if keyframes_only == self._keyframes_only:
+                return
+            self._keyframes_only = keyframes_only
+        at = time.time()
+        self._write(
+            "decode_mode",
+            lambda: self._store.set_decode_mode(self.camera_id, keyframes_only, at),
+        )
 
     def _write(self, operation: str, write: Callable[[], object]) -> None:
         """Through the write queue if there is one, else now."""
@@ -170,4 +183,5 @@ class CameraHealth:
             del self._tamper_alerts[kind]
 
     def _publish(self, alert_id: int, updated: bool, kind: str = OFFLINE_KIND) -> None:
-        publish_notice(self._notices, AlertNotice(alert_id, self.camera_id, kind, updated))
+        if self._notices is not None:
+            self._notices.send(AlertNotice(alert_id, self.camera_id, kind, updated))

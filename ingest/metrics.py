@@ -7,11 +7,6 @@ FRAMES_DECODED = Counter("matthan_ingest_frames_decoded", "Frames decoded", ["ca
 FRAMES_ANALYSED = Counter(
     "matthan_ingest_frames_handed_off", "Frames handed to the detection core", ["camera"]
 )
-FRAMES_DROPPED = Counter(
-    "matthan_ingest_frames_dropped",
-    "Analysis frames dropped before detection, by reason",
-    ["camera", "reason"],
-)
 GATED = Counter(
     "matthan_ingest_motion_frames",
     "Sampled frames judged by the motion gate, by verdict (motion, hold, refresh pass)",

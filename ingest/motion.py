@@ -17,7 +17,7 @@ A frame passed for motion (or hold) also says *where* it moved: up to
 :data:`~common.messages.MAX_MOVED_BOXES` boxes around the changed pixels, so that the detector
 can look at crops around them instead of the whole picture. ``new_motion`` marks the frames on
 which motion begins after stillness, so that ingest can sample faster for a moment
-(:class:`ingest.sampling.BurstSampler`) and a short event is seen often enough to be tracked.
+(:class:`ingest.decode.BurstSampler`) and a short event is seen often enough to be tracked.
 Motion that only moves elsewhere on a busy camera starts no burst: the pipeline benchmark showed
 such bursts (new places are frequent on busy cameras) raising the frames offered from 5 to 7 per
 camera-second and starving the detector, for cameras already analysed all the time.

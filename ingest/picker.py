@@ -3,7 +3,7 @@
 The live camera reader, re-analysis, the recall benchmark and the tests all pick frames with
 this class, so that what is analysed in one is what would be analysed in the others:
 
-1. the sampler keeps frames on a grid of the analysis rate (:class:`~ingest.sampling.BurstSampler`);
+1. the sampler keeps frames on a grid of the analysis rate (:class:`~ingest.decode.BurstSampler`);
 2. the motion gate judges each sampled frame on its small grey picture
    (:class:`~ingest.motion.MotionGate`) and says which boxes moved;
 3. motion that starts after stillness opens a burst: for ``burst_s`` the sampler keeps frames at
@@ -14,8 +14,8 @@ this class, so that what is analysed in one is what would be analysed in the oth
 from __future__ import annotations
 
 from common.config import MotionConfig
+from ingest.decode import BurstSampler
 from ingest.motion import Grey, MotionGate, Verdict
-from ingest.sampling import BurstSampler
 
 
 class AnalysisPicker:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from multiprocessing.queues import Queue
 from pathlib import Path
 
 from common import recordings
-from common.bus import publish_notice
+from common.channel import Channel
 from common.config import RecordingConfig
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
@@ -40,7 +39,7 @@ class RetentionSweeper:
         self,
         store: Store,
         config: RecordingConfig,
-        notices: Queue[AlertNotice] | None = None,
+        notices: Channel[AlertNotice] | None = None,
         every_s: float = 30.0,
         exports: Path | None = None,
     ) -> None:
@@ -121,4 +120,5 @@ class RetentionSweeper:
             self._alert_id = None
 
     def _publish(self, alert_id: int) -> None:
-        publish_notice(self._notices, AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))
+        if self._notices is not None:
+            self._notices.send(AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))

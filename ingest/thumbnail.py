@@ -8,7 +8,7 @@ camera sees now, not its last alert.
 
 What it costs: nothing is ever decoded for it. It takes a frame the reader decoded
 anyway, so a camera decoded keyframes only (idle, see
-:class:`~ingest.camera_reader.DecodePolicy`) gets its thumbnail from a keyframe, and a
+:class:`~ingest.decode.DecodePolicy`) gets its thumbnail from a keyframe, and a
 stream that is never decoded (a record-only reader) gets none. Between two thumbnails a
 frame costs one clock read; the scale and encode (about a millisecond at 320 px) happen
 once per interval, on the reader's thread.
@@ -36,8 +36,8 @@ import av
 import cv2
 
 from common.thumbnail_files import temporary_path, thumbnail_path
+from ingest.decode import scaled_size
 from ingest.metrics import THUMBNAIL_ERRORS, THUMBNAILS_WRITTEN
-from ingest.sampling import scaled_size
 
 log = logging.getLogger(__name__)
 LONG_SIDE = 320

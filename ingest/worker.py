@@ -1,34 +1,29 @@
 """An ingest worker process: one shard of cameras, reader threads per camera.
 
-The worker owns a shared-memory :class:`FrameRing` for its cameras' analysis frames,
-records their record streams, keeps their health (states, gaps, offline alerts) and, in
-shard 0, runs retention for the recordings folder. It runs until the supervisor sets
-``stop``.
-
-A worker killed outright (``kill -9``, the OOM killer) cannot free its ring; the next worker
-to start removes the rings of matthan processes that no longer exist
-(:func:`remove_orphan_rings`), or every crash would strand a ring's worth of memory
-(about 120 MB at the defaults) in ``/dev/shm`` until the machine reboots.
+The worker publishes its cameras' analysis frames in the shard's shared-memory
+:class:`FrameRing` (which the supervisor owns: a worker killed outright strands nothing, and
+its successor goes on in the same ring), records their record streams, keeps their health
+(states, gaps, offline alerts) and, in shard 0, runs retention for the recordings folder. It
+runs until the supervisor sets ``stop``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
 from pathlib import Path
 
 from common import recordings
+from common.channel import Channel
 from common.config import RecordingConfig
 from common.evidence import exports_folder
 from common.frame_ring import FrameRing
 from common.heartbeat import Heartbeat
-from common.messages import AlertNotice, CameraStatus, FrameRef
+from common.messages import AlertNotice, CameraStatus
+from common.roles import ingest_role
 from common.store import Store
 from common.store_retry import WriteQueue
 from common.thumbnail_files import thumbnails_folder
@@ -42,8 +37,6 @@ from ingest.source import CameraSource
 from ingest.thumbnail import ThumbnailWriter
 
 log = logging.getLogger(__name__)
-SHM_FOLDER = Path("/dev/shm")  # noqa: S108 - where Linux keeps POSIX shared memory
-RING_NAME = re.compile(r"matthan-(\d+)-\d+")
 WRITES_CLOSE_TIMEOUT_S = 3.0
 """At stop, how long queued store writes may still wait for a busy store."""
 
@@ -55,41 +48,14 @@ class WorkerPlan:
     shard: int
     sources: tuple[CameraSource, ...]
     database: Path
-    ring_slots: int
-    frame_size: int
+    ring: str
+    """The name of the shard's frame ring (:mod:`common.frame_ring`), made by the supervisor."""
     recording: RecordingConfig
     offline_alert_after_s: float
     tamper_debounce_s: float = 10.0
     retention_every_s: float = 30.0
     thumbnail_interval_s: float = 10.0
     """Seconds between camera-wall thumbnails (``ingest.thumbnail_interval_s``); 0: none."""
-
-
-def ring_name(shard: int) -> str:
-    """Unique per worker incarnation, so a restarted worker never reuses a stale block."""
-    return f"matthan-{os.getpid()}-{shard}"
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs; a zombie (dead, not yet reaped) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def remove_orphan_rings(folder: Path = SHM_FOLDER) -> list[str]:
-    """Unlink the rings whose writer process is gone; returns their names."""
-    removed = []
-    for path in folder.glob("matthan-*"):
-        match = RING_NAME.fullmatch(path.name)
-        if match and not _alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
-            removed.append(path.name)
-    if removed:
-        log.warning("removed %d frame ring(s) left by dead workers: %s", len(removed), removed)
-    return removed
 
 
 class _Shard:
@@ -100,7 +66,7 @@ class _Shard:
         plan: WorkerPlan,
         store: Store,
         handoff: FrameHandoff,
-        notices: Queue[AlertNotice],
+        notices: Channel[AlertNotice],
         writes: WriteQueue,
     ) -> None:
         self.stop = threading.Event()
@@ -145,6 +111,7 @@ class _Shard:
                 recorder=recorder if shared else None,
                 on_frame=health.note_frame,
                 on_tamper=health.tamper,
+                on_decode_mode=health.decode_mode,
                 tamper_debounce_s=plan.tamper_debounce_s,
                 thumbnail=thumbnail,
             )
@@ -184,9 +151,7 @@ def _tick(shard: _Shard, heartbeat: Heartbeat, sweeper: RetentionSweeper | None,
         sweeper.maybe_sweep(now)
 
 
-def run_worker(
-    plan: WorkerPlan, frames: Queue[FrameRef], notices: Queue[AlertNotice], stop: threading.Event
-) -> None:
+def run_worker(plan: WorkerPlan, notices: Channel[AlertNotice], stop: threading.Event) -> None:
     """Process entry point: read the shard's cameras until ``stop`` is set.
 
     First the recordings a killed predecessor left are salvaged or removed (:mod:`ingest.salvage`).
@@ -195,15 +160,12 @@ def run_worker(
     the error and tries again at the next tick.
     """
     store = Store(plan.database)
-    remove_orphan_rings()
     recorded = [source.camera_id for source in plan.sources if source.record_url is not None]
     salvage_leftovers(store, plan.recording.path, recorded)
-    ring = FrameRing.create(
-        ring_name(plan.shard), plan.ring_slots, plan.frame_size, plan.frame_size
-    )
+    ring = FrameRing.attach(plan.ring)
     writes = WriteQueue(f"store-writes-{plan.shard}")
-    shard = _Shard(plan, store, FrameHandoff(ring, frames), notices, writes)
-    heartbeat = Heartbeat(store, f"ingest-{plan.shard}")
+    shard = _Shard(plan, store, FrameHandoff(ring), notices, writes)
+    heartbeat = Heartbeat(store, ingest_role(plan.shard))
     sweeper = None
     if plan.shard == 0:
         exports = exports_folder(plan.database)
@@ -226,7 +188,6 @@ def run_worker(
         for reader in shard.readers:
             reader.thread.join(timeout=10)
         writes.close(WRITES_CLOSE_TIMEOUT_S)
-        frames.cancel_join_thread()
-        notices.cancel_join_thread()
+        notices.close()
         ring.close()
         store.close()

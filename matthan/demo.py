@@ -10,10 +10,11 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-from benchmarks.farm import CameraFarm, Mount, default_clips_dir
 from common.accounts import Accounts, Role
 from common.config import SiteConfig
+from common.paths import default_clips_dir
 from common.store import Store
+from matthan.farm import CameraFarm, Mount
 from matthan.service import run_site
 
 log = logging.getLogger(__name__)

@@ -2,19 +2,19 @@
 
 Roles are ingest shards (cameras split across worker processes), the detection core, the
 dashboard and, unless turned off, the re-analysis job runner (:mod:`detect.reanalysis`, which
-needs only the store). They talk through bounded queues the supervisor creates: analysis frame
-handles (ingest -> detection), alert notices (detection -> dashboard) and the tracked boxes
-of the cameras watched live (detection -> dashboard, with the shared flags that say which
-cameras are watched: :mod:`common.watching`). A role that dies is restarted with backoff;
-one that dies more than ``RESTART_BUDGET`` times in ``RESTART_WINDOW_S`` makes the whole
-service stop with an error instead of flapping.
+needs only the store). They talk through what the supervisor creates before it starts them:
+one shared-memory frame ring per ingest shard, holding each camera's newest analysis frame for
+the detection core (:mod:`matthan.rings`), and bounded channels for alert notices (detection ->
+dashboard) and the tracked boxes of the cameras watched live (detection -> dashboard, with the
+shared flags that say which cameras are watched: :mod:`common.watching`). A role that dies is
+restarted with backoff; one that dies more than ``RESTART_BUDGET`` times in
+``RESTART_WINDOW_S`` makes the whole service stop with an error instead of flapping.
 
-The detection core gets more care. Frames reach it through a relay thread of the supervisor
-and a queue made afresh for each incarnation (:mod:`detect.relay`), so that a core killed
-mid-read cannot lock the hand-off for its successor. When the core dies, or hangs (its
+The detection core gets more care. Nothing in ingest waits on it: it reads the rings, and a
+core killed mid-read leaves no lock held for its successor. When the core dies, or hangs (its
 heartbeat stops while it is alive: it is killed), the supervisor raises a site-wide "analysis
-down" alert, ended once the restarted core beats again (:mod:`detect.downtime`). Ingest and
-recording carry on meanwhile.
+down" alert, ended once the restarted core beats again (:mod:`matthan.analysis_watch`). Ingest
+and recording carry on meanwhile.
 """
 
 from __future__ import annotations
@@ -35,18 +35,21 @@ from typing import Any
 
 from prometheus_client import multiprocess
 
+from common.channel import Channel, DropPolicy
 from common.config import SiteConfig
+from common.frame_ring import FrameRing
+from common.messages import AlertNotice, FrameDetections
+from common.roles import DASHBOARD_ROLE, DETECT_ROLE, REANALYSIS_ROLE, ingest_role
 from common.store import Store
 from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.server import DashboardPlan, run_dashboard
 from detect.core import DetectorPlan, run_detector
-from detect.downtime import AnalysisWatch
-from detect.reanalysis import ROLE as REANALYSIS_ROLE
 from detect.reanalysis import ReanalysisPlan, run_reanalysis
-from detect.relay import FrameRelay
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
+from matthan.analysis_watch import AnalysisWatch
 from matthan.logs import setup_logging
+from matthan.rings import create_rings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,6 @@ MAX_RESTART_DELAY_S = 30.0
 NOTICE_QUEUE_SIZE = 1000
 OVERLAY_QUEUE_SIZE = 64
 """Frames of tracked boxes in flight to the dashboard (only cameras watched live send any)."""
-DETECT_ROLE = "detect"
 PR_SET_PDEATHSIG = 1
 
 
@@ -102,8 +104,6 @@ class Role:
     next_start: float = 0.0
     started_at: float = 0.0
     """Wall-clock time of the last start."""
-    renew_args: Callable[[], tuple[Any, ...]] | None = None
-    """If set, called before every start for fresh ``args``."""
 
 
 def shard(items: list[Any], count: int) -> list[list[Any]]:
@@ -123,47 +123,49 @@ class Supervisor:
         self._workers = workers or site.ingest.workers or os.cpu_count() or 1
         self._store: Store | None = None
         self._analysis: AnalysisWatch | None = None
-        self._relay: FrameRelay | None = None
+        self._rings: list[FrameRing] = []
+        self._notices: Channel[AlertNotice] | None = None
 
     def _plan_roles(self) -> None:
         site, database = self.site, self.site.storage.database.resolve()
-        frames = self._ctx.Queue(maxsize=site.ingest.queue_size)
-        notices = self._ctx.Queue(maxsize=NOTICE_QUEUE_SIZE)
-        overlay = DetectionsChannel(
-            self._ctx.Queue(maxsize=OVERLAY_QUEUE_SIZE),
-            WatchedCameras.create(self._ctx, [camera.id for camera in site.cameras]),
+        notices: Channel[AlertNotice] = Channel.create(
+            self._ctx, "alert_notices", NOTICE_QUEUE_SIZE, policy=DropPolicy.NEWEST
         )
-        for index, sources in enumerate(shard(sources_for(site), self._workers)):
+        boxes: Channel[FrameDetections] = Channel.create(
+            self._ctx, "overlay_boxes", OVERLAY_QUEUE_SIZE, policy=DropPolicy.NEWEST
+        )
+        overlay = DetectionsChannel(
+            boxes, WatchedCameras.create(self._ctx, [camera.id for camera in site.cameras])
+        )
+        shards = shard(sources_for(site), self._workers)
+        self._rings = create_rings(
+            [[source.camera_id for source in sources] for sources in shards],
+            site.ingest.analysis_size,
+        )
+        for index, sources in enumerate(shards):
             plan = WorkerPlan(
                 shard=index,
                 sources=tuple(sources),
                 database=database,
-                ring_slots=site.ingest.ring_slots,
-                frame_size=site.ingest.analysis_size,
+                ring=self._rings[index].name,
                 recording=site.recording.model_copy(update={"path": site.recording.path.resolve()}),
                 offline_alert_after_s=site.ingest.offline_alert_after_s,
                 tamper_debounce_s=site.ingest.tamper_debounce_s,
                 thumbnail_interval_s=site.ingest.thumbnail_interval_s,
             )
-            self._roles.append(Role(f"ingest-{index}", run_worker, (plan, frames, notices)))
-        detector = DetectorPlan(site, database)
-        relay = self._relay = FrameRelay(frames, self._ctx)
-
-        def detect_args() -> tuple[Any, ...]:
-            return (detector, relay.new_target(), notices, overlay)
-
-        self._roles.append(Role(DETECT_ROLE, run_detector, (), renew_args=detect_args))
+            self._roles.append(Role(ingest_role(index), run_worker, (plan, notices)))
+        detector = DetectorPlan(site, database, tuple(ring.name for ring in self._rings))
+        self._roles.append(Role(DETECT_ROLE, run_detector, (detector, notices, overlay)))
         self._store = Store(database)
         self._analysis = AnalysisWatch(self._store, notices)
+        self._notices = notices
         dashboard = DashboardPlan(site, database)
-        self._roles.append(Role("dashboard", run_dashboard, (dashboard, notices, overlay)))
+        self._roles.append(Role(DASHBOARD_ROLE, run_dashboard, (dashboard, notices, overlay)))
         if site.reanalysis.enabled:
             reanalysis = ReanalysisPlan(site, database)
             self._roles.append(Role(REANALYSIS_ROLE, run_reanalysis, (reanalysis,)))
 
     def _start(self, role: Role) -> None:
-        if role.renew_args is not None:
-            role.args = role.renew_args()
         process = self._ctx.Process(
             target=_child_main, args=(role.name, role.target, role.args), name=role.name
         )
@@ -178,8 +180,6 @@ class Supervisor:
     def run(self) -> None:
         """Start every role and watch them until asked to stop."""
         self._plan_roles()
-        if self._relay is not None:
-            self._relay.start()
         for role in self._roles:
             self._start(role)
         try:
@@ -219,8 +219,6 @@ class Supervisor:
             self._analysis.check()
 
     def _detector_died(self, exitcode: int | None) -> None:
-        if self._relay is not None:
-            self._relay.detach()
         if self._analysis is not None:
             detail = f"detector exited ({exitcode}); restarting"
             self._analysis.went_down(time.time(), detail)
@@ -249,8 +247,11 @@ class Supervisor:
                 log.warning("%s did not stop in time; killing it", role.name)
                 process.kill()
                 process.join(5)
-        if self._relay is not None:
-            self._relay.stop()
+        for ring in self._rings:
+            ring.close()
+        self._rings = []
+        if self._notices is not None:
+            self._notices.close()  # the supervisor sends "analysis down" notices itself
         if self._store is not None:
             self._store.close()
         log.info("all roles stopped")

@@ -124,6 +124,7 @@ def fill_store(database: Path, alerts_per_camera: int = 3) -> None:
         now = time.time()
         store.add_camera_status(CameraStatus("cho-gom", CameraState.ONLINE, now))
         store.add_camera_status(CameraStatus("de-song", CameraState.OFFLINE, now, "no packets"))
+        store.set_decode_mode("cho-gom", keyframes_only=True, at=now)  # idle: no motion
         for index in range(alerts_per_camera):
             add_alert(store, "cho-gom", "car" if index % 2 else "person", seed=2 * index)
             add_alert(store, "de-song", "person", seed=2 * index + 1)

@@ -8,7 +8,6 @@ rules see the clip's own timing however slowly the test machine analyses it.
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from common.config import SiteConfig
-from common.messages import AlertNotice, FrameRef
+from common.messages import FrameRef
 from common.store import AlertRecord, Store
 from detect.core import DetectionCore, build_detector
-from detect.pending import PendingFrame
+from detect.frames import PendingFrame
 from tests.paths import models_dir
 
 Frame = npt.NDArray[np.uint8]
@@ -51,10 +50,7 @@ class CorePipeline:
 
     def __init__(self, site_config: SiteConfig, folder: Path) -> None:
         self.store = Store(folder / "test.db")
-        self.notices: queue.Queue[AlertNotice] = queue.Queue(maxsize=10_000)
-        self.core = DetectionCore(
-            site_config, self.store, self.notices, build_detector(site_config)
-        )  # type: ignore[arg-type]
+        self.core = DetectionCore(site_config, self.store, None, build_detector(site_config))
 
     def analyse(self, camera_id: str, image: Frame, stream_time: float) -> None:
         height, width = image.shape[:2]

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import collections
 import multiprocessing as mp
-import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from common.channel import Channel, DropPolicy
 from common.config import RecordingConfig, SiteConfig
-from common.messages import AlertNotice, FrameRef
+from common.frame_ring import FrameRing, RingPlan
+from common.messages import AlertNotice
 from common.store import Store
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
@@ -58,15 +60,18 @@ class IngestRun:
         self.database = folder / "ingest.db"
         self.store = Store(self.database)
         context = mp.get_context("spawn")
-        self.frames: mp.Queue[FrameRef] = context.Queue(maxsize=64)
-        self.notices: mp.Queue[AlertNotice] = context.Queue(maxsize=100)
+        self.notices: Channel[AlertNotice] = Channel.create(
+            context, "alert_notices", 100, policy=DropPolicy.NEWEST
+        )
         self.stop = threading.Event()
+        sources = tuple(sources_for(config))
+        cameras = tuple(source.camera_id for source in sources)
+        self.ring = FrameRing.create(RingPlan(f"test-{uuid.uuid4().hex[:8]}", cameras, 640, 640))
         plan = WorkerPlan(
             shard=0,
-            sources=tuple(sources_for(config)),
+            sources=sources,
             database=self.database,
-            ring_slots=64,
-            frame_size=640,
+            ring=self.ring.name,
             recording=recording,
             offline_alert_after_s=config.ingest.offline_alert_after_s,
             retention_every_s=retention_every_s,
@@ -74,20 +79,21 @@ class IngestRun:
         )
         self.arrivals: dict[str, list[float]] = collections.defaultdict(list)
         self.started = time.monotonic()
-        self._worker = threading.Thread(
-            target=run_worker, args=(plan, self.frames, self.notices, self.stop)
-        )
+        self._worker = threading.Thread(target=run_worker, args=(plan, self.notices, self.stop))
         self._drain = threading.Thread(target=self._count, daemon=True)
         self._worker.start()
         self._drain.start()
 
     def _count(self) -> None:
-        while not self.stop.is_set():
-            try:
-                ref = self.frames.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.arrivals[ref.camera_id].append(time.monotonic())
+        """Watch the ring as the detection core would: each new sequence number is a frame."""
+        seen = self.ring.latest()
+        while not self.stop.wait(0.01):
+            latest = self.ring.latest()
+            now = time.monotonic()
+            for index in (latest > seen).nonzero()[0].tolist():
+                camera = self.ring.cameras[index]
+                self.arrivals[camera].extend([now] * int(latest[index] - seen[index]))
+            seen = latest
 
     def fps(self, camera_id: str, window_s: float) -> float:
         now = time.monotonic()
@@ -103,6 +109,8 @@ class IngestRun:
     def close(self) -> None:
         self.stop.set()
         self._worker.join(30)
+        self._drain.join(5)
+        self.ring.close()
         self.store.close()
 
 

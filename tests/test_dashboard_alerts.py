@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from common.store import Store
 from dashboard.app import create_app
+from ingest.health import CameraHealth
 from tests.dashboard_site import add_alert, copy_store, fill_store, login, site_config
 
 
@@ -158,6 +159,30 @@ def test_camera_states_include_degraded_analysis(client: TestClient, database: P
     assert camera["state"] == "degraded"
     assert "detect_url" not in camera
     assert "rtsp" not in str(camera)
+
+
+def test_cameras_say_how_much_of_their_stream_is_decoded(
+    client: TestClient, database: Path
+) -> None:
+    """The reader tells the camera's health, which stores the mode; the camera API gives it
+    for an online camera only (an offline one decodes nothing, whatever it did last)."""
+    store = Store(database)
+    try:
+        for camera_id in ("cho-gom", "de-song"):
+            health = CameraHealth(camera_id, store, None, debounce_s=30)
+            health.decode_mode(False)
+            health.decode_mode(True)
+    finally:
+        store.close()
+    login(client, "viewer")
+    modes = {camera["id"]: camera["decode"] for camera in client.get("/api/cameras").json()}
+    assert modes == {"cho-gom": "keyframes_only", "bai-xe": None, "de-song": None}
+    store = Store(database)
+    try:
+        CameraHealth("cho-gom", store, None, debounce_s=30).decode_mode(False)  # motion again
+    finally:
+        store.close()
+    assert client.get("/api/cameras/cho-gom").json()["decode"] == "full"
 
 
 def test_config_changes_are_audited_once_per_change(database: Path) -> None:

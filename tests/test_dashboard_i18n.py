@@ -137,6 +137,8 @@ def test_every_page_is_vietnamese(page: Page, base_url: str) -> None:
         if path == "/":
             page.locator("#alerts .alert .ack").first.click()  # the review dialog too
             expect(page.locator("#review-dialog")).to_be_visible()
+        if path == "/cameras/cho-gom":  # the idle camera's decoding, in words
+            expect(page.locator("#camera-decode")).to_have_text(vi["decode_keyframes_only"])
         if path == "/reanalysis":  # a failed job says why in Vietnamese, then the raw reason
             detail = page.locator("#jobs .job.state-failed .job-detail span")
             expect(detail).to_have_text(vi["ra_detail_no_recordings"])

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from benchmarks.farm import CameraFarm
+from matthan.farm import CameraFarm
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port
 from tests.paths import clips_dir
 from tests.test_e2e import PASSWORD, SITE, farm, log_in

@@ -3,7 +3,7 @@ supervisor's "analysis down" alert."""
 
 from __future__ import annotations
 
-import queue
+import multiprocessing as mp
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +13,18 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
+from common.channel import Channel, DropPolicy
 from common.coco import COCO_CLASSES
 from common.config import CrowdRule, IntrusionRule
 from common.heartbeat import Heartbeat
 from common.messages import AlertNotice, Severity
+from common.roles import DETECT_ROLE
 from common.store import NewAlert, Store
 from detect.alerts import AlertKeeper, AnalysedFrame
 from detect.detections import Detections
-from detect.downtime import AnalysisWatch
 from detect.rules import Phase, RuleEvent
 from detect.sightings import BestSightings
+from matthan.analysis_watch import AnalysisWatch
 
 INTRUSION = IntrusionRule(kind="intrusion", name="vao", zone="z", severity=Severity.CRITICAL)
 CROWD = CrowdRule(kind="crowd", name="dong", zone="z", min_count=2)
@@ -34,6 +36,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(tmp_path / "alerts.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def notices() -> Iterator[Channel[AlertNotice]]:
+    """A real ``alert_notices`` channel, read back in the test process."""
+    made: Channel[AlertNotice] = Channel.create(
+        mp.get_context("spawn"), "alert_notices", 10, policy=DropPolicy.NEWEST
+    )
+    yield made
+    made.close()
 
 
 def frame_with(boxes: list[tuple[int, float, float, float, float, str, float]]) -> AnalysedFrame:
@@ -49,9 +61,10 @@ def frame_with(boxes: list[tuple[int, float, float, float, float, str, float]]) 
     return AnalysedFrame("cam", image, detections, sightings)
 
 
-def test_a_track_alert_is_stored_with_pictures_and_ended(store: Store) -> None:
-    notices: queue.Queue[AlertNotice] = queue.Queue()
-    keeper = AlertKeeper(store, notices, COCO_CLASSES)  # type: ignore[arg-type]
+def test_a_track_alert_is_stored_with_pictures_and_ended(
+    store: Store, notices: Channel[AlertNotice]
+) -> None:
+    keeper = AlertKeeper(store, notices, COCO_CLASSES)
     frame = frame_with([(3, 40, 50, 80, 150, "person", 0.9), (4, 200, 50, 240, 150, "car", 0.7)])
     start = RuleEvent(INTRUSION, Phase.START, 3, 10.0, 9.0, (0,), ZONE)
     keeper.handle(frame, [start])
@@ -68,12 +81,15 @@ def test_a_track_alert_is_stored_with_pictures_and_ended(store: Store) -> None:
     assert crop.shape[1] < 60
     keeper.handle(frame, [RuleEvent(INTRUSION, Phase.END, 3, 12.5, 9.0)])
     assert store.alerts_after(0)[0].ended_at == 12.5
-    sent = [notices.get_nowait() for _ in range(2)]
-    assert [(n.alert_id, n.updated) for n in sent] == [(alert.id, False), (alert.id, True)]
+    sent = [notices.receive(timeout=5) for _ in range(2)]
+    assert sent == [
+        AlertNotice(alert.id, "cam", "intrusion"),
+        AlertNotice(alert.id, "cam", "intrusion", updated=True),
+    ]
 
 
 def test_a_crowd_alert_boxes_every_member(store: Store) -> None:
-    keeper = AlertKeeper(store, queue.Queue(), COCO_CLASSES)  # type: ignore[arg-type]
+    keeper = AlertKeeper(store, None, COCO_CLASSES)
     members = [(1, 10, 20, 50, 120, "person", 0.8), (2, 100, 30, 140, 130, "person", 0.6)]
     frame = frame_with([*members, (3, 200, 10, 300, 60, "car", 0.9)])
     keeper.handle(frame, [RuleEvent(CROWD, Phase.START, None, 10.0, 5.0, (0, 1), ZONE)])
@@ -85,7 +101,7 @@ def test_a_crowd_alert_boxes_every_member(store: Store) -> None:
 
 
 def test_suppressed_events_are_counted_not_stored(store: Store) -> None:
-    keeper = AlertKeeper(store, queue.Queue(), COCO_CLASSES)  # type: ignore[arg-type]
+    keeper = AlertKeeper(store, None, COCO_CLASSES)
     labels = {"camera": "cam", "rule": "vao"}
     before = REGISTRY.get_sample_value("matthan_alerts_suppressed_total", labels) or 0.0
     frame = frame_with([(3, 40, 50, 80, 150, "person", 0.9)])
@@ -105,10 +121,11 @@ def test_orphans_of_a_dead_core_are_ended_but_not_other_alerts(store: Store) -> 
     assert ended == {rule_alert: 5.0, offline: None}
 
 
-def test_analysis_down_is_raised_once_and_ended_by_the_next_heartbeat(store: Store) -> None:
-    notices: queue.Queue[AlertNotice] = queue.Queue()
-    watch = AnalysisWatch(store, notices)  # type: ignore[arg-type]
-    Heartbeat(store, "detect").maybe_beat()  # the core that is about to die
+def test_analysis_down_is_raised_once_and_ended_by_the_next_heartbeat(
+    store: Store, notices: Channel[AlertNotice]
+) -> None:
+    watch = AnalysisWatch(store, notices)
+    Heartbeat(store, DETECT_ROLE).maybe_beat()  # the core that is about to die
     time.sleep(0.01)
     watch.went_down(at=time.time(), detail="detector exited (-9)")
     watch.went_down(at=time.time(), detail="again")  # already open: no second alert
@@ -118,20 +135,23 @@ def test_analysis_down_is_raised_once_and_ended_by_the_next_heartbeat(store: Sto
     watch.check()
     assert watch.alert_id == alert.id  # the old beat does not end it
     time.sleep(0.01)
-    Heartbeat(store, "detect").maybe_beat()  # the restarted core
+    Heartbeat(store, DETECT_ROLE).maybe_beat()  # the restarted core
     watch.check()
     assert watch.alert_id is None
     ended = store.alerts_after(0)[0]
     assert ended.ended_at is not None
     assert ended.ended_at >= alert.started_at
-    assert [notices.get_nowait().updated for _ in range(2)] == [False, True]
+    assert [notices.receive(timeout=5) for _ in range(2)] == [
+        AlertNotice(alert.id, "*", "analysis_down"),
+        AlertNotice(alert.id, "*", "analysis_down", updated=True),
+    ]
 
 
 def test_a_core_that_stopped_beating_is_hung(store: Store) -> None:
-    watch = AnalysisWatch(store, queue.Queue())  # type: ignore[arg-type]
+    watch = AnalysisWatch(store, None)
     assert watch.last_beat() is None
     assert not watch.is_hung(started_at=0.0, now=time.time() + 1000)  # never beat: loading
-    Heartbeat(store, "detect").maybe_beat()
+    Heartbeat(store, DETECT_ROLE).maybe_beat()
     beat = watch.last_beat()
     assert beat is not None
     assert not watch.is_hung(started_at=beat - 5, now=beat + 30)

@@ -1,13 +1,12 @@
-"""The dynamic batcher: fair turns between cameras, newest frame wins, stale frames dropped, the
-load gauges, and a hand-off queue that ingest never finds full.
+"""The dynamic batcher: fair turns between cameras, newest frame wins, skipped frames counted
+honestly (across a restart of the core too), stale frames dropped, the load gauges.
 
-Frames travel as in production: pixels in a shared-memory ring, handles on a multiprocessing
-queue, copied out by the batcher's drain thread.
+Frames travel as in production: each camera's newest in a shared-memory ring, copied out only
+when the batcher takes it.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,14 +15,11 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from common.frame_ring import FrameRing
-from common.messages import FrameRef
+from common.frame_ring import FrameRing, RingPlan
 from detect.batcher import Batcher
+from detect.frames import LatestFrames
 from detect.load import LoadMonitor
-from detect.pending import PendingFrame, PendingFrames
 from detect.scheduler import FairScheduler
-
-CONTEXT = mp.get_context("spawn")
 
 
 def metric(name: str, **labels: str) -> float:
@@ -60,25 +56,81 @@ def test_a_new_camera_goes_first() -> None:
         scheduler.choose(["a"], 0, now=1.0)
 
 
-# --- pending frames and the load monitor ------------------------------------------------------
+# --- the newest frames, straight from a real ring ---------------------------------------------
 
 
-def ref(camera: str, seq: int, captured_at: float) -> FrameRef:
-    return FrameRef(camera, "ring", 0, seq, 2, 2, 0.0, captured_at)
+@pytest.fixture
+def ring() -> Iterator[FrameRing]:
+    cameras = ("a", "b", *(f"cam-{i}" for i in range(6)), *(f"busy-{i}" for i in range(6)), "old")
+    ring = FrameRing.create(RingPlan(f"matthan-test-{time.monotonic_ns()}", cameras, 8, 8))
+    yield ring
+    ring.close()
 
 
-def test_the_newest_frame_of_a_camera_wins() -> None:
-    pending = PendingFrames()
-    image = np.zeros((2, 2, 3), np.uint8)
-    assert pending.put(PendingFrame(ref("a", 1, 0.0), image)) is None
-    older = pending.put(PendingFrame(ref("a", 2, 0.1), image))
-    assert older is not None
-    assert older.ref.seq == 1
-    pending.put(PendingFrame(ref("b", 1, 0.0), image))
-    assert (pending.offered, pending.superseded) == (3, 1)
-    (taken,) = pending.take(["a"])
-    assert taken.ref.seq == 2
-    assert pending.cameras() == ["b"]
+def offer(ring: FrameRing, camera: str, value: int, age_s: float = 0.0) -> None:
+    """What ingest does: publish the camera's newest frame, never waiting for anyone."""
+    ring.write(ring.index(camera), np.full((8, 8, 3), value, np.uint8), 0.0, time.time() - age_s)
+
+
+def test_the_newest_frame_of_a_camera_wins_and_the_skipped_are_counted(ring: FrameRing) -> None:
+    before = metric("matthan_detector_frames_dropped_total", camera="a", reason="superseded")
+    down = metric("matthan_detector_frames_dropped_total", camera="a", reason="detector_down")
+    offer(ring, "a", 1)  # published before this core looked: counted as detector_down
+    frames = LatestFrames([ring.name])
+    try:
+        offer(ring, "a", 2)
+        offer(ring, "b", 1)
+        assert sorted(frames.poll()) == ["a", "b"]
+        (taken,) = frames.newest(["a"])
+        assert taken.seq == 2
+        assert frames.poll() == ["b"]
+        for value in (3, 4, 5):
+            offer(ring, "a", value)
+        (taken,) = frames.newest(["a"])
+        image = frames.copy(taken)
+        assert image is not None
+        assert int(image[0, 0, 0]) == 5
+        assert (frames.offered, frames.superseded) == (5, 2)
+    finally:
+        frames.close()
+    dropped = metric("matthan_detector_frames_dropped_total", camera="a", reason="superseded")
+    assert dropped == before + 2
+    lost = metric("matthan_detector_frames_dropped_total", camera="a", reason="detector_down")
+    assert lost == down + 1
+
+
+def test_a_restarted_core_counts_what_it_missed_as_detector_down(ring: FrameRing) -> None:
+    first = LatestFrames([ring.name])
+    offer(ring, "b", 1)
+    assert [ref.seq for ref in first.newest(["b"])] == [1]
+    first.close()  # the core dies; ingest goes on
+    for value in range(2, 6):
+        offer(ring, "b", value)
+    before = metric("matthan_detector_frames_dropped_total", camera="b", reason="detector_down")
+    second = LatestFrames([ring.name])
+    try:
+        assert second.poll() == ["b"]
+        assert [ref.seq for ref in second.newest(["b"])] == [5]
+    finally:
+        second.close()
+    after = metric("matthan_detector_frames_dropped_total", camera="b", reason="detector_down")
+    assert after == before + 3
+
+
+def test_a_ring_made_after_the_core_started_is_found() -> None:
+    name = f"matthan-test-late-{time.monotonic_ns()}"
+    frames = LatestFrames([name])
+    try:
+        assert frames.wait_for(1, 0.05) == []
+        ring = FrameRing.create(RingPlan(name, ("late",), 8, 8))
+        try:
+            offer(ring, "late", 1)
+            assert frames.wait_for(1, 2.0) == ["late"]
+        finally:
+            frames.close()
+            ring.close()
+    finally:
+        frames.close()
 
 
 def test_degraded_flag_has_hysteresis_and_fps_is_per_camera() -> None:
@@ -98,64 +150,42 @@ def test_degraded_flag_has_hysteresis_and_fps_is_per_camera() -> None:
     assert metric("matthan_detector_degraded") == 0
 
 
-# --- the batcher, over a real ring and queue --------------------------------------------------
+# --- the batcher, over a real ring -----------------------------------------------------------
 
 
-@pytest.fixture
-def ring() -> Iterator[FrameRing]:
-    ring = FrameRing.create(
-        f"matthan-test-{time.monotonic_ns()}", slots=64, max_height=8, max_width=8
-    )
-    yield ring
-    ring.close()
-
-
-def offer(ring: FrameRing, frames: mp.queues.Queue[FrameRef], camera: str, value: int) -> None:
-    """What ingest does: write the pixels, post the handle without ever blocking."""
-    slot, seq = ring.write(np.full((8, 8, 3), value, np.uint8))
-    frames.put_nowait(FrameRef(camera, ring.name, slot, seq, 8, 8, 0.0, time.time()))
-
-
-def test_batches_are_fair_newest_first_and_never_block_ingest(ring: FrameRing) -> None:
-    frames: mp.queues.Queue[FrameRef] = CONTEXT.Queue(maxsize=4)
+def test_batches_are_fair_and_newest_first(ring: FrameRing) -> None:
     cameras = [f"cam-{i}" for i in range(6)]
     batcher = Batcher(
-        frames, dict.fromkeys(cameras, 0), max_batch=4, max_wait_s=0.05, stale_after_s=5
+        [ring.name], dict.fromkeys(cameras, 0), max_batch=4, max_wait_s=0.05, stale_after_s=5
     )
-    batcher.start()
     try:
-        # 30 frames through a queue of 4: the drain thread keeps it from ever filling.
+        batcher.frames.poll()
         for value in range(30):
-            offer(ring, frames, cameras[value % 6], value)
+            offer(ring, cameras[value % 6], value)
             time.sleep(0.005)
-        time.sleep(0.3)
         first = batcher.next_batch()
         second = batcher.next_batch()
     finally:
         batcher.close()
-        frames.cancel_join_thread()
     assert len(first) == 4
     assert len(second) == 2
     served = [frame.ref.camera_id for frame in first + second]
     assert sorted(served) == cameras  # one frame per camera, every camera served
     for frame in first + second:  # each camera's newest frame (values 24..29), pixels intact
         assert int(frame.image[0, 0, 0]) == 24 + cameras.index(frame.ref.camera_id)
-    assert batcher.pending.superseded == 24
+    assert batcher.frames.superseded == 24
     assert metric("matthan_detector_frames_dropped_total", camera="cam-0", reason="superseded") >= 4
 
 
 def test_stale_frames_are_dropped_and_counted(ring: FrameRing) -> None:
-    frames: mp.queues.Queue[FrameRef] = CONTEXT.Queue(maxsize=4)
-    batcher = Batcher(frames, {"old": 0}, max_batch=4, max_wait_s=0.0, stale_after_s=0.5)
+    batcher = Batcher([ring.name], {"old": 0}, max_batch=4, max_wait_s=0.0, stale_after_s=0.5)
     before = metric("matthan_detector_frames_dropped_total", camera="old", reason="stale")
-    batcher.start()
     try:
-        slot, seq = ring.write(np.zeros((8, 8, 3), np.uint8))
-        frames.put_nowait(FrameRef("old", ring.name, slot, seq, 8, 8, 0.0, time.time() - 1.0))
+        offer(ring, "old", 1, age_s=1.0)
         assert batcher.next_batch(idle_timeout_s=2.0) == []
+        assert batcher.frames.poll() == []  # taken (and dropped), not offered again
     finally:
         batcher.close()
-        frames.cancel_join_thread()
     assert (
         metric("matthan_detector_frames_dropped_total", camera="old", reason="stale") == before + 1
     )
@@ -165,22 +195,21 @@ def test_stale_frames_are_dropped_and_counted(ring: FrameRing) -> None:
 
 def test_overload_lowers_every_camera_evenly_and_says_so(ring: FrameRing) -> None:
     """Six cameras offer 10 fps each; the "detector" takes 2 frames per 0.1 s (20 of 60 fps)."""
-    frames: mp.queues.Queue[FrameRef] = CONTEXT.Queue(maxsize=64)
     cameras = [f"busy-{i}" for i in range(6)]
-    batcher = Batcher(frames, dict.fromkeys(cameras, 0), max_batch=2, max_wait_s=0, stale_after_s=5)
+    batcher = Batcher(
+        [ring.name], dict.fromkeys(cameras, 0), max_batch=2, max_wait_s=0, stale_after_s=5
+    )
     analysed: Counter[str] = Counter()
-    batcher.start()
     try:
         for step in range(30):
             for camera in cameras:
-                offer(ring, frames, camera, step)
+                offer(ring, camera, step)
             for frame in batcher.next_batch(idle_timeout_s=0.05):
                 analysed[frame.ref.camera_id] += 1
             batcher.publish_load()
             time.sleep(0.1)
     finally:
         batcher.close()
-        frames.cancel_join_thread()
     assert batcher.load.degraded
     assert metric("matthan_detector_degraded") == 1
     assert max(analysed.values()) - min(analysed.values()) <= 1  # an even share each

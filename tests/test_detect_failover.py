@@ -3,7 +3,9 @@
 ``kill -9`` on the detect process of a service watching the PETS crossroads over RTSP: the
 supervisor raises a site-wide "analysis down" alert, restarts the core, ends the alert when the
 new core's heartbeat arrives, and person alerts come again. Ingest keeps running throughout
-(the camera never goes offline).
+(the camera never goes offline): nothing in it waits on analysis, so it goes on publishing
+frames at its rate while no core runs, and the restarted core counts those it never saw as
+``detector_down``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from benchmarks.farm import CameraFarm, Mount
+from benchmarks.service_probe import by_label, scrape
 from common.store import AlertRecord, Store
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import Service, free_port
 from tests.paths import clips_dir
 
@@ -78,7 +81,10 @@ def test_killed_detector_raises_analysis_down_then_recovers(
         return next((a for a in alerts if a.ended_at is not None or not ended), None)
 
     first = wait_for("person alert", lambda: newest("intrusion"), 90, service)
+    published = "matthan_ingest_frames_handed_off_total"
+    before = by_label(scrape(service.base_url), published, "camera")["nga-tu"]
     os.kill(detect_pid(service), signal.SIGKILL)
+    killed_at = time.monotonic()
     down = wait_for("analysis_down alert", lambda: newest("analysis_down", first.id), 10, service)
     assert down.camera_id == "*"
     assert down.severity == "critical"
@@ -88,6 +94,13 @@ def test_killed_detector_raises_analysis_down_then_recovers(
         "end of analysis_down", lambda: newest("analysis_down", first.id, ended=True), 60, service
     )
     assert ended.id == down.id
+    samples = scrape(service.base_url)
+    rate = (by_label(samples, published, "camera")["nga-tu"] - before) / (
+        time.monotonic() - killed_at
+    )
+    assert rate >= 0.6 * 5, f"ingest published {rate:.1f} fps while analysis was down"
+    dropped = by_label(samples, "matthan_detector_frames_dropped_total", "reason")
+    assert dropped.get("detector_down", 0) > 0, dropped
     assert ended.ended_at is not None
     assert ended.ended_at > ended.started_at
     again = wait_for(

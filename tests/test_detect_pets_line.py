@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from benchmarks.farm import CameraFarm, Mount
 from common.coco import COCO_CLASSES
 from common.config import CameraConfig
 from detect.detections import Detections
 from detect.rules import CameraRules
+from matthan.farm import CameraFarm, Mount
 from tests.detect_pipeline import CorePipeline, frames_of, site
 from tests.paths import clips_dir
 

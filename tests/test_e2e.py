@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from benchmarks.farm import CameraFarm, Mount
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port
 from tests.paths import clips_dir
 

@@ -12,13 +12,13 @@ import av
 import pytest
 from prometheus_client import REGISTRY
 
-from benchmarks.farm import CameraFarm, Mount
 from common import recordings
 from common.config import RecordingConfig
 from common.evidence import NoFootageError, cut_clip, exports_folder, write_manifest
 from common.recordings import Segment
 from common.store import Store
 from ingest.retention import RetentionSweeper
+from matthan.farm import CameraFarm, Mount
 from tests.paths import clips_dir
 from tests.test_ingest import IngestRun, camera, site, wait_for
 

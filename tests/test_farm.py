@@ -15,8 +15,9 @@ from pathlib import Path
 import av
 import pytest
 
-from benchmarks.farm import CameraFarm, FarmError, Mount, default_clips_dir
-from benchmarks.farm.control import SYSTEM_PYTHON
+from common.paths import default_clips_dir
+from matthan.farm import CameraFarm, FarmError, Mount
+from matthan.farm.control import SYSTEM_PYTHON
 
 PETS = default_clips_dir() / "pets09_s2l1_vtest.mp4"  # 768x576, 10 fps
 CARS = default_clips_dir() / "intel_parking_lot_cars.mp4"  # 768x432, 12.5 fps

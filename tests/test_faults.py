@@ -24,6 +24,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,18 +33,21 @@ import av
 import pytest
 from prometheus_client import REGISTRY
 
-from benchmarks.farm import CameraFarm, Mount
 from benchmarks.service_probe import AlertListener, by_label, delta, process_tree, scrape
 from common import recordings
+from common.channel import Channel, DropPolicy
 from common.config import MotionConfig, RecordingConfig
-from common.messages import AlertNotice, CameraState, CameraStatus, FrameRef
+from common.frame_ring import FrameRing, RingPlan
+from common.messages import AlertNotice, CameraState, CameraStatus
 from ingest.backoff import Backoff
 from ingest.camera_reader import CameraReader
 from ingest.health import OFFLINE_KIND, SERVICE_DOWN
 from ingest.recorder import segment_start
 from ingest.retention import DISK_LOW_KIND
 from ingest.source import CameraSource, sources_for
-from ingest.worker import SHM_FOLDER, WorkerPlan, run_worker
+from ingest.worker import WorkerPlan, run_worker
+from matthan.farm import CameraFarm, Mount
+from matthan.rings import SHM_FOLDER
 from tests.conftest import ARTIFACTS, Service, free_port, wait_http
 from tests.ingest_run import IngestRun, alerts, camera, site, wait_for
 from tests.paths import clips_dir
@@ -309,7 +313,7 @@ def test_kill_dash_nine_loses_no_alert_and_the_restart_records_the_gap(station: 
         assert stored.get(alert_id) == (shown["camera_id"], shown["rule"]), alert_id
     last_end = max(end for (end,) in station.query(segments))
     stranded = rings_of(pids)
-    assert stranded, "a killed worker leaves its frame ring in /dev/shm"
+    assert stranded, "a killed supervisor leaves its frame rings in /dev/shm"
     partials = list((station.folder / "data" / "rec" / CAMERA).rglob("*.mp4.partial"))
     assert len(partials) == 1, "the segment being written is left as a .partial"
 
@@ -332,7 +336,7 @@ def test_kill_dash_nine_loses_no_alert_and_the_restart_records_the_gap(station: 
     assert start == pytest.approx(rows[0][0] if rows else last_end)  # where recording stopped
     assert end is not None
     assert killed_at < end <= min(start for (start,) in station.query(resumed)) + 1
-    assert not any(ring.exists() for ring in stranded), "the new worker removes dead rings"
+    assert not any(ring.exists() for ring in stranded), "the new supervisor removes dead rings"
     person = f"SELECT id FROM alerts WHERE kind = 'intrusion' AND created_at > {killed_at}"
     wait_for(lambda: station.query(person), 60, "a person alert after the restart")
 
@@ -340,9 +344,10 @@ def test_kill_dash_nine_loses_no_alert_and_the_restart_records_the_gap(station: 
 def record_until_killed(plan: WorkerPlan) -> None:
     """Child process: one real ingest worker, recording until it is killed."""
     context = mp.get_context("spawn")
-    frames: mp.Queue[FrameRef] = context.Queue(maxsize=64)
-    notices: mp.Queue[AlertNotice] = context.Queue(maxsize=100)
-    run_worker(plan, frames, notices, threading.Event())
+    notices: Channel[AlertNotice] = Channel.create(
+        context, "alert_notices", 100, policy=DropPolicy.NEWEST
+    )
+    run_worker(plan, notices, threading.Event())
 
 
 def leftovers(camera_id: str, outcome: str) -> float:
@@ -359,12 +364,12 @@ def test_a_segment_cut_by_kill_dash_nine_is_salvaged_at_the_next_start(
     gives and the seconds it holds; a ``.partial`` with nothing readable is deleted."""
     config = site([camera("cam", farm.url("pets"))])
     recording = RecordingConfig(path=tmp_path / "rec", segment_s=60)
+    ring = FrameRing.create(RingPlan(f"test-{uuid.uuid4().hex[:8]}", ("cam",), 640, 640))
     plan = WorkerPlan(
         shard=0,
         sources=tuple(sources_for(config)),
         database=tmp_path / "ingest.db",
-        ring_slots=16,
-        frame_size=640,
+        ring=ring.name,
         recording=recording,
         offline_alert_after_s=10,
     )
@@ -376,6 +381,7 @@ def test_a_segment_cut_by_kill_dash_nine_is_salvaged_at_the_next_start(
     finally:
         os.kill(child.pid or 0, signal.SIGKILL)
         child.join(10)
+        ring.close()
     (partial,) = recording.path.rglob("*.partial")
     assert partial.stat().st_size > 0
     start = segment_start(partial)
@@ -440,10 +446,9 @@ def recorder_errors(camera_id: str) -> float:
 
 
 def notices_of(run: IngestRun, kind: str) -> list[int]:
-    """Drain the worker's notice queue; the alert ids of ``kind`` on it."""
+    """Drain the worker's alert notices; the alert ids of ``kind`` among them."""
     found = []
-    while not run.notices.empty():
-        notice = run.notices.get(timeout=1)
+    while (notice := run.notices.receive(timeout=0.5)) is not None:
         if notice.kind == kind:
             found.append(notice.alert_id)
     return found

@@ -1,9 +1,8 @@
-"""The frame hand-off: shared-memory ring, drop-oldest queue, the gate's verdict in the frame
-handle, sampling and its bursts, decoding during bursts, backoff."""
+"""The frame hand-off: each camera's newest frame in a shared-memory ring, the gate's verdict
+in the frame handle, sampling and its bursts, decoding during bursts, backoff."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import uuid
 from collections.abc import Iterator
 
@@ -12,13 +11,11 @@ import numpy as np
 import pytest
 
 from common.config import MotionConfig
-from common.frame_ring import FrameRing, StaleSlotError
-from common.messages import FrameRef
+from common.frame_ring import FrameRing, RingPlan, StaleSlotError
 from ingest.backoff import Backoff
-from ingest.camera_reader import DecodePolicy
+from ingest.decode import BurstSampler, DecodePolicy, FrameSampler, scaled_size
 from ingest.handoff import FrameHandoff
 from ingest.motion import Reason, Verdict
-from ingest.sampling import BurstSampler, FrameSampler, scaled_size
 from ingest.source import CameraSource
 from tests.paths import clips_dir
 
@@ -31,54 +28,96 @@ def frame(value: int, height: int = 36, width: int = 64) -> np.ndarray:
 
 @pytest.fixture
 def ring() -> Iterator[FrameRing]:
-    created = FrameRing.create(f"test-{uuid.uuid4().hex[:8]}", 4, 48, 64)
+    plan = RingPlan(f"test-{uuid.uuid4().hex[:8]}", ("cam", "other"), 48, 64)
+    created = FrameRing.create(plan)
     yield created
     created.close()
 
 
-def test_reader_sees_what_the_writer_wrote(ring: FrameRing) -> None:
-    slot, seq = ring.write(frame(7))
+def test_reader_sees_the_newest_frame_the_writer_published(ring: FrameRing) -> None:
+    for value in (1, 2, 3):
+        seq = ring.write(0, frame(value), float(value), 100.0 + value)
     reader = FrameRing.attach(ring.name)
-    copy = reader.read(slot, seq, 36, 64)
-    assert copy.shape == (36, 64, 3)
-    assert (copy == 7).all()
-    reader.close()
+    try:
+        assert reader.cameras == ("cam", "other")
+        assert reader.latest().tolist() == [3, 0]
+        ref = reader.ref(0, seq)
+        assert (ref.camera_id, ref.seq, ref.pts, ref.captured_at) == ("cam", 3, 3.0, 103.0)
+        copy = reader.read(ref)
+        assert copy.shape == (36, 64, 3)
+        assert (copy == 3).all()
+    finally:
+        reader.close()
 
 
-def test_overwritten_slot_is_detected(ring: FrameRing) -> None:
-    slot, seq = ring.write(frame(1))
-    for value in range(2, 6):
-        ring.write(frame(value))
+def test_a_slot_written_again_is_detected(ring: FrameRing) -> None:
+    """Frame 1 shares its slot with frame 3: once 3 is written, a late reader of 1 is told."""
+    ref = ring.ref(0, ring.write(0, frame(1), 1.0, 101.0))
+    ring.write(0, frame(2), 2.0, 102.0)
+    assert (ring.read(ref) == 1).all()  # frame 2 went to the other slot
+    ring.write(0, frame(3), 3.0, 103.0)
     with pytest.raises(StaleSlotError):
-        ring.read(slot, seq, 36, 64)
+        ring.read(ref)
+    with pytest.raises(StaleSlotError):
+        ring.ref(0, 1)
+
+
+def test_cameras_do_not_share_slots(ring: FrameRing) -> None:
+    ring.write(1, frame(9), 1.0, 101.0)
+    for value in range(5):
+        ring.write(0, frame(value), float(value), 100.0)
+    assert (ring.read(ring.ref(1, 1)) == 9).all()
+
+
+def test_a_restarted_writer_goes_on_counting(ring: FrameRing) -> None:
+    """A worker killed and restarted attaches to the same ring: numbers never go back, so the
+    core never mistakes a new frame for one it took."""
+    ring.write(0, frame(1), 1.0, 101.0)
+    ring.mark_taken(0, 1)
+    successor = FrameRing.attach(ring.name)
+    try:
+        assert successor.write(0, frame(2), 2.0, 102.0) == 2
+        assert ring.taken().tolist() == [1, 0]
+    finally:
+        successor.close()
 
 
 def test_too_large_frame_is_refused(ring: FrameRing) -> None:
     with pytest.raises(ValueError, match="exceeds"):
-        ring.write(frame(1, height=100))
+        ring.write(0, frame(1, height=100), 0.0, 0.0)
 
 
-def test_full_queue_drops_the_oldest(ring: FrameRing) -> None:
-    frames: mp.Queue[FrameRef] = mp.get_context("spawn").Queue(maxsize=2)
-    handoff = FrameHandoff(ring, frames)
-    for index in range(3):
-        handoff.offer("cam", frame(index), float(index), 100.0 + index, MOTION)
-    kept = [frames.get(timeout=2).pts for _ in range(2)]
-    assert kept == [1.0, 2.0]
-    frames.close()
-    frames.join_thread()
+def test_not_a_ring_is_refused() -> None:
+    from multiprocessing import shared_memory
+
+    block = shared_memory.SharedMemory(name=f"test-{uuid.uuid4().hex[:8]}", create=True, size=64)
+    try:
+        with pytest.raises(ValueError, match="not a frame ring"):
+            FrameRing.attach(block.name)
+    finally:
+        block.close()
+        block.unlink()
 
 
 @pytest.mark.parametrize(
     "verdict", [MOTION, Verdict(Reason.HOLD, 0.0), Verdict(Reason.REFRESH, 0.0)]
 )
 def test_frame_handle_carries_why_and_where(ring: FrameRing, verdict: Verdict) -> None:
-    frames: mp.Queue[FrameRef] = mp.get_context("spawn").Queue(maxsize=2)
-    FrameHandoff(ring, frames).offer("cam", frame(1), 1.5, 101.5, verdict)
-    ref = frames.get(timeout=2)
-    assert (ref.look, ref.moved) == (verdict.reason.value, verdict.boxes)
-    frames.close()
-    frames.join_thread()
+    FrameHandoff(ring).offer("other", frame(1), 1.5, 101.5, verdict)
+    ref = ring.ref(1, int(ring.latest()[1]))
+    assert (ref.camera_id, ref.look, ref.moved) == ("other", verdict.reason.value, verdict.boxes)
+
+
+def test_the_core_tells_ingest_of_moving_tracks(ring: FrameRing) -> None:
+    handoff = FrameHandoff(ring)
+    assert handoff.moving_track_seen("cam") == 0.0
+    core_side = FrameRing.attach(ring.name)
+    try:
+        core_side.note_moving_track(0, 1_800_000_000.25)
+    finally:
+        core_side.close()
+    assert handoff.moving_track_seen("cam") == pytest.approx(1_800_000_000.25)
+    assert handoff.moving_track_seen("other") == 0.0
 
 
 def test_sampler_halves_a_10fps_stream() -> None:
@@ -143,7 +182,8 @@ def test_decoding_skips_nothing_during_a_burst() -> None:
     source = CameraSource("cam", "rtsp://127.0.0.1/cam", None, 5.0, 640, 5.0, 5.0, motion)
     with av.open(str(clips_dir() / "indoor_lowlight_people.mp4")) as container:
         stream = container.streams.video[0]
-        policy = DecodePolicy(stream, source)
+        changes: list[bool] = []
+        policy = DecodePolicy(stream, source, changes.append)
         steps = [(0.0, False), (0.0, True), (0.0, False), (40.0, False), (0.0, True)]
         seen = []
         for idle_s, bursting in steps:
@@ -156,6 +196,7 @@ def test_decoding_skips_nothing_during_a_burst() -> None:
         ("NONKEY", True),
         ("DEFAULT", False),
     ]
+    assert changes == [False, True, False]  # full at the start, then each change (camera page)
 
 
 def test_scaled_size_keeps_the_long_side_within_bounds() -> None:

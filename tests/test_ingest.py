@@ -15,11 +15,11 @@ import av
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from benchmarks.farm import CameraFarm, Mount
 from common import recordings
 from common.config import RecordingConfig, SiteConfig
 from common.store import Store
 from ingest.retention import RetentionSweeper
+from matthan.farm import CameraFarm, Mount
 from tests.ingest_run import IngestRun, alerts, camera, site, states, wait_for
 from tests.paths import clips_dir
 

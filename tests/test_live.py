@@ -17,12 +17,12 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
-from benchmarks.farm import CameraFarm, Mount
 from common.accounts import Accounts, Role
 from common.config import SiteConfig
 from common.store import Store
 from dashboard.app import create_app
 from dashboard.state import DashboardState
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
 from tests.paths import clips_dir
 

@@ -7,7 +7,7 @@ canvas over the video. A viewer of another area and a visitor without a session 
 that camera's socket.
 
 The parts on their own: the core sends boxes only for a watched camera and drops (counted)
-when the queue is full; the dashboard sets a camera's flag while a socket is open, moves the
+when the channel is full; the dashboard sets a camera's flag while a socket is open, moves the
 core's frames to it, scopes it to the user's areas and closes it with 4401 when the session
 ends.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from prometheus_client import REGISTRY
 from starlette.websockets import WebSocketDisconnect
 
-from benchmarks.farm import CameraFarm, Mount
+from common.channel import Channel, DropPolicy
 from common.messages import FrameDetections, FrameRef, TrackedBox
 from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.app import create_app
@@ -39,6 +38,7 @@ from dashboard.sockets import SESSION_ENDED
 from dashboard.state import DashboardState
 from detect.detections import Detections
 from detect.overlay import OverlayPublisher
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port
 from tests.dashboard_site import copy_store, fill_store, login, site_config
 from tests.paths import clips_dir
@@ -61,29 +61,31 @@ def frame_ref(camera_id: str) -> FrameRef:
     return FrameRef(camera_id, "ring", 0, 1, 360, 640, 1.0, 1_800_000_000.0)
 
 
-def dropped(camera_id: str) -> float:
-    value = REGISTRY.get_sample_value(
-        "matthan_detector_overlay_dropped_total", {"camera": camera_id}
-    )
+def dropped() -> float:
+    value = REGISTRY.get_sample_value("matthan_channel_dropped_total", {"channel": "overlay_boxes"})
     return value or 0.0
+
+
+def boxes_channel(maxsize: int) -> Channel[FrameDetections]:
+    return Channel.create(
+        mp.get_context("spawn"), "overlay_boxes", maxsize, policy=DropPolicy.NEWEST
+    )
 
 
 # --- the detection core's side -------------------------------------------------------------
 
 
 def test_the_core_sends_boxes_only_for_watched_cameras_and_drops_newest_when_full() -> None:
-    context = mp.get_context("spawn")
-    channel = DetectionsChannel(context.Queue(maxsize=1), WatchedCameras.local(CAMERAS))
+    channel = DetectionsChannel(boxes_channel(1), WatchedCameras.local(CAMERAS))
     publisher = OverlayPublisher(channel, CLASS_NAMES)
     person = tracked((10.04, 20, 110, 220.96, 0, 0.8712, 12), (300, 40, 420, 200, 2, 0.55, 3))
 
     publisher.publish(frame_ref("cho-gom"), person)
-    with pytest.raises(queue.Empty):
-        channel.queue.get(timeout=0.3)  # nobody watches: nothing built, nothing sent
+    assert channel.boxes.receive(timeout=0.3) is None  # nobody watches: nothing built or sent
 
     channel.watched.set("cho-gom", True)
     publisher.publish(frame_ref("cho-gom"), person)
-    sent = channel.queue.get(timeout=5)
+    sent = channel.boxes.receive(timeout=5)
     assert sent == FrameDetections(
         "cho-gom",
         1_800_000_000.0,
@@ -96,11 +98,13 @@ def test_the_core_sends_boxes_only_for_watched_cameras_and_drops_newest_when_ful
     )
     publisher.publish(frame_ref("bai-xe"), person)  # another camera, not watched
     publisher.publish(frame_ref("cho-gom"), tracked())  # a frame without objects is sent too
-    before = dropped("cho-gom")
-    publisher.publish(frame_ref("cho-gom"), person)  # the queue holds one: this one is dropped
-    assert dropped("cho-gom") == before + 1
-    assert channel.queue.get(timeout=5) == FrameDetections("cho-gom", 1_800_000_000.0, 640, 360, ())
-    channel.queue.close()
+    before = dropped()
+    publisher.publish(frame_ref("cho-gom"), person)  # the channel holds one: this one is dropped
+    assert dropped() == before + 1
+    assert channel.boxes.receive(timeout=5) == FrameDetections(
+        "cho-gom", 1_800_000_000.0, 640, 360, ()
+    )
+    channel.boxes.close()
 
 
 # --- the dashboard's side ------------------------------------------------------------------
@@ -115,11 +119,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def channel() -> Iterator[DetectionsChannel]:
-    context = mp.get_context("spawn")
-    made = DetectionsChannel(context.Queue(maxsize=8), WatchedCameras.create(context, CAMERAS))
+    made = DetectionsChannel(
+        boxes_channel(8), WatchedCameras.create(mp.get_context("spawn"), CAMERAS)
+    )
     yield made
-    made.queue.close()
-    made.queue.cancel_join_thread()
+    made.boxes.close()
 
 
 @pytest.fixture
@@ -150,8 +154,8 @@ def test_a_socket_watches_its_camera_and_gets_the_core_frames(
     with client.websocket_connect("/ws/cameras/cho-gom/detections") as socket:
         wait_until(lambda: channel.watched.is_watched("cho-gom"))
         assert not channel.watched.is_watched("de-song")
-        channel.queue.put(FrameDetections("de-song", 1.0, 640, 360, (box,)))  # not this one
-        channel.queue.put(FrameDetections("cho-gom", 2.0, 640, 360, (box,)))
+        channel.boxes.send(FrameDetections("de-song", 1.0, 640, 360, (box,)))  # not this one
+        channel.boxes.send(FrameDetections("cho-gom", 2.0, 640, 360, (box,)))
         assert socket.receive_json() == {
             "camera_id": "cho-gom",
             "captured_at": 2.0,

@@ -29,13 +29,13 @@ from prometheus_client import Gauge, multiprocess
 import dashboard.metrics
 import detect.metrics
 import ingest.metrics
-from benchmarks.farm import CameraFarm, Mount
 from common.config import ReanalysisConfig, SiteConfig
 from common.heartbeat import Heartbeat
 from common.store import Store
 from dashboard.app import create_app
 from dashboard.metrics import LIVE_GAUGE_MODES, exposition
 from dashboard.routes_health import STALE_AFTER_S, expected_roles, readiness
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
 from tests.paths import REPO, clips_dir
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from common.config import MotionConfig
-from ingest.camera_reader import luma
+from ingest.decode import FrameSampler, luma
 from ingest.motion import MotionGate, Reason, Verdict, small_grey
-from ingest.sampling import FrameSampler
 from tests.paths import clips_dir
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from common.config import MotionConfig
 from common.messages import MAX_MOVED_BOXES
-from ingest.camera_reader import luma
+from ingest.decode import luma
 from ingest.motion import (
     WHOLE_PICTURE,
     Box,

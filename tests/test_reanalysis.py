@@ -31,6 +31,7 @@ from common import jobs, recordings
 from common.config import SiteConfig
 from common.jobs import Job, JobAlert, JobSource, JobState, NewJob
 from common.paths import resolve_model
+from common.roles import REANALYSIS_ROLE
 from common.store import Store
 from detect.job_media import wall_clock
 from detect.quantize import INT8_MODEL
@@ -269,7 +270,7 @@ def _start_runner(database: Path) -> mp.process.BaseProcess:
     """A runner process as the supervisor starts it (spawned; SIGTERM stops it)."""
     plan = ReanalysisPlan(SITE, database)
     process = mp.get_context("spawn").Process(
-        target=_child_main, args=("reanalysis", run_reanalysis, (plan,))
+        target=_child_main, args=(REANALYSIS_ROLE, run_reanalysis, (plan,))
     )
     process.start()
     return process

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import av
 import numpy as np
@@ -24,13 +24,11 @@ from detect.alerts import AlertKeeper
 from detect.core import CameraAnalysis, build_detector
 from detect.looker import FrameLook, Looker, look_now
 from detect.looks import Look
-from ingest.camera_reader import luma
+from ingest.decode import AnalysisScaler, luma
 from ingest.motion import small_grey
 from ingest.picker import AnalysisPicker
-from ingest.sampling import scaled_size
 from tests.paths import clips_dir, models_dir
 
-Frame = npt.NDArray[np.uint8]
 BASE = 1_800_000_000.0
 
 
@@ -95,6 +93,7 @@ def run_live_like(site: SiteConfig, clip: Path, until_s: float, speed: float = 1
     detector = build_detector(site)
     names = detector.class_names
     picker = AnalysisPicker(site.analysis_fps(camera), camera.motion)
+    scale = AnalysisScaler(640)
     analysis = CameraAnalysis(site, camera, names, live=False)
     looker = Looker(detector, site.detector.region_size)
     run = Run()
@@ -107,8 +106,8 @@ def run_live_like(site: SiteConfig, clip: Path, until_s: float, speed: float = 1
             verdict, _ = picker.judge(small_grey(luma(frame)), t)
             if not verdict.send:
                 continue
-            width, height = scaled_size(frame.width, frame.height, 640)
-            image = cast(Frame, frame.reformat(width, height, "bgr24").to_ndarray())
+            image = scale(frame)
+            height, width = image.shape[:2]
             at = BASE + t
             ref = FrameRef("c", "", 0, 0, height, width, t, at, verdict.reason.value, verdict.boxes)
             look = FrameLook(image, analysis.plan(ref))

@@ -24,11 +24,11 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from benchmarks.farm import CameraFarm, Mount
 from benchmarks.service_probe import AlertListener
 from common.config_loader import load_site
 from dashboard.app import create_app
 from dashboard.auth import CSRF_HEADER
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import Service, free_port
 from tests.ingest_run import wait_for
 from tests.paths import clips_dir

@@ -6,7 +6,7 @@ under such a lock: ``tests/test_faults.py``."""
 from __future__ import annotations
 
 import contextlib
-import queue
+import multiprocessing as mp
 import sqlite3
 import threading
 import time
@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from common.channel import Channel, DropPolicy
 from common.heartbeat import BEAT_TIMEOUT_S, Heartbeat
 from common.messages import AlertNotice, Severity
+from common.roles import DETECT_ROLE
 from common.store import NewAlert, Store
 from common.store_retry import UNTIL_COMMITTED, WriteQueue, retry_while_busy
-from detect.downtime import HUNG_AFTER_S, AnalysisWatch
+from matthan.analysis_watch import HUNG_AFTER_S, AnalysisWatch
 
 BUSY_TIMEOUT_S = 0.2
 """Short, so that a lock of a second outlasts it several times."""
@@ -89,7 +91,7 @@ def test_only_a_busy_store_is_retried() -> None:
 
 def test_a_heartbeat_is_skipped_during_a_lock_and_written_as_soon_as_it_ends(path: Path) -> None:
     store = Store(path)  # the store's full busy timeout: the beat waits less
-    heartbeat = Heartbeat(store, "detect")
+    heartbeat = Heartbeat(store, DETECT_ROLE)
     skipped = counted("matthan_store_writes_dropped_total", "heartbeat")
     with locked(path):
         started = time.monotonic()
@@ -105,8 +107,8 @@ def test_a_heartbeat_is_skipped_during_a_lock_and_written_as_soon_as_it_ends(pat
 def test_a_core_silent_only_while_the_store_was_locked_is_not_hung(path: Path) -> None:
     """The supervisor reads a beat as old as the lock, but the core could not write it."""
     store = Store(path, busy_timeout_s=BUSY_TIMEOUT_S)
-    watch = AnalysisWatch(store, queue.Queue())  # type: ignore[arg-type]
-    Heartbeat(store, "detect").maybe_beat()
+    watch = AnalysisWatch(store, None)
+    Heartbeat(store, DETECT_ROLE).maybe_beat()
     beat = watch.last_beat()
     assert beat is not None
     lock_ends = beat + HUNG_AFTER_S + 10  # pretend the lock lasted past HUNG_AFTER_S
@@ -120,8 +122,10 @@ def test_a_core_silent_only_while_the_store_was_locked_is_not_hung(path: Path) -
 
 def test_analysis_down_refused_by_a_locked_store_is_raised_at_a_later_check(path: Path) -> None:
     store = Store(path, busy_timeout_s=BUSY_TIMEOUT_S)
-    notices: queue.Queue[AlertNotice] = queue.Queue()
-    watch = AnalysisWatch(store, notices)  # type: ignore[arg-type]
+    notices: Channel[AlertNotice] = Channel.create(
+        mp.get_context("spawn"), "alert_notices", 10, policy=DropPolicy.NEWEST
+    )
+    watch = AnalysisWatch(store, notices)
     down_at = time.time()
     with locked(path):
         watch.went_down(at=down_at, detail="detector exited (-9)")  # logged, not raised
@@ -131,7 +135,8 @@ def test_analysis_down_refused_by_a_locked_store_is_raised_at_a_later_check(path
     watch.check()
     (stored,) = store.alerts_after(0)
     assert (stored.kind, stored.started_at, stored.ended_at) == ("analysis_down", down_at, None)
-    assert notices.get_nowait().alert_id == stored.id
+    assert notices.receive(timeout=5) == AlertNotice(stored.id, "*", "analysis_down")
+    notices.close()
     store.close()
 
 

@@ -14,11 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.farm import CameraFarm, Mount
-from ingest.camera_reader import luma
+from ingest.decode import FrameSampler, luma
 from ingest.motion import Grey, small_grey
-from ingest.sampling import FrameSampler
 from ingest.tamper import Tamper, TamperDetector
+from matthan.farm import CameraFarm, Mount
 from tests.paths import clips_dir
 from tests.test_ingest import IngestRun, alerts, camera, site, wait_for
 

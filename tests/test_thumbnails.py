@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect, sync_playwright
 from prometheus_client import REGISTRY
 
-from benchmarks.farm import CameraFarm, Mount
 from common.accounts import Accounts, Role
 from common.config import RecordingConfig, SiteConfig
 from common.store import Store
@@ -30,6 +29,7 @@ from common.thumbnail_files import thumbnail_path, thumbnails_folder
 from dashboard.app import create_app
 from dashboard.thumbnails import STALE_AFTER_S, Thumbnails
 from ingest.thumbnail import ThumbnailWriter, encode_thumbnail, write_atomically
+from matthan.farm import CameraFarm, Mount
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
 from tests.dashboard_site import PASSWORD, add_alert, copy_store, fill_store, login, site_config
 from tests.ingest_run import IngestRun, camera, site, wait_for

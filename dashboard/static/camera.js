@@ -10,12 +10,26 @@ function showState(cam) {
   badge.textContent = t(badge.dataset.i18n);
 }
 
+// How much of the stream ingest decodes: every frame, or keyframes only while the camera is
+// idle (no motion for a while); "—" while the camera is not online.
+function showDecode(cam) {
+  const mode = $("camera-decode");
+  if (cam.decode) {
+    mode.dataset.i18n = `decode_${cam.decode}`;
+    mode.textContent = t(mode.dataset.i18n);
+  } else {
+    delete mode.dataset.i18n;
+    mode.textContent = "—";
+  }
+}
+
 function showCamera(cam) {
   $("camera-name").textContent = cam.name;
   $("camera-area").textContent = cam.area;
   showState(cam);
   $("camera-since").textContent = cam.state_since ? formatTime(cam.state_since) : "—";
   $("camera-detail").textContent = cam.detail || "—";
+  showDecode(cam);
   $("camera-rules").textContent = cam.rules.join(", ") || "—";
   const thumb = $("camera-thumb");
   const picture = $("camera-picture");
@@ -56,7 +70,7 @@ async function initCamera() {
     if (list.upsert(alert, isNew)) { beep(alert.severity); $("camera-picture").src = `${cam.thumbnail_url}?v=${alert.id}`; }
   }, () => list.load());
   setInterval(() => api(`/api/cameras/${encodeURIComponent(cameraId)}`)
-    .then(showState).catch((e) => notify(errorKey(e))), 10000);
+    .then((cam) => { showState(cam); showDecode(cam); }).catch((e) => notify(errorKey(e))), 10000);
 }
 
 // The live picture replaces the thumbnail while it plays, with the detections drawn over it

@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from multiprocessing.queues import Queue
 
-from common.bus import publish_notice
+from common.channel import Channel
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
+from common.roles import DETECT_ROLE
 from common.store import NewAlert, Store
 
 log = logging.getLogger(__name__)
 
 KIND = "analysis_down"
 SITE_WIDE = "*"
-ROLE = "detect"
 HUNG_AFTER_S = 60.0
 """A living core that has not beaten for this long is hung (a batch takes well under 2 s)."""
 STORE_PROBE_TIMEOUT_S = 1.0
@@ -51,7 +50,7 @@ milliseconds, so a store still taken after this is held by something else."""
 class AnalysisWatch:
     """Raises and ends the site-wide analysis-down alert from the supervisor process."""
 
-    def __init__(self, store: Store, notices: Queue[AlertNotice]) -> None:
+    def __init__(self, store: Store, notices: Channel[AlertNotice] | None) -> None:
         self._store = store
         self._notices = notices
         self._alert_id: int | None = None
@@ -111,11 +110,12 @@ class AnalysisWatch:
         self._alert_id = self._down_since = None
 
     def _publish(self, notice: AlertNotice) -> None:
-        publish_notice(self._notices, notice)
+        if self._notices is not None:
+            self._notices.send(notice)
 
     def last_beat(self) -> float | None:
         """Wall-clock time of the detection core's last heartbeat, if it ever beat."""
-        rows = self._store.read("SELECT at FROM heartbeats WHERE role = ?", (ROLE,))
+        rows = self._store.read("SELECT at FROM heartbeats WHERE role = ?", (DETECT_ROLE,))
         return float(rows[0]["at"]) if rows else None
 
     def is_hung(self, started_at: float, now: float) -> bool:

@@ -4,7 +4,7 @@ The server (`server.py` beside this file) needs GStreamer's Python bindings, whi
 Python has and the venv does not, so it runs as a child of ``/usr/bin/python3`` and is steered
 over its stdin and stdout, one JSON line each way::
 
-    clips = default_clips_dir()
+    clips = default_clips_dir()     # common.paths: the clip library
     with CameraFarm([Mount("gate", clips / "pets09_s2l1_vtest.mp4")]) as farm:
         url = farm.url("gate")      # rtsp://127.0.0.1:PORT/gate, real time at the clip's fps
         farm.stop_mount("gate")     # the camera dies: its readers see EOF, new ones a 404
@@ -75,15 +75,6 @@ class Mount:
             "offset": self.offset_frames,
             "mode": self.mode,
         }
-
-
-def default_clips_dir() -> Path:
-    """The clip library: `$MATTHAN_CLIPS`, else ``shared/clips`` beside the repository."""
-    configured = os.environ.get("MATTHAN_CLIPS")
-    if configured:
-        return Path(configured)
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared" / "clips"
 
 
 class CameraFarm:

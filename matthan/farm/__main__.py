@@ -1,6 +1,6 @@
 """Serve clips as RTSP cameras until Ctrl-C.
 
-    python -m benchmarks.farm --port 8554 --mount gate=pets09_s2l1_vtest.mp4 \\
+    python -m matthan.farm --port 8554 --mount gate=pets09_s2l1_vtest.mp4 \\
         --mount lot=intel_parking_lot_cars.mp4@100 [--username U --password P]
 
 CLIP is a path, or a file name in the clip library (`$MATTHAN_CLIPS` or ``../shared/clips``);
@@ -13,7 +13,8 @@ import argparse
 import signal
 from pathlib import Path
 
-from benchmarks.farm.control import CameraFarm, Mount, default_clips_dir
+from common.paths import default_clips_dir
+from matthan.farm.control import CameraFarm, Mount
 
 
 def parse_mount(text: str) -> Mount:
@@ -41,7 +42,7 @@ def find_clip(text: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.farm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m matthan.farm", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--port", type=int, default=8554, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")

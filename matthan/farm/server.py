@@ -3,7 +3,7 @@
 Run it with Debian's Python, which has GStreamer's introspection bindings (the project venv does
 not)::
 
-    /usr/bin/python3 benchmarks/farm/server.py --port 0 --spec mounts.json
+    /usr/bin/python3 matthan/farm/server.py --port 0 --spec mounts.json
 
 `mounts.json` is a list of ``{"name", "clip", "offset", "mode"}`` objects. Each becomes
 ``rtsp://HOST:PORT/NAME``. Once listening, the server prints ``{"ready": true, "port": P}`` on
