@@ -1,6 +1,7 @@
 """Camera churn: a tenth of the cameras drop and come back every cycle, for minutes on end.
 
-The farm serves 100 cameras (the clip library, each at its own offset) and ``matthan run``
+The farm serves 100 cameras (``--mix``: the commune mix by default, 30% busy and 70% quiet
+clips, each camera at its own offset) and ``matthan run``
 watches them with the production defaults (offline debounce 10 s, recording on). After a
 warm-up and a quiet baseline window, every ``--cycle`` seconds the next tenth of the cameras
 is stopped on the farm (their readers see the stream end, then 404s) and restored
@@ -40,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.camera_mix import camera_mounts
+from benchmarks.camera_mix import MIXES, camera_mounts
 from benchmarks.machine import machine_info
 from benchmarks.pipeline_bench import free_port, percentiles, start_service
 from benchmarks.service_probe import by_label, scrape
@@ -208,7 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="matthan-churn-"))
     port, ids = free_port(), [f"cam{i:03d}" for i in range(args.cameras)]
     try:
-        with CameraFarm(camera_mounts(args.cameras)) as farm:
+        with CameraFarm(camera_mounts(args.cameras, args.mix)) as farm:
             config = folder / "site.yaml"
             config.write_text(site_yaml(farm, args.cameras, port, folder), encoding="utf-8")
             log = folder / "matthan.log"
@@ -271,6 +272,7 @@ def verdict(
     worst = min(cycle.fps_ratio for cycle in cycles)
     return {
         "cameras": args.cameras,
+        "mix": args.mix,
         "minutes": args.minutes,
         "baseline_fps_per_camera_median": round(statistics.median(baseline.values()), 2),
         "undisturbed_fps_ratio_min": worst,
@@ -290,6 +292,9 @@ def verdict(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, default=100)
+    parser.add_argument(
+        "--mix", choices=sorted(MIXES), default="commune", help="clips the cameras show"
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the churn")
     parser.add_argument("--cycle", type=float, default=30.0, help="seconds between drops")
     parser.add_argument("--down", type=float, default=15.0, help="seconds a camera stays down")
