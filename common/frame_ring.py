@@ -10,6 +10,10 @@ metadata, then sets the counter and finally the latest word; a reader that copie
 the counter before and after (a seqlock) and raises :class:`StaleSlotError` if the writer came
 round meanwhile.
 
+Pictures travel as I420 (planar YUV 4:2:0, what the decoder makes: the Y plane, then U, then
+V, ``height * 3 / 2`` rows of ``width`` bytes), half the bytes of BGR; :meth:`FrameRing.read`
+converts to BGR as it copies, so a frame nobody analyses is never converted.
+
 Nothing waits on anything: the writer never learns whether a frame was read, and a frame that a
 newer one replaces before the core looked is simply never copied. The core keeps, per camera,
 the last sequence number it *took* in the ring too (:meth:`FrameRing.mark_taken`), so the frames
@@ -21,7 +25,8 @@ Layout, 64-byte aligned parts: a header of eight int64 (magic, cameras, slots pe
 height, max width, 0, 0, 0); camera ids (:data:`ID_BYTES` each); per camera four int64 (latest,
 taken, moving track seen at in ms, 0); per slot four int64 (counter, height, width, moved
 boxes), float64 (pts, captured at, :data:`MAX_MOVED_BOXES` x 4 box fractions), the look
-(:data:`LOOK_BYTES` of ASCII) and the pixels (``max_height x max_width x 3``, BGR).
+(:data:`LOOK_BYTES` of ASCII) and the pixels (``max_height x max_width x 3 / 2`` bytes: one I420
+picture of the frame's own size, packed).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing import shared_memory
+from typing import cast
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -47,6 +54,16 @@ SLOTS_PER_CAMERA = 2
 """Two are enough: the writer fills one while the newest waits in the other. A reader loses its
 copy only if a camera writes twice during it (a copy takes well under a millisecond)."""
 ALIGN = 64
+
+
+def i420_to_bgr(picture: Frame) -> Frame:
+    """BGR of an I420 picture (``height * 3 / 2`` rows of ``width``), as a new array."""
+    return cast(Frame, cv2.cvtColor(picture, cv2.COLOR_YUV2BGR_I420))
+
+
+def bgr_to_i420(picture: Frame) -> Frame:
+    """I420 of a BGR picture of even sides."""
+    return cast(Frame, cv2.cvtColor(picture, cv2.COLOR_BGR2YUV_I420))
 
 
 class StaleSlotError(LookupError):
@@ -78,7 +95,8 @@ class _Layout:
         self.float_count = 2 + 4 * MAX_MOVED_BOXES
         self.looks = _aligned(self.slot_floats + 8 * self.float_count * slots)
         self.pixels = _aligned(self.looks + LOOK_BYTES * slots)
-        self.size = self.pixels + slots * max_height * max_width * 3
+        self.slot_bytes = max_height * max_width * 3 // 2
+        self.size = self.pixels + slots * self.slot_bytes
 
 
 def _aligned(offset: int) -> int:
@@ -120,7 +138,7 @@ class FrameRing:
             (total, LOOK_BYTES), np.uint8, buffer, layout.looks
         )
         self._pixels: Frame = np.ndarray(
-            (total, self.max_height, self.max_width, 3), np.uint8, buffer, layout.pixels
+            (total, layout.slot_bytes), np.uint8, buffer, layout.pixels
         )
 
     @classmethod
@@ -167,8 +185,12 @@ class FrameRing:
         look: str = "motion",
         moved: Sequence[Box] = (),
     ) -> int:
-        """Publish ``frame`` as camera ``camera``'s newest; returns its sequence number."""
-        height, width = frame.shape[:2]
+        """Publish the I420 picture ``frame`` as camera ``camera``'s newest; returns its
+        sequence number."""
+        rows, width = frame.shape[0], frame.shape[-1]
+        height = rows * 2 // 3
+        if frame.ndim != 2 or rows != height * 3 // 2 or height % 2 or width % 2:
+            raise ValueError(f"not an I420 picture of even sides: shape {frame.shape}")
         if height > self.max_height or width > self.max_width:
             raise ValueError(
                 f"frame {width}x{height} exceeds the ring's {self.max_width}x{self.max_height}"
@@ -177,7 +199,7 @@ class FrameRing:
         slot = camera * SLOTS_PER_CAMERA + seq % SLOTS_PER_CAMERA
         words = self._words[slot]
         words[0] = -seq
-        self._pixels[slot, :height, :width] = frame
+        self._pixels[slot, : frame.size] = frame.ravel()
         boxes = list(moved)[:MAX_MOVED_BOXES]
         words[1:4] = (height, width, len(boxes))
         floats = self._floats[slot]
@@ -239,9 +261,11 @@ class FrameRing:
         )
 
     def read(self, ref: FrameRef) -> Frame:
-        """A private copy of the pixels of ``ref``, or :class:`StaleSlotError`."""
+        """The picture of ``ref`` in BGR (a private array), or :class:`StaleSlotError`."""
         self._check(ref.slot, ref.seq)
-        frame = self._pixels[ref.slot, : ref.height, : ref.width].copy()
+        rows = ref.height * 3 // 2
+        picture = self._pixels[ref.slot, : rows * ref.width].reshape(rows, ref.width)
+        frame = i420_to_bgr(picture)
         self._check(ref.slot, ref.seq)
         return frame
 

@@ -249,7 +249,7 @@ class CameraReader:
                 decoding.update(idle_s, bursting=picker.bursting(t))
                 if not verdict.send:
                     continue
-                image = scale(frame)
+                image = scale.i420(frame)
                 if self._on_frame is not None:
                     self._on_frame(image)
                 handoff.offer(camera, image, t, time.time(), verdict)

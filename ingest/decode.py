@@ -25,7 +25,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from common.frame_ring import Frame
+from common.frame_ring import Frame, i420_to_bgr
 from ingest.metrics import KEYFRAMES_ONLY
 from ingest.motion import Grey
 from ingest.source import CameraSource
@@ -103,20 +103,30 @@ def scaled_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 class AnalysisScaler:
-    """Turns decoded frames into analysis pictures: BGR, scaled by :func:`scaled_size` so
-    that the long side is at most ``long_side`` (never up).
+    """Turns decoded frames into analysis pictures, scaled by :func:`scaled_size` so that the
+    long side is at most ``long_side`` (never up), with even sides.
 
-    Keep one per stream: its reformatter reuses the scaling context from frame to frame.
+    :meth:`i420` gives the picture as planar YUV 4:2:0 (I420: the Y plane, then U, then V, in
+    one array of ``height * 3 / 2`` rows): that is what the decoder made, so a frame already
+    small enough is taken as it is, half the bytes of BGR, and the BGR conversion is left to
+    whoever uses the picture (the detection core, for the frames it analyses).
+    ``scaler(frame)`` gives BGR through the same path, so that re-analysis sees the very pixels
+    the live core sees. Keep one per stream: its reformatter reuses the scaling context.
     """
 
     def __init__(self, long_side: int) -> None:
         self.long_side = long_side
         self._reformatter = VideoReformatter()
 
-    def __call__(self, frame: av.VideoFrame) -> Frame:
+    def i420(self, frame: av.VideoFrame) -> Frame:
         width, height = scaled_size(frame.width, frame.height, self.long_side)
-        bgr = self._reformatter.reformat(frame, width, height, "bgr24")
-        return cast(Frame, bgr.to_ndarray())
+        width, height = width - width % 2, height - height % 2
+        if (width, height) != (frame.width, frame.height) or frame.format.name != "yuv420p":
+            frame = self._reformatter.reformat(frame, width, height, "yuv420p")
+        return cast(Frame, frame.to_ndarray())
+
+    def __call__(self, frame: av.VideoFrame) -> Frame:
+        return i420_to_bgr(self.i420(frame))
 
 
 def luma(frame: av.VideoFrame) -> Grey:

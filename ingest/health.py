@@ -27,7 +27,7 @@ from functools import partial
 
 from common import recordings
 from common.channel import Channel
-from common.frame_ring import Frame
+from common.frame_ring import Frame, i420_to_bgr
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
@@ -79,7 +79,8 @@ class CameraHealth:
             recordings.open_gap(self._store, self.camera_id, last_end, SERVICE_DOWN)
 
     def note_frame(self, frame: Frame) -> None:
-        """Remember the latest picture (a reference, no copy) for the offline alert."""
+        """Remember the latest analysis picture (I420, a reference, no copy) for the offline
+        alert."""
         self._last_frame = frame
 
     def report(self, status: CameraStatus) -> None:
@@ -139,13 +140,14 @@ class CameraHealth:
             away = self._away_since
             if away is None or self._alert_id is not None or now - away < self._debounce_s:
                 return
+            last = None if self._last_frame is None else i420_to_bgr(self._last_frame)
             alert = NewAlert(
                 camera_id=self.camera_id,
                 kind=OFFLINE_KIND,
                 rule=OFFLINE_KIND,
                 severity=Severity.CRITICAL,
                 started_at=away,
-                snapshot_jpeg=text_card("OFFLINE", self._detail, self._last_frame),
+                snapshot_jpeg=text_card("OFFLINE", self._detail, last),
             )
             self._alert_id = self._store.add_alert(alert)
             log.warning("camera %s offline: %s", self.camera_id, self._detail)

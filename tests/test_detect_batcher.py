@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from common.frame_ring import FrameRing, RingPlan
+from common.frame_ring import FrameRing, RingPlan, bgr_to_i420
 from detect.batcher import Batcher
 from detect.frames import LatestFrames
 from detect.load import LoadMonitor
@@ -69,7 +69,8 @@ def ring() -> Iterator[FrameRing]:
 
 def offer(ring: FrameRing, camera: str, value: int, age_s: float = 0.0) -> None:
     """What ingest does: publish the camera's newest frame, never waiting for anyone."""
-    ring.write(ring.index(camera), np.full((8, 8, 3), value, np.uint8), 0.0, time.time() - age_s)
+    grey = bgr_to_i420(np.full((8, 8, 3), value, np.uint8))
+    ring.write(ring.index(camera), grey, 0.0, time.time() - age_s)
 
 
 def test_the_newest_frame_of_a_camera_wins_and_the_skipped_are_counted(ring: FrameRing) -> None:
@@ -89,7 +90,7 @@ def test_the_newest_frame_of_a_camera_wins_and_the_skipped_are_counted(ring: Fra
         (taken,) = frames.newest(["a"])
         image = frames.copy(taken)
         assert image is not None
-        assert int(image[0, 0, 0]) == 5
+        assert abs(int(image[0, 0, 0]) - 5) <= 1
         assert (frames.offered, frames.superseded) == (5, 2)
     finally:
         frames.close()
@@ -172,7 +173,7 @@ def test_batches_are_fair_and_newest_first(ring: FrameRing) -> None:
     served = [frame.ref.camera_id for frame in first + second]
     assert sorted(served) == cameras  # one frame per camera, every camera served
     for frame in first + second:  # each camera's newest frame (values 24..29), pixels intact
-        assert int(frame.image[0, 0, 0]) == 24 + cameras.index(frame.ref.camera_id)
+        assert abs(int(frame.image[0, 0, 0]) - 24 - cameras.index(frame.ref.camera_id)) <= 1
     assert batcher.frames.superseded == 24
     assert metric("matthan_detector_frames_dropped_total", camera="cam-0", reason="superseded") >= 4
 
