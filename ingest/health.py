@@ -122,7 +122,12 @@ class CameraHealth:
             self._writes.submit(operation, write)
 
     def _back_online(self, at: float) -> None:
-        self._away_since = None
+        away, self._away_since = self._away_since, None
+        if away is not None and self._alert_id is None and at - away >= self._debounce_s:
+            # Away longer than the debounce, but no tick raised the alert in time (the worker's
+            # loop was held up: a busy store, an overloaded machine): it is raised now, ended.
+            late = self._offline_alert(away)
+            self._write("late_offline_alert", lambda: self._late_alert(late, at))
         self._write("gap", lambda: recordings.close_gap(self._store, self.camera_id, at))
         alert_id, self._alert_id = self._alert_id, None
         if alert_id is not None:
@@ -140,18 +145,27 @@ class CameraHealth:
             away = self._away_since
             if away is None or self._alert_id is not None or now - away < self._debounce_s:
                 return
-            last = None if self._last_frame is None else i420_to_bgr(self._last_frame)
-            alert = NewAlert(
-                camera_id=self.camera_id,
-                kind=OFFLINE_KIND,
-                rule=OFFLINE_KIND,
-                severity=Severity.CRITICAL,
-                started_at=away,
-                snapshot_jpeg=text_card("OFFLINE", self._detail, last),
-            )
-            self._alert_id = self._store.add_alert(alert)
+            self._alert_id = self._store.add_alert(self._offline_alert(away))
             log.warning("camera %s offline: %s", self.camera_id, self._detail)
             self._publish(self._alert_id, updated=False)
+
+    def _offline_alert(self, away: float) -> NewAlert:
+        last = None if self._last_frame is None else i420_to_bgr(self._last_frame)
+        return NewAlert(
+            camera_id=self.camera_id,
+            kind=OFFLINE_KIND,
+            rule=OFFLINE_KIND,
+            severity=Severity.CRITICAL,
+            started_at=away,
+            snapshot_jpeg=text_card("OFFLINE", self._detail, last),
+        )
+
+    def _late_alert(self, alert: NewAlert, ended_at: float) -> None:
+        """Store an offline alert that is already over, and announce it."""
+        alert_id = self._store.add_alert(alert)
+        self._store.end_alert(alert_id, ended_at)
+        log.warning("camera %s was offline %.0f s", self.camera_id, ended_at - alert.started_at)
+        self._publish(alert_id, updated=False)
 
     def tamper(self, confirmed: set[Tamper], cleared: set[Tamper], picture: Frame) -> None:
         """Raise an alert for each newly confirmed tamper condition; end the cleared ones."""
