@@ -61,3 +61,9 @@ def users_page() -> FileResponse:
 def reanalysis_page() -> FileResponse:
     """Every user sees the jobs and their findings; the forms are for operators."""
     return _page("reanalysis.html")
+
+
+@router.get("/favicon.ico")
+def icon() -> FileResponse:
+    """Public: the browser asks for it on every page, before anyone logs in (an eye: Mắt Thần)."""
+    return FileResponse(STATIC / "icon.svg", media_type="image/svg+xml")

@@ -33,7 +33,8 @@ function applyLanguage(root = document) {
 }
 
 // el("a", {href: "/", i18n: "nav_alerts", onclick: fn}, child, ...): attributes, a
-// translated text, event handlers; children are nodes or strings.
+// translated text, event handlers, style properties ({style: {left: "10%"}}, set through the
+// CSSOM: the CSP forbids style attributes); children are nodes or strings.
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   Object.entries(attrs || {}).forEach(([key, value]) => {
@@ -41,6 +42,7 @@ function el(tag, attrs, ...children) {
     if (key === "i18n") { node.dataset.i18n = value; node.textContent = t(value); }
     else if (key === "i18nTitle") { node.dataset.i18nTitle = value; node.title = t(value); }
     else if (key === "i18nPlaceholder") { node.dataset.i18nPlaceholder = value; node.placeholder = t(value); }
+    else if (key === "style") Object.entries(value).forEach(([name, v]) => node.style.setProperty(name, v));
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   });

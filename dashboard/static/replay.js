@@ -31,13 +31,14 @@ class Replay {
     const place = (from, to) => {
       const left = Math.max(0, (from - this.start) / span) * 100;
       const right = Math.min(1, ((to ?? this.end) - this.start) / span) * 100;
-      return `left:${left}%;width:max(2px, ${right - left}%)`;
+      // Through the CSSOM (node.style), not a style attribute: the page's CSP blocks those.
+      return { left: `${left}%`, width: `max(2px, ${right - left}%)` };
     };
     this.bar.replaceChildren(
       ...timeline.segments.map((s) => el("span", { class: "tl-rec", style: place(s.start, s.end) })),
       ...timeline.gaps.map((g) => el("span", { class: "tl-gap", style: place(g.start, g.end), title: g.cause })),
       ...timeline.alerts.map((a) => el("span", {
-        class: "tl-alert", style: `left:${((a.at - this.start) / span) * 100}%`, "data-alert-id": a.id,
+        class: "tl-alert", style: { left: `${((a.at - this.start) / span) * 100}%` }, "data-alert-id": a.id,
         title: `${formatTime(a.at)} · ${a.rule}`, onclick: () => this.playClip(a.id),
       })));
     $("timeline-from").textContent = formatTime(this.start);
