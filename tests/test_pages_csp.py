@@ -1,5 +1,6 @@
 """Every page under the site's own Content-Security-Policy, in real Chromium: no console error
-and no CSP violation, and the replay timeline's bars where its data puts them.
+and no CSP violation, the replay timeline's bars where its data puts them, and date-time fields
+in the site's format.
 
 The timeline placed its bars with ``style`` attributes, which ``default-src 'self'`` blocks:
 every bar sat at the left edge and the console said so on every camera page. Bars are now
@@ -8,6 +9,7 @@ placed through the CSSOM; this test measures them against ``/api/cameras/{id}/ti
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -90,4 +92,16 @@ def test_no_page_breaks_its_csp_and_the_timeline_is_drawn_to_scale(
         expected_width = min(1.0, (end - drawn["start"]) / span) - expected_left
         assert left == pytest.approx(expected_left, abs=0.005)
         assert width == pytest.approx(max(expected_width, 2 / drawn["width"]), abs=0.005)
+
+    # Date-time fields in the site's format (dd/mm/yyyy HH:mm, 24 h), whatever the browser's.
+    shown = page.input_value("#export-from")
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}(:\d{2})?", shown), shown
+    read = page.evaluate(
+        """() => [siteInputSeconds("07/12/2026 21:30"), siteInputSeconds("7/12/2026 21:30:15"),
+                  siteInputSeconds("31/02/2026 10:00"), siteInputSeconds("12/07/2026 24:00"),
+                  siteInputSeconds("2026-12-07T21:30"), siteInputValue(1796653800),
+                  formatTime(1796653815)]"""
+    )
+    at = 1796653800  # 07/12/2026 21:30 in Hà Nội (UTC+7)
+    assert read == [at, at + 15, None, None, None, "07/12/2026 21:30", "07/12/2026 21:30:15"]
     assert problems == []
