@@ -56,6 +56,7 @@ from benchmarks.service_probe import (
     counter_totals,
     delta,
     histogram_quantile,
+    metrics_token,
     process_tree,
     rates,
     scrape,
@@ -117,6 +118,7 @@ def free_port() -> int:
 
 
 def start_service(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    metrics_token()  # in the environment the service inherits, for scrape()
     env = {**os.environ, "MATTHAN_PASSWORD": PASSWORD}
     matthan = [sys.executable, "-m", "matthan.cli"]
     subprocess.run(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import threading
 import time
 import urllib.request
@@ -18,9 +20,26 @@ from prometheus_client.parser import text_string_to_metric_families
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
+METRICS_TOKEN_ENV = "MATTHAN_METRICS_TOKEN"  # noqa: S105 (a variable's name, not a secret)
+"""The variable a site's ``dashboard.metrics_token_env`` names unless it says otherwise."""
+
+
+def metrics_token() -> str:
+    """The scrape token of the services this process starts: ``$MATTHAN_METRICS_TOKEN``, set
+    here to a random one the first time, so that every service started afterwards (they
+    inherit the environment) accepts it."""
+    return os.environ.setdefault(METRICS_TOKEN_ENV, secrets.token_urlsafe(24))
+
+
+def token_header() -> dict[str, str]:
+    """The header that opens /metrics and the details of /readyz."""
+    return {"Authorization": f"Bearer {metrics_token()}"}
+
+
 def scrape(base_url: str) -> Samples:
     """Every sample of /metrics, keyed by (name, sorted labels)."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:  # noqa: S310
+    request = urllib.request.Request(f"{base_url}/metrics", headers=token_header())  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         text = response.read().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):

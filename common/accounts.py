@@ -4,7 +4,10 @@ Passwords are hashed with Argon2id (argon2-cffi's :class:`PasswordHasher`, memor
 its own salt per hash); an old-parameter hash is upgraded at the next good login. A
 session is a random token held by the browser in a cookie; the store keeps only its
 SHA-256, so a copy of the database does not let anyone in, and deleting the row (logout,
-password change, disabled user) ends the session at the next request.
+password change, disabled user) ends the session at the next request. A session's
+``expires_at`` is its idle deadline, moved forward as it is used
+(:meth:`Accounts.touch_session`) up to its lifetime. Passwords must pass
+:mod:`common.password_policy` (long enough, not a common one, not the user name).
 
 Every change to a user is written to the audit log in the same transaction. The schema
 below runs when a :class:`~common.store.Store` opens; :class:`Accounts` adds the
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from common import audit
+from common import audit, password_policy
 from common.audit import Action
 
 if TYPE_CHECKING:
@@ -68,8 +71,10 @@ CREATE INDEX IF NOT EXISTS alert_reviews_alert ON alert_reviews (alert_id);
 )
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-MIN_PASSWORD_LENGTH = 10
 LANGUAGES = ("vi", "en")
+TOUCH_EVERY_S = 60.0
+"""A session's idle deadline is moved forward at most this often (a write per minute, not
+per request)."""
 
 
 class AccountError(ValueError):
@@ -78,6 +83,14 @@ class AccountError(ValueError):
 
 class UnknownUserError(AccountError, LookupError):
     """No user has this name."""
+
+
+class WeakPasswordError(AccountError):
+    """A password the policy refuses (:mod:`common.password_policy`); ``code`` says why."""
+
+    def __init__(self, weakness: password_policy.Weakness) -> None:
+        super().__init__(weakness.message)
+        self.code = weakness.code
 
 
 class Role(StrEnum):
@@ -140,10 +153,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_password(password: str) -> str:
-    """The password if it is long enough, else :class:`AccountError`."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+def check_password(password: str, username: str) -> str:
+    """The password if the policy takes it for this user, else :class:`WeakPasswordError`."""
+    weakness = password_policy.weakness(password, username)
+    if weakness is not None:
+        raise WeakPasswordError(weakness)
     return password
 
 
@@ -176,7 +190,7 @@ class Accounts:
             raise AccountError("a user name is 2-32 of a-z 0-9 . _ - starting with a letter/digit")
         if language not in LANGUAGES:
             raise AccountError(f"language must be one of {LANGUAGES}")
-        password_hash = self._hasher.hash(check_password(password))
+        password_hash = self._hasher.hash(check_password(password, username))
         detail: audit.Detail = {"role": role.value, "areas": list(areas)}
         try:
             with self.store.transaction() as db:
@@ -237,7 +251,7 @@ class Accounts:
     def set_password(self, username: str, password: str, *, actor: str, address: str = "") -> None:
         """Replace the password and end every session of the user."""
         user = self.require(username)
-        password_hash = self._hasher.hash(check_password(password))
+        password_hash = self._hasher.hash(check_password(password, username))
         with self.store.transaction() as db:
             db.execute("UPDATE users SET password_hash=? WHERE id=?", (password_hash, user.id))
             db.execute("DELETE FROM sessions WHERE user_id=?", (user.id,))
@@ -287,17 +301,44 @@ class Accounts:
             )
         return token, session
 
-    def session(self, token: str) -> Session | None:
-        """The live session of a cookie token: unexpired, of an enabled user; else None."""
+    def _live_session(self, token: str) -> sqlite3.Row | None:
         rows = self.store.read(
-            "SELECT s.csrf_token, s.expires_at, u.id, u.username, u.role, u.areas, u.language,"
-            " u.disabled, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id"
+            "SELECT s.csrf_token, s.expires_at, s.created_at AS opened_at, u.id, u.username,"
+            " u.role, u.areas, u.language, u.disabled, u.created_at"
+            " FROM sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
             (_token_hash(token), time.time()),
         )
-        if not rows:
+        return rows[0] if rows else None
+
+    def session(self, token: str) -> Session | None:
+        """The live session of a cookie token: unexpired, of an enabled user; else None."""
+        row = self._live_session(token)
+        if row is None:
             return None
-        return Session(_user_from_row(rows[0]), rows[0]["csrf_token"], rows[0]["expires_at"])
+        return Session(_user_from_row(row), row["csrf_token"], row["expires_at"])
+
+    def touch_session(self, token: str, idle_s: float, lifetime_s: float) -> Session | None:
+        """The live session of a cookie token, used now: it ends ``idle_s`` from now unless
+        used again, and ``lifetime_s`` after login at the latest.
+
+        ``expires_at`` is that idle deadline; it is written only when it moves by
+        :data:`TOUCH_EVERY_S` (or a quarter of ``idle_s``, if less), so a page's requests
+        cost no write each.
+        """
+        row = self._live_session(token)
+        if row is None:
+            return None
+        expires_at = row["expires_at"]
+        deadline = min(time.time() + idle_s, row["opened_at"] + lifetime_s)
+        if deadline - expires_at >= min(TOUCH_EVERY_S, idle_s / 4):
+            with self.store.transaction() as db:
+                db.execute(
+                    "UPDATE sessions SET expires_at = ? WHERE token_hash = ? AND expires_at > ?",
+                    (deadline, _token_hash(token), time.time()),
+                )
+            expires_at = deadline
+        return Session(_user_from_row(row), row["csrf_token"], expires_at)
 
     def close_session(self, token: str) -> None:
         with self.store.transaction() as db:

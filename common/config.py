@@ -17,6 +17,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.addresses import is_loopback, is_wildcard, normal_host
 from common.coco import COCO_CLASSES
 from common.messages import Severity
 
@@ -308,6 +309,31 @@ class ReanalysisConfig(StrictModel):
     max_range_h: float = Field(
         default=24.0, gt=0.0, le=744.0, description="longest recorded range one job may cover"
     )
+    upload_deadline_s: float = Field(
+        default=1800.0,
+        ge=1.0,
+        le=86400.0,
+        description="an upload must arrive whole within this; a slower one is cut off and"
+        " its partial file deleted (the default lets 1 GB through at 0.6 MB/s)",
+    )
+    max_uploads: int = Field(
+        default=4, ge=1, le=64, description="uploads received at once, all users together"
+    )
+    max_uploads_per_user: int = Field(
+        default=2, ge=1, le=64, description="uploads one user may send at once"
+    )
+    max_queued_jobs: int = Field(
+        default=100, ge=1, le=10_000, description="jobs waiting in the queue, all users together"
+    )
+    max_queued_jobs_per_user: int = Field(
+        default=20, ge=1, le=10_000, description="jobs one user may have waiting in the queue"
+    )
+    max_stored_mb_per_user: float = Field(
+        default=10_240.0,
+        gt=0.0,
+        le=10_000_000.0,
+        description="uploaded files one user may keep on disk (deleting a job frees its file)",
+    )
     threads: int = Field(default=1, ge=1, le=64, description="inference threads of the job runner")
     batch: int = Field(default=4, ge=1, le=64, description="frames per model call")
 
@@ -318,26 +344,108 @@ class StorageConfig(StrictModel):
     database: Path = Path("data/matthan.db")
 
 
+class TlsConfig(StrictModel):
+    """The dashboard's HTTPS identity: PEM files of the site certificate (its chain after it)
+    and of its private key; relative paths are taken from the working directory."""
+
+    cert: Path
+    key: Path
+
+
 class DashboardConfig(StrictModel):
-    """The station's web page."""
+    """The station's web page.
+
+    Anywhere but on loopback it is served over HTTPS (``tls``): passwords, session cookies,
+    pictures and recordings cross the station LAN. ``allowed_hosts`` are the names the page
+    is reached by; a request naming another host is refused (DNS rebinding).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    tls: TlsConfig | None = Field(default=None, description="serve HTTPS with this certificate")
+    redirect_port: int | None = Field(
+        default=None, ge=1, le=65535, description="with tls: a plain-HTTP port that only redirects"
+    )
+    allow_plain_http: bool = Field(
+        default=False, description="lab only: plain HTTP on an address the LAN can reach"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="names and addresses browsers reach the station by, besides localhost"
+        " and the host address itself",
+    )
     language: Literal["vi", "en"] = Field(
         default="vi", description="language of the login page and of new users"
     )
     public_health: bool = Field(
-        default=True, description="serve /metrics, /healthz and /readyz without a login"
+        default=True,
+        description="/healthz and the bare ready-or-not of /readyz without a login; details of"
+        " /readyz need a login or the metrics token, /metrics the token or an admin",
+    )
+    metrics_token_env: str | None = Field(
+        default="MATTHAN_METRICS_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="environment variable holding the bearer token of /metrics (never the"
+        " token itself); while it is unset only an admin's session may read /metrics",
     )
     session_hours: float = Field(
         default=12.0, gt=0.0, le=168.0, description="a login lasts this long (one shift)"
     )
-    login_max_failures: int = Field(
-        default=5, ge=1, le=100, description="failed logins per user or address in the window"
+    idle_timeout_minutes: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=1440.0,
+        description="a login no page has used for this long ends (a desk left logged in)",
     )
-    login_window_s: float = Field(
-        default=300.0, ge=10.0, le=86400.0, description="window of login_max_failures"
+    login_free_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="wrong passwords for one user from one address before each further try"
+        " must wait (login_delay_s, doubling)",
     )
+    login_delay_s: float = Field(
+        default=2.0, ge=0.1, le=3600.0, description="the first wait after login_free_failures"
+    )
+    login_max_delay_s: float = Field(
+        default=300.0, ge=1.0, le=86400.0, description="the longest wait between two tries"
+    )
+    login_address_failures: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="wrong passwords from one address, all users together, within"
+        " login_address_window_s; more are refused from that address only",
+    )
+    login_address_window_s: float = Field(
+        default=900.0, ge=10.0, le=86400.0, description="window of login_address_failures"
+    )
+    login_checks_at_once: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="passwords checked at once (each costs memory-hard hashing); more wait"
+        " their turn as a 503",
+    )
+    live_peers_per_user: int = Field(
+        default=4, ge=1, le=64, description="live views one user may have open at once"
+    )
+    live_peers_per_site: int = Field(
+        default=32, ge=1, le=1024, description="live views the whole station may have open"
+    )
+    live_connect_timeout_s: float = Field(
+        default=20.0, ge=1.0, le=300.0, description="a live view not connected by then is closed"
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        normal = [normal_host(host) for host in hosts]
+        bad = [host for host, name in zip(hosts, normal, strict=True) if name is None]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is neither an IP address nor a host name (no port)")
+        return [name for name in normal if name is not None]
 
 
 class SiteInfo(StrictModel):
@@ -369,7 +477,7 @@ Loc = tuple[str | int, ...]
 
 def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
     """Cross-field problems as (key path, message), in file order."""
-    issues: list[tuple[Loc, str]] = []
+    issues = _dashboard_issues(site.dashboard)
     if site.detector.backend == "onnxruntime" and site.detector.model.endswith(".xml"):
         message = "an OpenVINO IR (.xml) needs backend openvino; onnxruntime reads .onnx only"
         issues.append((("detector", "model"), message))
@@ -378,6 +486,31 @@ def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
         if counts[camera.id] > 1:
             issues.append((("cameras", index, "id"), f"duplicate camera id {camera.id!r}"))
         issues += _camera_issues(("cameras", index), camera)
+    return issues
+
+
+def _dashboard_issues(config: DashboardConfig) -> list[tuple[Loc, str]]:
+    """Plain HTTP where the LAN can listen, a redirect with nothing to redirect to, and a
+    wildcard host without the names the station is reached by."""
+    issues: list[tuple[Loc, str]] = []
+    if config.tls is None and not is_loopback(config.host) and not config.allow_plain_http:
+        message = (
+            f"{config.host!r} can be reached from the network, and without HTTPS the LAN reads"
+            " passwords, cookies and pictures: set dashboard.tls {cert, key}, or listen on"
+            " 127.0.0.1 (dashboard.allow_plain_http: true only in a lab)"
+        )
+        issues.append((("dashboard", "host"), message))
+    if config.redirect_port is not None and config.tls is None:
+        message = "redirects plain HTTP to HTTPS, which needs dashboard.tls"
+        issues.append((("dashboard", "redirect_port"), message))
+    elif config.redirect_port == config.port:
+        issues.append((("dashboard", "redirect_port"), "must differ from dashboard.port"))
+    if is_wildcard(config.host) and not config.allowed_hosts:
+        message = (
+            f"host {config.host!r} listens on every address: list the names and addresses"
+            " browsers use to reach the station (any other Host is refused)"
+        )
+        issues.append((("dashboard", "allowed_hosts"), message))
     return issues
 
 

@@ -4,9 +4,14 @@
 window into a single MP4. It starts on the keyframe at or before the window's start, so
 the clip plays from its first frame, and its timestamps run on across segment joins.
 
-:func:`export_package` does that for several cameras and writes a manifest with the
-SHA-256 of every file, who exported and why: what a police station hands over as
-evidence.
+The dashboard's export does that for several cameras and :func:`write_manifest` writes a
+manifest with the SHA-256 of every file, who exported and why: what a police station hands
+over as evidence. Files are hashed as they are read, in chunks (:func:`file_sha256`): an
+hour of footage never sits in memory.
+
+An alert's clip (:func:`alert_clip_window`) is cut once, after the alert has ended, and
+kept in ``clips/`` next to the store as ``alert-ID.mp4`` (:func:`stored_clip`) until
+retention removes the footage it was cut from (:mod:`ingest.clip_retention`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +31,11 @@ import av
 from common.recordings import Segment
 
 EXPORTS_FOLDER = "exports"
+CLIPS_FOLDER = "clips"
+PRE_ROLL_S = 10.0
+POST_ROLL_S = 10.0
+OPEN_ALERT_CLIP_S = 60.0
+"""An alert still open is clipped up to this long after its start (plus the post-roll)."""
 
 
 def exports_folder(database: Path) -> Path:
@@ -32,6 +43,29 @@ def exports_folder(database: Path) -> Path:
     folder named by its id (MP4 files and ``manifest.json``), and ``ID.zip`` once someone
     downloaded it whole; retention removes them after ``recording.exports_retain_days``."""
     return database.resolve().parent / EXPORTS_FOLDER
+
+
+def clips_folder(database: Path) -> Path:
+    """Where alert clips are kept: ``clips/`` next to the store."""
+    return database.resolve().parent / CLIPS_FOLDER
+
+
+def stored_clip(folder: Path, alert_id: int) -> Path:
+    """The clip of an ended alert, cut once and kept."""
+    return folder / f"alert-{alert_id}.mp4"
+
+
+def alert_clip_window(started_at: float, ended_at: float | None, now: float) -> tuple[float, float]:
+    """From ``PRE_ROLL_S`` before the alert to ``POST_ROLL_S`` after it ended (an open
+    alert: after now, at most ``OPEN_ALERT_CLIP_S`` past its start)."""
+    end = ended_at if ended_at is not None else min(now, started_at + OPEN_ALERT_CLIP_S)
+    return started_at - PRE_ROLL_S, end + POST_ROLL_S
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks (memory stays small whatever the file's size)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 class NoFootageError(LookupError):
@@ -78,7 +112,7 @@ def cut_clip(segments: Sequence[Segment], start: float, end: float, out: Path) -
     covering = [s for s in segments if s.end >= start and s.start <= end]
     if not covering:
         raise NoFootageError(f"no recording between {start:.0f} and {end:.0f}")
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.{uuid.uuid4().hex}.partial")  # own name per cut
     first_wall: float | None = None
     last_wall = start
     with av.open(str(partial), "w", format="mp4") as output:
@@ -101,16 +135,16 @@ def cut_clip(segments: Sequence[Segment], start: float, end: float, out: Path) -
     if first_wall is None:
         partial.unlink(missing_ok=True)
         raise NoFootageError(f"no recording between {start:.0f} and {end:.0f}")
-    os.replace(partial, out)
-    data = out.read_bytes()
-    return ClipFile(
+    clip = ClipFile(
         camera_id=covering[0].camera_id,
         name=out.name,
         start=first_wall,
         end=last_wall,
-        bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=partial.stat().st_size,
+        sha256=file_sha256(partial),
     )
+    os.replace(partial, out)
+    return clip
 
 
 def write_manifest(

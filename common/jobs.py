@@ -263,6 +263,25 @@ def queue_length(store: Store) -> int:
     return int(rows[0][0])
 
 
+def queued_by(store: Store, username: str) -> int:
+    """How many jobs ``username`` has waiting in the queue."""
+    rows = store.read(
+        "SELECT COUNT(*) FROM analysis_jobs WHERE state = ? AND created_by = ?",
+        (JobState.QUEUED.value, username),
+    )
+    return int(rows[0][0])
+
+
+def upload_paths(store: Store, username: str) -> list[str]:
+    """Where the files of ``username``'s upload jobs lie (each is kept until its job is
+    deleted)."""
+    rows = store.read(
+        "SELECT upload_path FROM analysis_jobs WHERE created_by = ? AND upload_path IS NOT NULL",
+        (username,),
+    )
+    return [str(row[0]) for row in rows]
+
+
 def claim_next(store: Store) -> Job | None:
     """Take the oldest queued job: it becomes ``running``."""
     with store.transaction() as db:

@@ -3,13 +3,18 @@
 A *segment* is one MP4 file of a camera's record stream, indexed by wall-clock start and
 end. A *coverage gap* is an interval in which a camera was blind (offline, failed); it is
 opened when the camera drops and closed when it is back. A *legal hold* protects a time
-range of a camera from retention.
+range of a camera from retention; placing and lifting one are audited in the same
+transaction (only admins do either, see :mod:`dashboard.routes_holds`). A lifted hold's
+row is deleted: its history is the audit log's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from common import audit
+from common.audit import Action
 
 if TYPE_CHECKING:
     from common.store import Store
@@ -65,6 +70,32 @@ class CoverageGap:
     start: float
     end: float | None
     cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegalHold:
+    """A time range of a camera that retention must keep, who placed it, why and when."""
+
+    id: int
+    camera_id: str
+    start: float
+    end: float
+    reason: str
+    created_by: str
+    created_at: float
+
+    def facts(self) -> audit.Detail:
+        """The hold as audit-row facts (whole seconds)."""
+        return {
+            "hold": self.id,
+            "from": int(self.start),
+            "to": int(self.end),
+            "reason": self.reason,
+            "placed_by": self.created_by,
+        }
+
+
+_HOLD_COLUMNS = "id, camera_id, start, end, reason, created_by, created_at"
 
 
 def add_segment(
@@ -133,16 +164,60 @@ def recorded_bytes(store: Store) -> int:
 
 
 def add_legal_hold(
-    store: Store, camera_id: str, *, start: float, end: float, reason: str, by: str, at: float
+    store: Store,
+    camera_id: str,
+    *,
+    start: float,
+    end: float,
+    reason: str,
+    by: str,
+    at: float,
+    address: str = "",
 ) -> int:
+    """Place a hold and its audit row (``hold.place``) in one transaction; returns its id."""
     with store.transaction() as db:
         cursor = db.execute(
             "INSERT INTO legal_holds (camera_id, start, end, reason, created_by, created_at) "
             "VALUES (?,?,?,?,?,?)",
             (camera_id, start, end, reason, by, at),
         )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+        assert cursor.lastrowid is not None
+        hold = LegalHold(cursor.lastrowid, camera_id, start, end, reason, by, at)
+        audit.append(
+            db, Action.HOLD_PLACE, by, target=camera_id, detail=hold.facts(), address=address
+        )
+    return hold.id
+
+
+def legal_holds(store: Store) -> list[LegalHold]:
+    """Every hold in force, newest first."""
+    rows = store.read(f"SELECT {_HOLD_COLUMNS} FROM legal_holds ORDER BY id DESC")
+    return [LegalHold(*row) for row in rows]
+
+
+def legal_hold(store: Store, hold_id: int) -> LegalHold | None:
+    rows = store.read(f"SELECT {_HOLD_COLUMNS} FROM legal_holds WHERE id = ?", (hold_id,))
+    return LegalHold(*rows[0]) if rows else None
+
+
+def lift_legal_hold(
+    store: Store, hold_id: int, *, by: str, reason: str, address: str = ""
+) -> LegalHold | None:
+    """Delete a hold and write its audit row (``hold.lift``, with the hold's facts and why
+    it was lifted) in one transaction; None if there is no such hold."""
+    with store.transaction() as db:
+        row = db.execute(
+            f"SELECT {_HOLD_COLUMNS} FROM legal_holds WHERE id = ?", (hold_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        hold = LegalHold(*row)
+        db.execute("DELETE FROM legal_holds WHERE id = ?", (hold_id,))
+        detail = hold.facts() | {"lift_reason": reason}
+        audit.append(
+            db, Action.HOLD_LIFT, by, target=hold.camera_id, detail=detail, address=address
+        )
+    return hold
 
 
 def open_gap(store: Store, camera_id: str, start: float, cause: str) -> int:

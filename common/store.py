@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from common import accounts, heartbeat, jobs, recordings
+from common.audit_chain import chain_existing_rows
 from common.box_text import box_from_text, box_to_text
 from common.messages import CameraState, CameraStatus, Severity
 from common.store_retry import RetryPolicy, retry_while_busy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 T = TypeVar("T")
 
 SCHEMA = """
@@ -191,6 +192,8 @@ class Store:
                         db.execute(statement)
             if version == 1:
                 db.execute("ALTER TABLE alerts ADD COLUMN triggered_at REAL")
+            if version < 3:  # the audit log's hash chain (common.audit), over existing rows
+                chain_existing_rows(db)
             jobs.add_missing_columns(db)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

@@ -1,7 +1,8 @@
 """Alert history filtered by camera, rule, class, state and time, newest first, in pages.
 
 Areas and the user's scope are turned into a set of camera ids before the query, since
-the store knows cameras, not areas. The query finds the ids (with the camera-time
+the store knows cameras, not areas; a scope that names no single camera also takes the
+site-wide alerts (:data:`SITE_WIDE`). The query finds the ids (with the camera-time
 index); the rows are then read through :meth:`Store.alert`, the store's single mapping
 of a row to an :class:`~common.store.AlertRecord`.
 """
@@ -11,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.store import AlertRecord, Store
+
+SITE_WIDE = "*"
+"""The camera id of an alert about the whole site (analysis down, disk low): every user
+sees it, whatever their areas, since it concerns every camera."""
 
 
 @dataclass(frozen=True, slots=True)

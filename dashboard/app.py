@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -29,6 +29,7 @@ from dashboard import (
     routes_export,
     routes_feed,
     routes_health,
+    routes_holds,
     routes_live,
     routes_pages,
     routes_reanalysis,
@@ -36,13 +37,17 @@ from dashboard import (
     routes_session,
     routes_users,
 )
-from dashboard.auth import LoginRequiredError, api_session
+from dashboard.auth import LoginRequiredError
 from dashboard.config_audit import audit_config
-from dashboard.live import LiveRelay
+from dashboard.hosts import HostGuard, allowed_hosts
+from dashboard.live import LiveLimits, LiveRelay
+from dashboard.login_throttle import LoginThrottle, ThrottlePolicy
+from dashboard.no_store import forbid_caching
 from dashboard.overlay import LiveDetections
 from dashboard.pump import start_pump
 from dashboard.state import DashboardState
 from dashboard.thumbnails import Thumbnails
+from dashboard.tls import HSTS
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -67,14 +72,16 @@ async def _security_headers(
     response = await call_next(request)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    forbid_caching(request.url.path, response)
+    if request.url.scheme == "https":
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
-def _include_routers(app: FastAPI, public_health: bool) -> None:
-    """One router per resource; health is public or behind a login as the config says."""
-    health_guard = [] if public_health else [Depends(api_session)]
-    app.include_router(routes_health.router, dependencies=health_guard)
+def _include_routers(app: FastAPI) -> None:
+    """One router per resource; health decides its own access (``dashboard.health_access``)."""
     for module in (
+        routes_health,
         routes_session,
         routes_pages,
         routes_alerts,
@@ -86,6 +93,7 @@ def _include_routers(app: FastAPI, public_health: bool) -> None:
         routes_detections,
         routes_replay,
         routes_export,
+        routes_holds,
         routes_reanalysis,
     ):
         app.include_router(module.router)
@@ -111,12 +119,13 @@ def create_app(
         bus: EventBus[AlertNotice] = EventBus()
         accounts = Accounts(store)
         audit_config(store, site)
-        live = LiveRelay()
+        live = LiveRelay(LiveLimits.of(site))
         watched = overlay.watched if overlay else WatchedCameras.local([c.id for c in site.cameras])
         detections = LiveDetections(watched)
         thumbnails = Thumbnails(store, thumbnails_folder(database))
+        logins = LoginThrottle(ThrottlePolicy.of(site.dashboard))
         app.state.dashboard = DashboardState(
-            site, store, bus, accounts, thumbnails, live, detections=detections
+            site, store, bus, accounts, thumbnails, live, detections=detections, logins=logins
         )
         stop, loop = threading.Event(), asyncio.get_running_loop()
         pumps: list[threading.Thread] = []
@@ -132,6 +141,7 @@ def create_app(
                 pump.join(timeout=5)
             detections.close()
             await live.close()
+            routes_session.report_refusals(store, logins, everything=True)
             store.close()
 
     app = FastAPI(
@@ -139,6 +149,7 @@ def create_app(
     )
     app.add_exception_handler(LoginRequiredError, _login_redirect)
     app.middleware("http")(_security_headers)
-    _include_routers(app, site.dashboard.public_health)
+    app.add_middleware(HostGuard, allowed=allowed_hosts(site.dashboard))
+    _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -8,6 +8,10 @@ Cross-site request forgery is stopped three times over: the cookie is
 ``SameSite=Strict`` (another site's page cannot send it), every state-changing request
 must carry the session's CSRF token in the ``X-CSRF-Token`` header (a form on another
 site cannot set headers), and a browser's ``Origin`` header must name this host.
+
+A session ends ``dashboard.session_hours`` after login at the latest, and sooner when no
+request has used it for ``dashboard.idle_timeout_minutes`` (a browser closed or a desk
+left without logging out): every request through :func:`connection_session` keeps it alive.
 """
 
 from __future__ import annotations
@@ -55,9 +59,14 @@ def check_origin(request: Request) -> None:
 
 
 def connection_session(state: DashboardState, connection: HTTPConnection) -> Session | None:
-    """The live session named by the connection's cookie, if any."""
+    """The live session named by the connection's cookie, if any; this use of it keeps it
+    alive for another ``dashboard.idle_timeout_minutes`` (an open page's requests do)."""
     token = connection.cookies.get(COOKIE)
-    return state.accounts.session(token) if token else None
+    if not token:
+        return None
+    config = state.site.dashboard
+    idle_s, lifetime_s = config.idle_timeout_minutes * 60, config.session_hours * 3600
+    return state.accounts.touch_session(token, idle_s, lifetime_s)
 
 
 def api_session(request: Request, state: State) -> Session:

@@ -14,10 +14,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from common.accounts import Session, User
+from common.audit import Action, Detail
 from common.messages import AlertNotice
 from common.store import AlertRecord
-from dashboard.alert_query import AlertFilter, search
+from dashboard.alert_query import SITE_WIDE, AlertFilter, search
 from dashboard.auth import CurrentSession, OperatorSession, client_address
+from dashboard.footage_audit import audit_footage
 from dashboard.reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
 from dashboard.schemas import AlertOut, AlertQuery, ReviewIn, RowId
 from dashboard.state import DashboardState, State
@@ -28,13 +30,16 @@ router = APIRouter()
 def camera_scope(
     state: DashboardState, user: User, camera: str | None = None, area: str | None = None
 ) -> frozenset[str] | None:
-    """The camera ids a query may cover; None when it is every camera there is."""
+    """The camera ids a query may cover; None when it is every camera there is.
+
+    Unless one camera is asked for, the site-wide alerts are in scope too: they concern
+    every area.
+    """
     cameras = state.visible_cameras(user)
     if camera is None and area is None and len(cameras) == len(state.site.cameras):
         return None
-    return frozenset(
-        cam.id for cam in cameras if camera in (None, cam.id) and area in (None, cam.area)
-    )
+    scope = {cam.id for cam in cameras if camera in (None, cam.id) and area in (None, cam.area)}
+    return frozenset(scope | {SITE_WIDE} if camera is None else scope)
 
 
 @router.get("/api/alerts")
@@ -62,26 +67,38 @@ def visible_alert(state: DashboardState, user: User, alert_id: int) -> AlertReco
 
 
 def jpeg_response(data: bytes | None) -> Response:
-    """A stored picture (it never changes, so the browser may keep it a day), or 404."""
+    """A stored picture, or 404; never kept by the browser (:mod:`dashboard.no_store`)."""
     if data is None:
         raise HTTPException(status_code=404, detail="no such picture")
-    headers = {"Cache-Control": "private, max-age=86400"}
+    headers = {"Cache-Control": "no-store"}
     return Response(data, media_type="image/jpeg", headers=headers)
 
 
-def _jpeg(state: DashboardState, user: User, alert_id: int, crop: bool) -> Response:
-    visible_alert(state, user, alert_id)
-    return jpeg_response(state.store.snapshot(alert_id, crop=crop))
+def _jpeg(
+    state: DashboardState, session: Session, request: Request, alert_id: int, crop: bool
+) -> Response:
+    """The picture, audited (:mod:`dashboard.footage_audit`)."""
+    alert = visible_alert(state, session.user, alert_id)
+    response = jpeg_response(state.store.snapshot(alert_id, crop=crop))
+    detail: Detail = {"alert": alert_id, "picture": "crop" if crop else "snapshot"}
+    audit_footage(
+        state, session, request, action=Action.PICTURE_VIEW, target=alert.camera_id, detail=detail
+    )
+    return response
 
 
 @router.get("/api/alerts/{alert_id}/snapshot.jpg")
-def alert_snapshot(state: State, session: CurrentSession, alert_id: RowId) -> Response:
-    return _jpeg(state, session.user, alert_id, crop=False)
+def alert_snapshot(
+    state: State, session: CurrentSession, request: Request, alert_id: RowId
+) -> Response:
+    return _jpeg(state, session, request, alert_id, crop=False)
 
 
 @router.get("/api/alerts/{alert_id}/crop.jpg")
-def alert_crop(state: State, session: CurrentSession, alert_id: RowId) -> Response:
-    return _jpeg(state, session.user, alert_id, crop=True)
+def alert_crop(
+    state: State, session: CurrentSession, request: Request, alert_id: RowId
+) -> Response:
+    return _jpeg(state, session, request, alert_id, crop=True)
 
 
 def _apply_review(

@@ -1,9 +1,11 @@
 """The live alert feed over a WebSocket: new alerts, and changes to alerts already shown.
 
 Each message is one :class:`~dashboard.schemas.AlertOut`; the page replaces an alert it
-has (same id) or adds a new one. The socket needs a live session like every other route:
-without one the handshake is refused, and when the session ends (logout, expiry, user
-disabled) the socket is closed with code 4401 so the page goes to the login page.
+has (same id) or adds a new one. A socket gets the alerts of the user's areas and every
+site-wide one (analysis down, disk low: :meth:`~dashboard.state.DashboardState.may_see`).
+The socket needs a live session like every other route: without one the handshake is
+refused, and when the session ends (logout, expiry, idle timeout, user disabled) the
+socket is closed with code 4401 so the page goes to the login page.
 """
 
 from __future__ import annotations

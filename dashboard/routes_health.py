@@ -1,10 +1,14 @@
 """Health for machines: liveness, readiness and the Prometheus exposition.
 
-- ``/healthz``: the dashboard process answers (a liveness probe; it reads nothing).
+- ``/healthz``: the dashboard process answers (a liveness probe; it reads and says nothing).
 - ``/readyz``: 200 only when the store answers and every supervised role (``ingest-N``,
   ``detect``) beat within :data:`STALE_AFTER_S`; otherwise 503. Both carry the same JSON,
-  which lists each role with its state and says in ``reasons`` what is wrong.
-- ``/metrics``: every matthan process's metrics for Prometheus (see :mod:`dashboard.metrics`).
+  which lists each role with its state and says in ``reasons`` what is wrong; a caller
+  without a login or the token gets only ``{"ready": ...}``.
+- ``/metrics``: every matthan process's metrics for Prometheus (see :mod:`dashboard.metrics`),
+  for the scrape token or an admin only.
+
+Who gets what is decided in :mod:`dashboard.health_access`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import sqlite3
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -22,6 +26,7 @@ from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.roles import DETECT_ROLE, REANALYSIS_ROLE, ingest_role
 from common.store import Store
+from dashboard.health_access import Caller, HealthCaller
 from dashboard.metrics import ScrapeCollector, exposition
 from dashboard.state import State
 
@@ -39,10 +44,15 @@ class RoleHealth(BaseModel):
     age_s: float | None
 
 
-class Readiness(BaseModel):
-    """The answer of /readyz: ready or not, and why."""
+class ReadyOrNot(BaseModel):
+    """The answer of /readyz to a caller without a login or the token."""
 
     ready: bool
+
+
+class Readiness(ReadyOrNot):
+    """The answer of /readyz: ready or not, and why."""
+
     store: str
     roles: list[RoleHealth]
     reasons: list[str]
@@ -101,22 +111,43 @@ def readiness(store: Store, roles: list[str], stale_after_s: float = STALE_AFTER
     )
 
 
+def _open_to(caller: Caller, state: State) -> None:
+    """Liveness and bare readiness are public while ``public_health`` is on."""
+    if caller is Caller.ANONYMOUS and not state.site.dashboard.public_health:
+        raise HTTPException(status_code=401, detail="login required")
+
+
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+def healthz(caller: HealthCaller, state: State) -> dict[str, str]:
     """The dashboard process answers."""
+    _open_to(caller, state)
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-def readyz(state: State, roles: ExpectedRoles) -> JSONResponse:
-    """200 when the store answers and every role has a fresh heartbeat, else 503 and why."""
+@router.get(
+    "/readyz",
+    response_model=Readiness | ReadyOrNot,
+    responses={503: {"model": Readiness | ReadyOrNot}},
+)
+def readyz(caller: HealthCaller, state: State, roles: ExpectedRoles) -> JSONResponse:
+    """200 when the store answers and every role has a fresh heartbeat, else 503; why only
+    for a logged-in user or the token."""
+    _open_to(caller, state)
     answer = readiness(state.store, roles)
-    return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
+    body = answer if caller is not Caller.ANONYMOUS else ReadyOrNot(ready=answer.ready)
+    return JSONResponse(body.model_dump(), status_code=200 if answer.ready else 503)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(state: State, roles: ExpectedRoles) -> Response:
-    """Every matthan process's metrics, plus what is measured at scrape time, for Prometheus."""
+def metrics(caller: HealthCaller, state: State, roles: ExpectedRoles) -> Response:
+    """Every matthan process's metrics, plus what is measured at scrape time, for Prometheus:
+    401 without the token or a session, 403 for a session that is not an admin's."""
+    if caller is Caller.ANONYMOUS:
+        raise HTTPException(
+            status_code=401, detail="token required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if caller is Caller.USER:
+        raise HTTPException(status_code=403, detail="needs the admin role or the token")
     scrape = ScrapeCollector(state.site, lambda: role_ages(state.store, roles))
     body, content_type = exposition(scrape)
     return Response(body, media_type=content_type)

@@ -1,16 +1,20 @@
-"""Live view: the WebRTC offer/answer exchange for one camera."""
+"""Live view: the WebRTC offer/answer exchange for one camera.
+
+422 for an offer that cannot be served (checked before the camera is opened), 429 past the
+live views allowed per user or per site, 502 when the camera cannot be opened.
+"""
 
 from __future__ import annotations
 
-from aiortc import RTCSessionDescription
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from common import audit
 from common.audit import Action
 from common.credentials import MissingCredentialsError, url_with_login
 from dashboard.auth import CurrentSession, client_address
-from dashboard.live import LiveViewError, OfferError
+from dashboard.live import LiveLimitError, LiveViewError, OfferError, Viewer
+from dashboard.live_offer import MAX_OFFER_CHARS
 from dashboard.state import State
 
 router = APIRouter()
@@ -19,7 +23,7 @@ router = APIRouter()
 class SessionDescription(BaseModel):
     """An SDP offer or answer, as the browser's RTCSessionDescription serialises it."""
 
-    sdp: str = Field(max_length=100_000)
+    sdp: str = Field(max_length=MAX_OFFER_CHARS)
     type: str = Field(pattern="^(offer|answer)$")
 
 
@@ -46,13 +50,15 @@ async def live_offer(
             login.password_env if login else None,
         )
         answer = await state.live.answer(
-            camera_id,
+            Viewer(user, session.csrf_token, camera_id),
             url,
-            RTCSessionDescription(offer.sdp, "offer"),
+            offer.sdp,
             on_end=lambda: audit.record(state.store, Action.LIVE_STOP, user, target=camera_id),
         )
     except OfferError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+    except LiveLimitError as exc:
+        raise HTTPException(status_code=status.HTTP_429_TOO_MANY_REQUESTS, detail=str(exc)) from exc
     except (LiveViewError, MissingCredentialsError) as exc:
         raise HTTPException(status_code=502, detail=str(exc)) from exc
     audit.record(

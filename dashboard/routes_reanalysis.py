@@ -6,6 +6,7 @@ Who may do what follows the alerts: anyone logged in may list jobs and read thei
 they acknowledge); every queue, cancel and delete is audited. Everything is limited to the
 cameras of the user's areas, and a job of another area is answered 404, as if it did not
 exist. With ``reanalysis.enabled: false`` no job can be queued (409); old ones stay readable.
+How many uploads, queued jobs and stored bytes are allowed is :mod:`dashboard.upload_limits`.
 
 Refusals carry a code the page translates (see :mod:`dashboard.refusals`). The runner
 itself (the ``reanalysis`` role) is :mod:`detect.reanalysis`; this module only writes the
@@ -26,7 +27,7 @@ from common.accounts import User
 from common.audit import Action, Detail
 from common.config import CameraConfig
 from common.jobs import Job, JobSource, NewJob
-from dashboard import uploads
+from dashboard import upload_limits, uploads
 from dashboard.auth import CurrentSession, OperatorSession, client_address
 from dashboard.refusals import Refusal
 from dashboard.routes_alerts import jpeg_response
@@ -129,8 +130,7 @@ def queue_range(state: State, session: OperatorSession, request: Request, body: 
     camera = _visible_camera(state, session.user, body.camera_id)
     start, end = checked_range(state, body, time.time())
     new = NewJob(camera.id, JobSource.RECORDING, start, end, created_by=session.user.username)
-    job = jobs.job(state.store, jobs.add_job(state.store, new))
-    assert job is not None
+    job = _admit(state, new)
     _audit(state, request, Action.REANALYSIS, session.user, job)
     return _out(state, job)
 
@@ -150,8 +150,31 @@ async def queue_upload(
     now = time.time()
     if query.start is not None and query.start > now:
         raise Refusal(422, "start_future", "the recording time lies in the future")
-    limit_bytes = int(state.site.reanalysis.max_upload_mb * uploads.MIB)
-    part = await uploads.receive(request, _uploads(state), limit_bytes)
+    with state.uploads.slot(session.user.username, state.site.reanalysis):
+        return await _receive_and_queue(
+            state, session.user, request, query=query, camera=camera, now=now
+        )
+
+
+async def _receive_and_queue(
+    state: DashboardState,
+    user: User,
+    request: Request,
+    *,
+    query: UploadQuery,
+    camera: CameraConfig,
+    now: float,
+) -> JobOut:
+    """The upload itself, once it holds a slot: the queue and the user's quota are checked
+    before the body is read, the file is checked, then the job is added."""
+    limits = state.site.reanalysis
+    room = await run_in_threadpool(_room, state, user.username)
+    limit_bytes = int(limits.max_upload_mb * uploads.MIB)
+    over = None if room >= limit_bytes else lambda: upload_limits.over_quota(limits)
+    folder = _uploads(state)
+    part = await uploads.receive(
+        request, folder, min(limit_bytes, room), limits.upload_deadline_s, over
+    )
     try:
         probe = await run_in_threadpool(uploads.probe, part)
         path = uploads.keep(part)
@@ -166,21 +189,37 @@ async def queue_upload(
         JobSource.UPLOAD,
         start,
         end,
-        created_by=session.user.username,
+        created_by=user.username,
         upload_name=name,
         upload_path=str(path),
     )
     try:
-        job = await run_in_threadpool(_add, state, new)
+        job = await run_in_threadpool(_admit, state, new, path.stat().st_size)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    _audit(state, request, Action.REANALYSIS, session.user, job)
+    _audit(state, request, Action.REANALYSIS, user, job)
     return _out(state, job)
 
 
-def _add(state: DashboardState, new: NewJob) -> Job:
-    job = jobs.job(state.store, jobs.add_job(state.store, new))
+def _room(state: DashboardState, username: str) -> int:
+    """Bytes ``username`` may upload now; 429 or 413 when the queue or the quota is full."""
+    limits = state.site.reanalysis
+    upload_limits.check_queue(state.store, username, limits)
+    return upload_limits.room_bytes(state.store, username, limits)
+
+
+def _admit(state: DashboardState, new: NewJob, upload_bytes: int = 0) -> Job:
+    """Add the job if the queue has room and, for an upload of ``upload_bytes``, the user's
+    quota too (429 or 413 otherwise). Blocking: the store, and a ``stat`` per stored file."""
+    limits = state.site.reanalysis
+    with state.uploads.admitting:
+        upload_limits.check_queue(state.store, new.created_by, limits)
+        if upload_bytes and upload_bytes > upload_limits.room_bytes(
+            state.store, new.created_by, limits
+        ):
+            raise upload_limits.over_quota(limits)
+        job = jobs.job(state.store, jobs.add_job(state.store, new))
     assert job is not None
     return job
 

@@ -2,30 +2,51 @@
 files themselves, and each alert's clip (pre- and post-roll around it).
 
 Files are only ever served by segment id from the store, never by a path from the
-request, so no request can reach a file outside the recordings.
+request, so no request can reach a file outside the recordings. Every fetch of footage is
+audited (:mod:`dashboard.footage_audit`).
+
+An ended alert's clip is cut once, on the first request, and kept (``clips/alert-ID.mp4``,
+written under a name of its own and renamed into place); retention removes it with its
+footage. An alert still open, or whose post-roll is not recorded yet (segments are indexed
+when they are finished), has no final clip: each request gets a cut of what is recorded, in
+a file of its own deleted once sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+import weakref
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from common import audit, recordings
 from common.audit import Action
-from common.evidence import NoFootageError, cut_clip
+from common.evidence import (
+    NoFootageError,
+    alert_clip_window,
+    clips_folder,
+    cut_clip,
+    stored_clip,
+)
 from dashboard.auth import CurrentSession, client_address
+from dashboard.footage_audit import audit_footage
 from dashboard.schemas import RowId
 from dashboard.state import DashboardState, State
 
 router = APIRouter()
-PRE_ROLL_S = 10.0
-POST_ROLL_S = 10.0
 MAX_RANGE_S = 2 * 86400
+FOOTAGE_WAIT_S = 3600.0
+"""A clip window that ended this long ago is final even if its camera recorded no more."""
+_cutting: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+"""One lock per alert whose kept clip is being cut: requests that come meanwhile wait for
+that cut instead of making their own (a lock goes when no request holds it)."""
 
 
 class SpanOut(BaseModel):
@@ -135,31 +156,66 @@ def playback(
 
 
 @router.get("/api/recordings/{segment_id}/video.mp4")
-def segment_video(state: State, session: CurrentSession, segment_id: RowId) -> FileResponse:
-    """One recorded segment (byte ranges supported, so the player can seek)."""
+def segment_video(
+    state: State, session: CurrentSession, request: Request, segment_id: RowId
+) -> FileResponse:
+    """One recorded segment (byte ranges supported, so the player can seek); audited."""
     rows = state.store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
     if not rows or not state.may_see(session.user, rows[0][0]) or not Path(rows[0][1]).exists():
         raise HTTPException(status_code=404, detail="no such recording")
+    detail: audit.Detail = {"segment": segment_id}
+    audit_footage(
+        state, session, request, action=Action.RECORDING_VIEW, target=rows[0][0], detail=detail
+    )
     return FileResponse(rows[0][1], media_type="video/mp4")
 
 
+def _footage_complete(state: DashboardState, camera_id: str, end: float) -> bool:
+    """Whether the camera's indexed recordings reach ``end``, or ``end`` is so long ago that
+    nothing more will come."""
+    last = recordings.last_segment_end(state.store, camera_id)
+    return (last is not None and last >= end) or time.time() - end > FOOTAGE_WAIT_S
+
+
+def _clip_file(
+    state: DashboardState, camera_id: str, window: tuple[float, float], out: Path
+) -> None:
+    """Cut the window of the camera's recordings to ``out``; 404 when nothing is recorded."""
+    found = recordings.segments(state.store, camera_id, *window)
+    try:
+        cut_clip(found, *window, out)
+    except NoFootageError as exc:
+        raise HTTPException(status_code=404, detail="nothing recorded around this alert") from exc
+
+
 @router.get("/api/alerts/{alert_id}/clip.mp4")
-async def alert_clip(state: State, session: CurrentSession, alert_id: RowId) -> FileResponse:
-    """The alert's clip: from ``PRE_ROLL_S`` before it to ``POST_ROLL_S`` after it ended."""
+async def alert_clip(
+    state: State, session: CurrentSession, request: Request, alert_id: RowId
+) -> FileResponse:
+    """The alert's clip, from a pre-roll before it to a post-roll after it ended; audited."""
     alert = state.store.alert(alert_id)
     if alert is None or not state.may_see(session.user, alert.camera_id):
         raise HTTPException(status_code=404, detail="no such alert")
-    end = (alert.ended_at or min(time.time(), alert.started_at + 60)) + POST_ROLL_S
-    start = alert.started_at - PRE_ROLL_S
-    folder = state.site.storage.database.resolve().parent / "clips"
+    window = alert_clip_window(alert.started_at, alert.ended_at, time.time())
+    folder = clips_folder(state.store.path)
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"alert-{alert_id}.mp4"
-    if not out.exists() or alert.ended_at is None:
-        found = recordings.segments(state.store, alert.camera_id, start, end)
-        try:
-            await run_in_threadpool(cut_clip, found, start, end, out)
-        except NoFootageError as exc:
-            raise HTTPException(
-                status_code=404, detail="nothing recorded around this alert"
-            ) from exc
-    return FileResponse(out, media_type="video/mp4")
+    if alert.ended_at is None or not _footage_complete(state, alert.camera_id, window[1]):
+        out = folder / f"alert-{alert_id}.open-{uuid.uuid4().hex}.mp4"
+        await run_in_threadpool(_clip_file, state, alert.camera_id, window, out)
+        cleanup: BackgroundTask | None = BackgroundTask(out.unlink, missing_ok=True)
+    else:
+        out, cleanup = stored_clip(folder, alert_id), None
+        async with _cutting.setdefault(alert_id, asyncio.Lock()):
+            if not out.exists():
+                await run_in_threadpool(_clip_file, state, alert.camera_id, window, out)
+    detail: audit.Detail = {"alert": alert_id}
+    await run_in_threadpool(
+        audit_footage,
+        state,
+        session,
+        request,
+        action=Action.CLIP_VIEW,
+        target=alert.camera_id,
+        detail=detail,
+    )
+    return FileResponse(out, media_type="video/mp4", background=cleanup)

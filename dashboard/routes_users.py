@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from common.accounts import AccountError, Role, UnknownUserError
+from common.accounts import AccountError, Role, UnknownUserError, WeakPasswordError
 from dashboard.auth import ADMIN_ONLY, AdminSession, client_address
+from dashboard.refusals import Refusal
 from dashboard.schemas_accounts import UserChangeIn, UserIn, UserOut
 from dashboard.state import DashboardState, State
 
@@ -33,7 +34,8 @@ def list_users(state: State) -> list[UserOut]:
 
 @router.post("/api/users", status_code=status.HTTP_201_CREATED)
 def add_user(body: UserIn, state: State, session: AdminSession, request: Request) -> UserOut:
-    """400 for a bad name, a short password or an unknown area; 409 for a taken name."""
+    """400 for a bad name, a weak password (a refusal with a code: ``password_short``,
+    ``password_common``, ``password_username``) or an unknown area; 409 for a taken name."""
     if state.accounts.user(body.username) is not None:
         raise HTTPException(status_code=409, detail=f"user {body.username!r} exists already")
     try:
@@ -46,6 +48,8 @@ def add_user(body: UserIn, state: State, session: AdminSession, request: Request
             language=body.language,
             address=client_address(request),
         )
+    except WeakPasswordError as exc:
+        raise Refusal(400, exc.code, str(exc)) from None
     except AccountError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     return UserOut.of(user)
@@ -77,6 +81,9 @@ def change_user(
             )
     except UnknownUserError:
         raise HTTPException(status_code=404, detail="no such user") from None
+    except WeakPasswordError as exc:
+        raise Refusal(400, exc.code, str(exc)) from None
     except AccountError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
+    state.live.close_sessions_of(username)  # its logins ended: so do its live views
     return UserOut.of(state.accounts.require(username))

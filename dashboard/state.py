@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
@@ -13,11 +13,14 @@ from common.bus import EventBus
 from common.config import CameraConfig, SiteConfig
 from common.messages import AlertNotice
 from common.store import AlertRecord, Store
+from dashboard.alert_query import SITE_WIDE
 from dashboard.live import LiveRelay
+from dashboard.login_throttle import LoginThrottle
 from dashboard.overlay import LiveDetections
 from dashboard.reviews import reviews_of
 from dashboard.schemas import AlertOut, ReviewOut
 from dashboard.thumbnails import Thumbnails
+from dashboard.upload_limits import UploadGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class DashboardState:
     thumbnails: Thumbnails
     live: LiveRelay
     detections: LiveDetections
+    uploads: UploadGate = field(default_factory=UploadGate)
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
 
     def camera(self, camera_id: str) -> CameraConfig | None:
         return next((cam for cam in self.site.cameras if cam.id == camera_id), None)
@@ -38,6 +43,10 @@ class DashboardState:
         return [camera for camera in self.site.cameras if user.sees_area(camera.area)]
 
     def may_see(self, user: User, camera_id: str) -> bool:
+        """Whether the user sees this camera's alerts; a site-wide alert (analysis down,
+        disk low) concerns every area, so every user sees it."""
+        if camera_id == SITE_WIDE:
+            return True
         camera = self.camera(camera_id)
         return user.sees_area(camera.area if camera else "")
 

@@ -1,20 +1,27 @@
-"""Receiving a video for re-analysis: streamed to disk under a size limit, then probed.
+"""Receiving a video for re-analysis: streamed to disk under a size limit and a deadline,
+then checked.
 
 A file is taken in three steps, and at each one the operator gets a reason to act on:
 
-1. **Size.** A ``Content-Length`` above the limit is refused before a byte is read (413).
-   A body without one (sent chunked) is counted as it streams; the moment it passes the
-   limit, reading stops and the partial file is deleted (413 too). Nothing is held in
-   memory: chunks go straight to ``<random>.part`` in the uploads folder.
-2. **Content.** A file's name and type say nothing (anyone can rename a picture ``.mp4``),
-   so the file itself is opened with PyAV: it must be a container with a video stream that
-   decodes a picture within its first packets, and not a still picture (FFmpeg reads a PNG
-   or JPEG as a one-frame "video"). A text file, a picture, a song, or the first kilobytes
-   of an MP4 are refused (415) with what is wrong ("not a video file: ...").
+1. **Size and time.** A ``Content-Length`` above the limit is refused before a byte is read
+   (413). A body without one (sent chunked) is counted as it streams; the moment it passes
+   the limit, reading stops and the partial file is deleted (413 too). Nothing is held in
+   memory: chunks go straight to ``<random>.part`` in the uploads folder. A body must arrive
+   whole within the site's ``reanalysis.upload_deadline_s`` (a client dripping a byte a
+   minute would otherwise hold a connection and a part file for days): past it, reading
+   stops and the part file is deleted (408).
+2. **Content.** A file's name and type say nothing (anyone can rename a picture ``.mp4``).
+   Its first bytes must be the signature of an accepted container (MP4/MOV, MKV, AVI,
+   MPEG-TS: :mod:`common.containers`), read here, before FFmpeg sees the file; anything else
+   is refused (415) without any demuxer probing it. The file is then opened with PyAV forcing
+   that container's demuxer: it must have a video stream that decodes a picture within its
+   first packets. A text file, a picture, a song, or the first kilobytes of an MP4 are
+   refused (415) with what is wrong ("not a video file: ...").
 3. **Name.** What was accepted is renamed ``<random>.video``; the operator's file name is
    kept only to be shown (:func:`display_name`), never used to build a path.
 
-Part files left by a crash mid-upload are swept at the next upload.
+Part files left by a crash mid-upload are swept at the next upload. How many uploads may run
+at once and how much a user may queue and store is :mod:`dashboard.upload_limits`.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +39,7 @@ import av
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from common import containers
 from dashboard.refusals import Refusal
 
 MIB = 1024 * 1024
@@ -42,8 +51,6 @@ STALL_TIMEOUT_S = 60.0
 STALLED = f"the upload stalled: nothing arrived for {STALL_TIMEOUT_S:g} s"
 PROBE_PACKETS = 300
 """Packets of the video stream read while looking for a first picture (10 s at 30 fps)."""
-STILL_FORMATS = frozenset({"image2", "image2pipe"})
-"""FFmpeg demuxers of still pictures, besides the ``*_pipe`` ones (``png_pipe``...)."""
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -87,8 +94,17 @@ def _sweep_stale_parts(folder: Path) -> None:
             continue
 
 
-def _declared_length(request: Request, limit_bytes: int) -> None:
-    """Refuse at once what says it is too large (413) or says nonsense (400)."""
+def too_slow(deadline_s: float) -> Refusal:
+    return Refusal(
+        408,
+        "too_slow",
+        f"the upload took longer than the {deadline_s:g} s allowed",
+        max_s=deadline_s,
+    )
+
+
+def _declared_length(request: Request, limit_bytes: int, over: Callable[[], Refusal]) -> None:
+    """Refuse at once what says it is too large (``over()``) or says nonsense (400)."""
     declared = request.headers.get("content-length")
     if declared is None:
         return
@@ -97,33 +113,48 @@ def _declared_length(request: Request, limit_bytes: int) -> None:
     except ValueError:
         raise Refusal(400, "bad_length", "the Content-Length header is not a number") from None
     if length > limit_bytes:
-        raise too_large(limit_bytes)
+        raise over()
 
 
-async def receive(request: Request, folder: Path, limit_bytes: int) -> Path:
+async def receive(
+    request: Request,
+    folder: Path,
+    limit_bytes: int,
+    deadline_s: float,
+    over: Callable[[], Refusal] | None = None,
+) -> Path:
     """Stream the request body to a new part file in ``folder``; returns its path.
 
-    Refused: more than ``limit_bytes`` (413, nothing left on disk), an empty body (422),
-    a client that went away mid-way (400) or sent nothing for :data:`STALL_TIMEOUT_S` (408:
-    a stalled upload must not hold a connection and a part file for ever), a full disk (507)."""
-    _declared_length(request, limit_bytes)
+    Refused, with nothing left on disk: more than ``limit_bytes`` (``over()``, by default
+    :func:`too_large`), an empty body (422), a client that went away mid-way (400), sent
+    nothing for :data:`STALL_TIMEOUT_S` (408 ``stalled``) or has not sent it all within
+    ``deadline_s`` (408 ``too_slow``: a byte now and then must not hold a connection and a
+    part file for ever), a full disk (507)."""
+    refuse = over or (lambda: too_large(limit_bytes))
+    _declared_length(request, limit_bytes, refuse)
     folder.mkdir(parents=True, exist_ok=True)
     _sweep_stale_parts(folder)
     part = folder / f"{secrets.token_hex(16)}{PART_SUFFIX}"
     received = 0
+    deadline = time.monotonic() + deadline_s
     try:
         with part.open("xb") as out:
             chunks = request.stream()
             while True:
+                left_s = deadline - time.monotonic()
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), STALL_TIMEOUT_S)
+                    chunk = await asyncio.wait_for(anext(chunks), min(STALL_TIMEOUT_S, left_s))
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
+                    if left_s <= STALL_TIMEOUT_S:
+                        raise too_slow(deadline_s) from None
                     raise Refusal(408, "stalled", STALLED) from None
                 received += len(chunk)
                 if received > limit_bytes:
-                    raise too_large(limit_bytes)
+                    raise refuse()
+                if time.monotonic() > deadline:
+                    raise too_slow(deadline_s)
                 out.write(chunk)
     except ClientDisconnect:
         part.unlink(missing_ok=True)
@@ -144,14 +175,29 @@ def not_video(code: str, reason: str) -> Refusal:
     return Refusal(415, code, f"not a video file: {reason}", reason=reason)
 
 
+def accepted_container(path: Path) -> containers.Container:
+    """The accepted container ``path`` is, told by its first bytes (no demuxer sees it);
+    a 415 :class:`Refusal` naming what it is otherwise."""
+    head = containers.read_head(path)
+    found = containers.sniff(head)
+    if found is not None:
+        return found
+    picture = containers.still_picture(head)
+    if picture is not None:
+        raise not_video("picture", f"it is a still picture ({picture})")
+    raise not_video("container", f"it is not an {containers.ACCEPTED} file")
+
+
 def probe(path: Path) -> Probe:
-    """Open ``path`` as a video and decode its first picture; a 415 :class:`Refusal`
-    saying what is wrong otherwise. Blocking: call it from a worker thread."""
+    """Check ``path`` is an accepted container, open it with that container's demuxer only,
+    and decode its first picture; a 415 :class:`Refusal` saying what is wrong otherwise.
+    Blocking: call it from a worker thread."""
+    kind = accepted_container(path)
     try:
-        with av.open(str(path)) as container:
+        with av.open(
+            str(path), format=kind.demuxer, container_options=containers.OPEN_OPTIONS
+        ) as container:
             format_name = container.format.name
-            if format_name in STILL_FORMATS or format_name.endswith("_pipe"):
-                raise not_video("picture", f"it is a still picture ({format_name.split('_')[0]})")
             if not container.streams.video:
                 raise not_video("no_video_stream", "it has no video stream")
             stream = container.streams.video[0]

@@ -19,7 +19,9 @@ Typical use::
 
 A broken recorded segment (missing on disk, unreadable) is skipped and named in
 :attr:`JobMedia.skipped`, since the rest of the range is still worth analysing; a broken
-upload raises :class:`detect.errors.MediaError` with what PyAV said.
+upload raises :class:`detect.errors.MediaError` with what PyAV said. An upload is opened with
+the demuxer of the container its first bytes name (:mod:`common.containers`), never by letting
+FFmpeg guess from untrusted bytes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import av
 import av.error
 import cv2
 
-from common import recordings
+from common import containers, recordings
 from common.config import CameraConfig
 from common.frame_ring import Frame
 from common.messages import FrameRef
@@ -64,6 +66,9 @@ class Piece:
     """Media seconds the piece covers, for the progress (0 when unknown)."""
     name: str
     """How an operator reads it in a job's detail: "the segment of 2025-05-01 22:00:00"."""
+    demuxer: str | None = None
+    """The FFmpeg demuxer to open it with (an upload's); None lets FFmpeg tell (our own
+    recordings)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -139,7 +144,7 @@ class JobMedia:
 
     def _decode(self, piece: Piece, sampler: FrameSampler, done_s: float) -> Iterator[MediaFrame]:
         scale = AnalysisScaler(self._long_side)
-        with av.open(str(piece.path)) as container:
+        with _open(piece.path, piece.demuxer) as container:
             if not container.streams.video:
                 raise MediaError("no video in it")
             stream = container.streams.video[0]
@@ -206,19 +211,30 @@ def upload_media(
     if not path.is_file():
         raise MediaError(f"{described} is no longer on disk", "upload_missing")
     try:
-        first_s, duration_s = _probe(path)
-    except (OSError, av.error.FFmpegError) as error:
+        kind = containers.sniff(containers.read_head(path))
+        if kind is None:
+            raise MediaError(f"it is not an {containers.ACCEPTED} file")
+        first_s, duration_s = _probe(path, kind.demuxer)
+    except (OSError, av.error.FFmpegError, MediaError) as error:
         raise MediaError(f"cannot read {described}: {_reason(error)}") from error
     if first_s is None:
         raise MediaError(f"{described} has no video")
-    piece = Piece(path, start - first_s, start, math.inf, duration_s or 0.0, described)
+    piece = Piece(
+        path, start - first_s, start, math.inf, duration_s or 0.0, described, kind.demuxer
+    )
     return JobMedia([piece], fps, long_side, skip_broken=False), duration_s
 
 
-def _probe(path: Path) -> tuple[float | None, float | None]:
+def _open(path: Path, demuxer: str | None) -> av.container.InputContainer:
+    """``path`` opened with ``demuxer`` (None: FFmpeg tells, for our own recordings), through
+    FFmpeg's file protocol only."""
+    return av.open(str(path), format=demuxer, container_options=containers.OPEN_OPTIONS)
+
+
+def _probe(path: Path, demuxer: str) -> tuple[float | None, float | None]:
     """(media time of the first frame, duration in seconds) of the file's video; the first is
     None when the file has no video, the second when the file does not say."""
-    with av.open(str(path)) as container:
+    with _open(path, demuxer) as container:
         if not container.streams.video:
             return None, None
         stream = container.streams.video[0]

@@ -5,13 +5,13 @@ An export (:mod:`dashboard.routes_export`) is a copy of footage cut for someone:
 was downloaded whole (``ID.partial`` while that ZIP is being written). Nothing cleaned them
 up, so the folder grew with every export.
 
-Making an export puts its footage on legal hold (the originals are kept by recording
-retention). The export is kept as long as that lasts: an export any of whose files overlaps
-a legal hold of its camera is never deleted here, however old; once the hold is lifted it
-goes at the next sweep past its age. The age is the manifest's ``exported_at``, else the
-folder's modification time (an export that failed before its manifest). Only names that
-are export ids are touched; each removal is logged and counted
-(``matthan_exports_deleted_total``).
+An admin's export puts its footage on legal hold (the originals are kept by recording
+retention); an operator's does not, until an admin holds it. The export is kept as long as
+a hold lasts: an export any of whose files overlaps a legal hold of its camera is never
+deleted here, however old; once the hold is lifted it goes at the next sweep past its age.
+The age is the manifest's ``exported_at``, else the folder's modification time (an export
+that failed before its manifest). Only names that are export ids are touched; each removal
+is logged and counted (``matthan_exports_deleted_total``).
 """
 
 from __future__ import annotations

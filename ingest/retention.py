@@ -7,7 +7,8 @@ back), so the operator learns that recording is at risk before it stops.
 
 Given the exports folder, each sweep also removes evidence exports older than
 ``recording.exports_retain_days``, except those whose footage is on legal hold
-(:mod:`ingest.export_retention`).
+(:mod:`ingest.export_retention`), and the kept alert clips whose footage has gone
+(:mod:`ingest.clip_retention`, in ``clips/`` next to the store).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pathlib import Path
 from common import recordings
 from common.channel import Channel
 from common.config import RecordingConfig
+from common.evidence import clips_folder
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
+from ingest.clip_retention import remove_aged_clips
 from ingest.export_retention import remove_old_exports
 from ingest.metrics import RECORDING_DELETED
 
@@ -74,6 +77,10 @@ class RetentionSweeper:
                 remove_old_exports(self._store, self._exports, older_than=exports_cutoff)
             except OSError as error:
                 log.error("retention (exports): %s", error)
+        try:
+            remove_aged_clips(self._store, clips_folder(self._store.path), now)
+        except OSError as error:
+            log.error("retention (clips): %s", error)
 
     def _delete_oldest_while(self, condition: Callable[[], bool], reason: str) -> bool:
         """Delete the oldest deletable segments while ``condition()``; True if still true."""

@@ -1,4 +1,5 @@
-"""The ``matthan`` command: run a site, check a config, run the demo, manage users, quantize."""
+"""The ``matthan`` command: run a site, check a config, run the demo, manage users, verify the
+audit log, quantize."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from common.config import SiteConfig
 from common.config_loader import ConfigError, load_site
+from matthan.cli_audit import add_audit_commands
 from matthan.cli_users import add_user_commands
 from matthan.logs import setup_logging
 from matthan.service import run_site
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--frames", type=int, default=300, help="calibration frames")
     quant.set_defaults(handler=quantize)
     add_user_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 

@@ -1,7 +1,9 @@
 """The demo site: the clip library served as RTSP cameras, and the pipeline on top.
 
 ``configs/demo.yaml`` points its cameras at ``rtsp://127.0.0.1:8554/<mount>``; this module
-knows which clip each mount plays and starts the camera farm before the site.
+knows which clip each mount plays and starts the camera farm before the site. The demo's
+dashboard is served over HTTPS with a self-signed certificate made on first start; its
+fingerprint is printed so that the browser's warning can be checked against it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from common.accounts import Accounts, Role
 from common.config import SiteConfig
 from common.paths import default_clips_dir
 from common.store import Store
+from dashboard.certificate import fingerprint, make_self_signed
 from matthan.farm import CameraFarm, Mount
 from matthan.service import run_site
 
@@ -63,9 +66,31 @@ def ensure_demo_admin(site: SiteConfig) -> None:
     print(f"\n{'=' * len(banner)}\n{banner}\n{'=' * len(banner)}\n", flush=True)
 
 
+DEMO_HOSTS = ["localhost", "127.0.0.1", "::1"]
+"""What the demo certificate is valid for: the demo listens on loopback only."""
+
+
+def ensure_demo_certificate(site: SiteConfig) -> None:
+    """Make the self-signed pair ``dashboard.tls`` names if either file is missing, and print
+    the certificate's SHA-256 fingerprint and the addresses to open."""
+    config = site.dashboard
+    if config.tls is None:
+        return
+    cert, key = config.tls.cert, config.tls.key
+    if not (cert.exists() and key.exists()):
+        make_self_signed(cert, key, DEMO_HOSTS)
+        log.info("made a self-signed demo certificate: %s", cert)
+    lines = [f"Dashboard: https://localhost:{config.port}  (self-signed certificate, SHA-256:"]
+    lines.append(f"  {fingerprint(cert)})")
+    if config.redirect_port is not None:
+        lines.append(f"http://localhost:{config.redirect_port} redirects there.")
+    print("\n".join(lines), flush=True)
+
+
 def run_demo(site: SiteConfig) -> int:
     """Serve the demo cameras, then run the site until Ctrl-C."""
     ensure_demo_admin(site)
+    ensure_demo_certificate(site)
     port, mounts = farm_mounts(site)
     with CameraFarm(mounts, port=port) as farm:
         log.info("camera farm serving %d clips on rtsp://127.0.0.1:%d", len(mounts), farm.port)

@@ -224,7 +224,12 @@ storage:
 
 dashboard:
   host: 0.0.0.0
-  port: 8000
+  port: 8443
+  redirect_port: 8000   # http://... only redirects to https
+  tls:                  # the station's certificate from the province's authority
+    cert: /etc/matthan/tls/dashboard.crt
+    key: /etc/matthan/tls/dashboard.key
+  allowed_hosts: [matthan.battrang.lan, 10.21.0.2]   # how the desks reach the station
   language: vi
 
 detector:

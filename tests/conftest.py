@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.service_probe import metrics_token
 from tests.paths import REPO, models_dir
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -57,6 +58,7 @@ class Service:
         self.config = config
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = log
+        metrics_token()  # the service inherits it; scrape() sends it
         env = {**os.environ, "MATTHAN_MODELS": str(models_dir()), "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.process = subprocess.Popen(

@@ -29,8 +29,12 @@ USERS = {
 }
 
 
+TEST_CLIENT_HOST = "testserver"
+"""The ``Host`` that Starlette's TestClient sends; the real servers of the tests use 127.0.0.1."""
+
+
 def site_config(**dashboard: object) -> SiteConfig:
-    """Three cameras: two in the market area, one on the dyke."""
+    """Three cameras: two in the market area, one on the dyke; the TestClient's host allowed."""
     zone = {"name": "all", "points": [[0, 0], [1, 0], [1, 1]]}
 
     def camera(camera_id: str, name: str, area: str, rule: str) -> dict[str, object]:
@@ -46,7 +50,7 @@ def site_config(**dashboard: object) -> SiteConfig:
     return SiteConfig.model_validate(
         {
             "site": {"name": "Công an xã Bát Tràng (thử)"},
-            "dashboard": {"language": "vi", **dashboard},
+            "dashboard": {"language": "vi", "allowed_hosts": [TEST_CLIENT_HOST], **dashboard},
             "cameras": [
                 camera("cho-gom", "Chợ Gốm", AREA_MARKET, "nguoi-vao-cho"),
                 camera("bai-xe", "Bãi xe UBND", AREA_MARKET, "xe-vao-bai"),

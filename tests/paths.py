@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -25,3 +27,26 @@ def models_dir() -> Path:
 def clips_dir() -> Path:
     """The folder holding the test video clips and their ground truth."""
     return Path(os.environ.get("MATTHAN_CLIPS", shared_dir() / "clips"))
+
+
+MODEL_HOW = "run scripts/fetch-model, or set MATTHAN_MODELS"
+CLIPS_HOW = "put the shared clips there, or set MATTHAN_CLIPS"
+
+
+def require(path: Path, what: str, how: str) -> Path:
+    """``path``, which the test cannot do without. When it is missing the test fails, saying
+    what is missing and how to get it; it never skips (a suite that passes without its model
+    or clips has tested nothing)."""
+    if not path.exists():
+        pytest.fail(f"{what} missing: {path} ({how})", pytrace=False)
+    return path
+
+
+def require_model(path: Path) -> Path:
+    """A model file the test needs (see :func:`require`)."""
+    return require(path, "model", MODEL_HOW)
+
+
+def require_clip(path: Path) -> Path:
+    """A shared clip the test needs (see :func:`require`)."""
+    return require(path, "clip", CLIPS_HOW)

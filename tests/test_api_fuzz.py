@@ -21,22 +21,24 @@ import schemathesis
 import uvicorn
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from common import jobs, recordings
+from common.accounts import Accounts, Role
 from common.store import Store
 from dashboard.app import create_app
 from dashboard.auth import COOKIE, CSRF_HEADER
+from tests.area_footage import add_market_footage, site_for
 from tests.conftest import free_port, wait_http
 from tests.dashboard_site import (
     AREA_DYKE,
-    add_finished_job,
+    PASSWORD,
     copy_store,
     fill_store,
     login,
     site_config,
 )
+from tests.webrtc_offers import aiortc_accepts, broken_offers
 
 EXCLUDED = {
     # Would end the session that every other request uses.
@@ -55,10 +57,11 @@ TRAVERSALS = (
     "....//....//etc/passwd",
 )
 QUERY = {
-    "/api/cameras/{camera_id}/timeline": {"start": "1000", "end": "2000"},
-    "/api/cameras/{camera_id}/playback": {"at": "1000"},
+    "/api/cameras/{camera_id}/timeline": {"start": "{start}", "end": "{end}"},
+    "/api/cameras/{camera_id}/playback": {"at": "{start}"},
 }
-"""Query parameters a GET route with an id in its path needs (replay and export windows)."""
+"""Query parameters a GET route with an id in its path needs (replay and export windows);
+``{start}`` and ``{end}`` are the market's recorded window (:mod:`tests.area_footage`)."""
 OUTSIDE_MARKERS = (b"root:x:0:0", b"SCHEMA_VERSION", b"CREATE TABLE")
 """Bytes of files outside what the app serves: /etc/passwd and the store's source."""
 
@@ -88,9 +91,17 @@ class Dashboard:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A filled store, copied by each user of it (filling costs a second of hashing)."""
+    """A filled store, copied by each user of it (filling costs a second of hashing), with
+    an operator of the dyke area only."""
     database = tmp_path_factory.mktemp("fuzz") / "site.db"
     fill_store(database)
+    store = Store(database)
+    try:
+        Accounts(store).add_user(
+            "dyke-operator", PASSWORD, Role.OPERATOR, actor="test", areas=(AREA_DYKE,)
+        )
+    finally:
+        store.close()
     return database
 
 
@@ -176,6 +187,29 @@ def test_webrtc_offer_without_h264_is_a_client_error(client: TestClient) -> None
     assert response.status_code == 422, response.text
 
 
+def test_fuzzed_h264_offers_are_refused_before_the_camera_is_dialled(client: TestClient) -> None:
+    """The schema fuzzer above never gets past the H.264 check, so here real H.264 offers
+    are broken line by line. aiortc is the referee: an offer it cannot take is the client's
+    fault (422), found before the camera is dialled (the site's cameras are a closed port,
+    so a dialled camera would answer 502); no offer leaves a peer behind."""
+    csrf = login(client, "admin")
+    live = client.app.state.dashboard.live  # type: ignore[attr-defined]
+
+    @given(offer=broken_offers())
+    @settings(max_examples=40, deadline=None, database=None)
+    def check(offer: str) -> None:
+        response = client.post(
+            "/api/cameras/cho-gom/webrtc",
+            json={"sdp": offer, "type": "offer"},
+            headers={CSRF_HEADER: csrf},
+        )
+        allowed = {422, 502} if aiortc_accepts(offer) else {422}
+        assert response.status_code in allowed, (response.status_code, response.text)
+        assert live.viewer_count == 0
+
+    check()
+
+
 def api_routes_with_path_parameters() -> list[str]:
     """Every GET route of the API that takes an id in its path (replay and export too,
     once they exist)."""
@@ -214,48 +248,33 @@ def test_static_files_stay_in_their_folder(client: TestClient) -> None:
         assert not any(marker in response.content for marker in OUTSIDE_MARKERS), attack
 
 
-def market_ids(database: Path) -> dict[str, str]:
-    """Ids of the market area, which the dyke viewer may not see: its camera, an alert, a
-    recorded segment (a real file), an export's file names, a re-analysis job and one of
-    its findings."""
-    segment = database.parent / "cho-gom.mp4"
-    segment.write_bytes(b"not really a video")
-    store = Store(database)
-    try:
-        rows = store.read("SELECT id FROM alerts WHERE camera_id = 'cho-gom' LIMIT 1")
-        segment_id = recordings.add_segment(
-            store, "cho-gom", start=1000.0, end=1060.0, path=str(segment), size=18
-        )
-        job_id = add_finished_job(store, "cho-gom", findings=1)
-        (finding,) = jobs.job_alerts(store, job_id)
-    finally:
-        store.close()
-    return {
-        "camera_id": "cho-gom",
-        "alert_id": str(rows[0]["id"]),
-        "segment_id": str(segment_id),
-        "export_id": "0" * 32,
-        "name": "manifest.json",
-        "job_id": str(job_id),
-        "finding_id": str(finding.id),
-    }
-
-
 @pytest.mark.parametrize("path", api_routes_with_path_parameters())
-def test_ids_of_another_area_are_not_found(client: TestClient, tmp_path: Path, path: str) -> None:
-    """The dyke viewer asks for the market's camera and alert: as if they did not exist.
+def test_ids_of_another_area_are_not_found(template: Path, tmp_path: Path, path: str) -> None:
+    """The dyke operator asks for the market's camera, alert, recording, export, job and
+    finding: as if they did not exist (404). An operator, not a viewer: a viewer is refused
+    an operator's route (the exports) by role before the area is looked at. The ids are
+    real (:mod:`tests.area_footage`), and an operator of all areas gets the same request
+    answered (200), so the 404 is the area check's and not a missing file's.
 
     A route that needs query parameters gets them from :data:`QUERY`; without them FastAPI
     answers 422 before the route could check the area, so a new such route fails here
     until its line is added."""
-    login(client, "dyke-viewer")
+    database = copy_store(template, tmp_path)
+    footage = add_market_footage(database)
     concrete = path
-    for name, value in market_ids(tmp_path / "site.db").items():
+    for name, value in footage.path_values().items():
         concrete = concrete.replace("{" + name + "}", value)
-    assert "{" not in concrete, f"no id of another area for {path}: extend market_ids()"
-    response = client.get(concrete, params=QUERY.get(path, {}))
-    assert response.status_code != 422, f"add the query parameters of {path} to QUERY"
-    assert response.status_code in (403, 404), response.status_code
+    assert "{" not in concrete, f"no id of another area for {path}: extend path_values()"
+    window = {"start": str(footage.start + 1.0), "end": str(footage.end)}
+    params = {key: value.format(**window) for key, value in QUERY.get(path, {}).items()}
+    with TestClient(create_app(site_for(database), database)) as client:
+        login(client, "dyke-operator")
+        response = client.get(concrete, params=params)
+        assert response.status_code != 422, f"add the query parameters of {path} to QUERY"
+        assert response.status_code == 404, response.status_code
+        login(client, "operator")
+        control = client.get(concrete, params=params)
+        assert control.status_code == 200, (control.status_code, control.text[:300])
 
 
 def test_the_dyke_viewer_sees_only_the_dyke(client: TestClient) -> None:

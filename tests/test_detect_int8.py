@@ -25,7 +25,7 @@ from detect.detections import Detections
 from detect.detector import Detector
 from detect.letterbox import letterbox
 from detect.quantize import INT8_MODEL, CalibrationFrames, library_clips, quantize
-from tests.paths import clips_dir
+from tests.paths import clips_dir, require_clip, require_model
 from tests.test_detector import CLIP, GROUND_TRUTH, MODEL, PERSON, Frame, count_matched, iou_matrix
 
 pytestmark = pytest.mark.timeout(600)  # quantising on a busy 2-core machine takes minutes
@@ -40,8 +40,8 @@ Found = dict[str, list[Detections]]
 @pytest.fixture(scope="module")
 def int8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``models/yolov8n-int8.xml`` as installed, else one quantised here."""
-    if not MODEL.is_file() or not CLIP.is_file():
-        pytest.skip(f"model or clip not found: {MODEL}, {CLIP}")
+    require_model(MODEL)
+    require_clip(CLIP)
     try:
         return resolve_model(INT8_MODEL)
     except FileNotFoundError:
@@ -141,8 +141,7 @@ def test_int8_model_keeps_dynamic_shapes_and_class_names(
 
 
 def test_calibration_frames_are_letterboxed_like_the_runtime() -> None:
-    if not CLIP.is_file():
-        pytest.skip(f"clip not found: {CLIP}")
+    require_clip(CLIP)
     calibration = CalibrationFrames([CLIP], imgsz=320, count=3)
     tensors = list(calibration)
     assert len(calibration) == len(tensors) == 3

@@ -21,7 +21,7 @@ from detect.detections import Detections
 from detect.detector import Detector, class_ids_for
 from detect.errors import DetectorError, ModelFormatError, ModelNotFoundError, UnknownBackendError
 from detect.letterbox import letterbox
-from tests.paths import clips_dir, models_dir
+from tests.paths import clips_dir, models_dir, require_clip, require_model
 
 CLIP = clips_dir() / "pets09_s2l1_vtest.mp4"
 GROUND_TRUTH = clips_dir() / "pets09_s2l1_vtest.gt_frames0001-0080.txt"
@@ -77,8 +77,7 @@ def assert_same_detections(
 @pytest.fixture(scope="module")
 def frames() -> list[Frame]:
     """The first 80 decoded frames (index i is ground-truth frame i + 1), BGR."""
-    if not CLIP.is_file():
-        pytest.skip(f"test clip not found: {CLIP}")
+    require_clip(CLIP)
     decoded: list[Frame] = []
     with av.open(str(CLIP)) as container:
         for frame in container.decode(video=0):
@@ -90,8 +89,7 @@ def frames() -> list[Frame]:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[dict[str, Backend]]:
-    if not MODEL.is_file():
-        pytest.skip(f"model not found: {MODEL}")
+    require_model(MODEL)
     made = {
         "openvino": create_backend("openvino", MODEL, threads=2),
         "onnxruntime": create_backend("onnxruntime", MODEL, threads=2),

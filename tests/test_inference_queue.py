@@ -27,7 +27,7 @@ from detect.errors import DetectorError
 from detect.inference import BatchFailedError, Completed, InferenceQueue
 from detect.letterbox import letterbox
 from detect.quantize import INT8_MODEL
-from tests.paths import clips_dir, models_dir
+from tests.paths import clips_dir, models_dir, require_clip, require_model
 
 CLIP = clips_dir() / "pets09_s2l1_vtest.mp4"
 FP32 = models_dir() / "yolov8n.onnx"
@@ -52,13 +52,11 @@ class Runtime:
 def model_for(name: str) -> Path:
     """The fp32 model from the shared folder, or the int8 IR the install made."""
     if name == "fp32":
-        if not FP32.is_file():
-            pytest.skip(f"model not found: {FP32}")
-        return FP32
+        return require_model(FP32)
     try:
         return resolve_model(INT8_MODEL)
     except FileNotFoundError:
-        pytest.skip(f"{INT8_MODEL} not made yet (scripts/install quantizes it)")
+        pytest.fail(f"model missing: {INT8_MODEL} (run scripts/install, which quantizes it)")
 
 
 @pytest.fixture(
@@ -82,8 +80,7 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
 @pytest.fixture(scope="module")
 def tensors() -> list[Tensor]:
     """Letterboxed batches of real frames, of the sizes in ``SIZES`` (each its own array)."""
-    if not CLIP.is_file():
-        pytest.skip(f"test clip not found: {CLIP}")
+    require_clip(CLIP)
     frames: list[npt.NDArray[np.uint8]] = []
     with av.open(str(CLIP)) as container:
         for index, frame in enumerate(container.decode(video=0)):
@@ -258,8 +255,7 @@ def test_a_failed_batch_surfaces_in_its_turn(runtime: Runtime, tensors: list[Ten
 
 
 def test_close_waits_then_refuses(tensors: list[Tensor]) -> None:
-    if not FP32.is_file():
-        pytest.skip(f"model not found: {FP32}")
+    require_model(FP32)
     for kind in ("openvino", "onnxruntime"):
         backend = create_backend(kind, FP32, threads=1, in_flight=2)
         queue = InferenceQueue[int](backend)
@@ -285,7 +281,6 @@ def test_openvino_makes_one_stream_per_request_it_has_threads_for() -> None:
 
 @pytest.mark.parametrize("kind", ["openvino", "onnxruntime"])
 def test_in_flight_must_be_positive(kind: BackendKind) -> None:
-    if not FP32.is_file():
-        pytest.skip(f"model not found: {FP32}")
+    require_model(FP32)
     with pytest.raises(ValueError, match="in_flight must be >= 1, got 0"):
         create_backend(kind, FP32, threads=1, in_flight=0)

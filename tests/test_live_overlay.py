@@ -30,6 +30,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from prometheus_client import REGISTRY
 from starlette.websockets import WebSocketDisconnect
 
+from benchmarks.service_probe import token_header
 from common.channel import Channel, DropPolicy
 from common.messages import FrameDetections, FrameRef, TrackedBox
 from common.watching import DetectionsChannel, WatchedCameras
@@ -275,7 +276,8 @@ def add_user(service: Service, name: str, role: str, *areas: str) -> None:
 
 
 def metric(service: Service, name: str) -> float | None:
-    with urllib.request.urlopen(f"{service.base_url}/metrics", timeout=5) as response:
+    request = urllib.request.Request(f"{service.base_url}/metrics", headers=token_header())
+    with urllib.request.urlopen(request, timeout=5) as response:
         text = response.read().decode()
     for line in text.splitlines():
         if line.startswith(f"{name} "):

@@ -29,14 +29,17 @@ from prometheus_client import Gauge, multiprocess
 import dashboard.metrics
 import detect.metrics
 import ingest.metrics
-from common.config import ReanalysisConfig, SiteConfig
+from benchmarks.service_probe import metrics_token, token_header
+from common.config import DashboardConfig, ReanalysisConfig, SiteConfig, TlsConfig
 from common.heartbeat import Heartbeat
 from common.store import Store
 from dashboard.app import create_app
+from dashboard.certificate import make_self_signed
 from dashboard.metrics import LIVE_GAUGE_MODES, exposition
 from dashboard.routes_health import STALE_AFTER_S, expected_roles, readiness
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
+from tests.https_dashboard import HttpsDashboard
 from tests.paths import REPO, clips_dir
 
 RULES_DIR = REPO / "configs" / "prometheus"
@@ -73,10 +76,8 @@ def _alert_names() -> list[str]:
     return [rule["alert"] for group in groups for rule in group["rules"]]
 
 
-def _promtool(*args: str) -> None:
-    result = subprocess.run(
-        [PROMTOOL, *args], cwd=RULES_DIR, capture_output=True, text=True, check=False
-    )
+def _promtool(*args: str, cwd: Path = RULES_DIR) -> None:
+    result = subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -88,8 +89,20 @@ def test_promtool_unit_tests_of_the_rules_pass() -> None:
     _promtool("test", "rules", "matthan-rules.test.yml")
 
 
-def test_promtool_accepts_the_example_config() -> None:
-    _promtool("check", "config", "prometheus.yml")
+def shipped_config(folder: Path) -> Path:
+    """``folder`` holding the shipped prometheus.yml and rules, with the files it names as an
+    installer makes them: the scrape token, and a self-signed certificate as the CA file (its
+    key beside it, for the dashboard under test)."""
+    folder.mkdir()
+    for name in ("prometheus.yml", "matthan-rules.yml"):
+        shutil.copy(RULES_DIR / name, folder / name)
+    (folder / "matthan-metrics.token").write_text(metrics_token(), "utf-8")
+    make_self_signed(folder / "matthan-ca.crt", folder / "matthan-ca.key", ["127.0.0.1"])
+    return folder
+
+
+def test_promtool_accepts_the_example_config(tmp_path: Path) -> None:
+    _promtool("check", "config", "prometheus.yml", cwd=shipped_config(tmp_path / "etc"))
 
 
 def grafana_exprs() -> list[str]:
@@ -226,9 +239,11 @@ def test_expected_roles_follow_the_supervisor_sharding() -> None:
 
 
 def _get(url: str) -> tuple[int, str]:
-    """Status and body of GET ``url`` (an error status is an answer, not an exception)."""
+    """Status and body of GET ``url`` with the scrape token (an error status is an answer,
+    not an exception)."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        request = urllib.request.Request(url, headers=token_header())
+        with urllib.request.urlopen(request, timeout=5) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         with error:
@@ -365,17 +380,23 @@ global: {{scrape_interval: 1s, evaluation_interval: 1s, scrape_timeout: 1s}}
 rule_files: ["{rules}"]
 scrape_configs:
   - job_name: matthan
+    authorization: {{credentials_file: "{token}"}}
     static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
 """
+
+
+def plain_config(folder: Path, target_port: int) -> Path:
+    """The scrape config of the service test (plain HTTP on loopback), with its token file."""
+    config, token = folder / "prometheus.yml", folder / "matthan-metrics.token"
+    token.write_text(metrics_token(), "utf-8")
+    config.write_text(PROMETHEUS_CONFIG.format(rules=RULES, port=target_port, token=token), "utf-8")
+    return config
 
 
 class Prometheus:
     """Debian's prometheus server on a free port with a throwaway storage folder."""
 
-    def __init__(self, folder: Path, target_port: int) -> None:
-        folder.mkdir()
-        config = folder / "prometheus.yml"
-        config.write_text(PROMETHEUS_CONFIG.format(rules=RULES, port=target_port), "utf-8")
+    def __init__(self, folder: Path, config: Path) -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         self.log = folder / "prometheus.log"
         command = [
@@ -413,11 +434,14 @@ class Prometheus:
 
 
 @pytest.fixture
-def prometheus_for(tmp_path: Path) -> Iterator[Callable[[int], Prometheus]]:
+def prometheus_for(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
+    """Start Prometheus scraping 127.0.0.1:``port`` (or with the ``config`` file given)."""
     started: list[Prometheus] = []
 
-    def start(port: int) -> Prometheus:
-        server = Prometheus(tmp_path / "prometheus", port)
+    def start(port: int, config: Path | None = None) -> Prometheus:
+        folder = tmp_path / "prometheus"
+        folder.mkdir(exist_ok=True)
+        server = Prometheus(folder, config or plain_config(folder, port))
         started.append(server)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -453,7 +477,7 @@ def wait_until(
 @pytest.mark.timeout(150)
 def test_prometheus_scrapes_the_running_service(
     start_service: Callable[[str, int], Service],
-    prometheus_for: Callable[[int], Prometheus],
+    prometheus_for: Callable[..., Prometheus],
 ) -> None:
     mounts = [Mount(name, clips_dir() / clip) for name, clip in CLIPS.items()]
     with CameraFarm(mounts) as farm:
@@ -499,8 +523,9 @@ def test_prometheus_scrapes_the_running_service(
         assert online == {"pets": 1.0, "cars": 0.0}
         ARTIFACTS.mkdir(exist_ok=True)
         _screenshot(prometheus, ARTIFACTS / "prometheus-camera-online.png")
-        with urllib.request.urlopen(f"{service.base_url}/metrics", timeout=5) as answer:
-            (ARTIFACTS / "monitoring-metrics.txt").write_bytes(answer.read())
+        status, text = _get(f"{service.base_url}/metrics")
+        assert status == 200, text
+        (ARTIFACTS / "monitoring-metrics.txt").write_text(text, "utf-8")
 
         # Readiness waits for the roles this site runs (whether they beat yet or not).
         status, text = _get(f"{service.base_url}/readyz")
@@ -509,6 +534,36 @@ def test_prometheus_scrapes_the_running_service(
         roles = [role["role"] for role in json.loads(text)["roles"]]
         assert roles == ["ingest-0", "detect", "reanalysis"]
     assert service.stop() == 0, service.log_text()[-3000:]
+
+
+@pytest.mark.timeout(60)
+def test_prometheus_scrapes_https_with_the_shipped_settings(
+    tmp_path: Path, prometheus_for: Callable[..., Prometheus]
+) -> None:
+    """The shipped scrape job as it is (https, token file, CA file) against the dashboard over
+    TLS; only the target and the intervals are changed for the test."""
+    folder = shipped_config(tmp_path / "etc")
+    port = free_port()
+    config = yaml.safe_load((folder / "prometheus.yml").read_text("utf-8"))
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    (job,) = config["scrape_configs"]
+    job.update(scrape_timeout="1s", static_configs=[{"targets": [f"127.0.0.1:{port}"]}])
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config), "utf-8")
+    tls = {"cert": folder / "matthan-ca.crt", "key": folder / "matthan-ca.key"}
+    site = _site().model_copy(
+        update={"dashboard": DashboardConfig(port=port, tls=TlsConfig(**tls))}
+    )
+    dashboard = HttpsDashboard(site, tmp_path / "matthan.db")
+    try:
+        prometheus = prometheus_for(port, folder / "prometheus.yml")
+        wait_until(
+            "target up over https",
+            lambda: prometheus.query('up{job="matthan"}'),
+            lambda v: v == {"up": 1.0},
+        )
+        assert prometheus.query("count(matthan_build_info)") == {"": 1.0}
+    finally:
+        dashboard.close()
 
 
 def _screenshot(prometheus: Prometheus, path: Path) -> None:

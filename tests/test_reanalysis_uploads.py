@@ -7,10 +7,20 @@ limits are also tested on uvicorn over a raw socket, because only there does "re
 before the body is read" mean something: the server must answer 413 while the client is
 still sending.
 
+Only MP4/MOV, MKV, AVI and MPEG-TS files are taken, told by their first bytes before any
+FFmpeg demuxer sees them: the tests spy on ``av.open`` (the :func:`opened` fixture) to see
+that a refused file was never opened and an accepted one was opened with its container's
+demuxer forced. Files FFmpeg would happily decode (an MPEG-PS, an FLV, an animated GIF) are
+refused all the same.
+
 What the probe makes of a cut-short MP4 depends on where its index (``moov``) is. The
 shared clips have it at the start ("faststart"), so their first kilobytes open as MP4 but
 hold no whole picture: refused (415, ``no_picture``). A cut that does hold the first
 pictures (300 KB) is accepted; its job then ends where the data does (the runner's part).
+
+Uploads have a total deadline (``reanalysis.upload_deadline_s``) besides the per-chunk stall
+timeout, and the uploads in flight, the queued jobs and the bytes a user keeps are capped
+(:mod:`dashboard.upload_limits`).
 """
 
 from __future__ import annotations
@@ -21,9 +31,11 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -33,6 +45,7 @@ from fastapi.testclient import TestClient
 from common import jobs, recordings
 from common.accounts import Accounts, Role
 from common.config import ReanalysisConfig, SiteConfig
+from common.jobs import JobSource, NewJob
 from common.store import Store
 from dashboard import uploads
 from dashboard.app import create_app
@@ -49,7 +62,7 @@ from tests.dashboard_site import (
     site_config,
 )
 from tests.paths import clips_dir
-from tests.video_files import cut_clip
+from tests.video_files import cut_clip, encoded
 
 MIB = 1024 * 1024
 UPLOADS = "/api/reanalysis/uploads"
@@ -102,6 +115,22 @@ def picture(extension: str) -> bytes:
     return encoded.tobytes()
 
 
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
+    """Every file opened for reading with PyAV from now on, and the demuxer it forced
+    (None: FFmpeg was left to guess from the file's bytes)."""
+    calls: list[tuple[str, str | None]] = []
+    real = av.open
+
+    def spy(file: Any, mode: Any = None, format: str | None = None, **options: Any) -> Any:
+        if mode in (None, "r"):
+            calls.append((str(file), format))
+        return real(file, mode, format, **options)
+
+    monkeypatch.setattr(av, "open", spy)
+    return calls
+
+
 def upload(client: TestClient, csrf: str, body: bytes, **params: str | float) -> dict[str, object]:
     """POST ``body`` as an upload for the market camera; returns status and JSON."""
     query = {"camera_id": "cho-gom", "filename": "clip.mp4", **params}
@@ -137,14 +166,72 @@ def assert_refused_cleanly(database: Path, answer: dict[str, object], status: in
 # ---- uploads that are not video ------------------------------------------------------
 
 
-def test_a_text_file_is_not_a_video(client: TestClient, database: Path) -> None:
+NOT_ALLOWED: dict[str, Callable[[], bytes]] = {
+    "MPEG-PS": lambda: encoded("mpeg", "mpeg2video"),
+    "FLV": lambda: encoded("flv", "flv1"),
+    "animated GIF": lambda: encoded("gif", "gif", "rgb8"),
+    "HLS playlist": lambda: (
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n/etc/hostname\n#EXT-X-ENDLIST\n"
+    ),
+    "HTML": lambda: b"<!DOCTYPE html><html><body><video src=x.mp4></video></body></html>\n" * 20,
+    "text": lambda: b"Bien ban so 17/2026\nNguoi lap: trucban\n" * 20,
+    "random bytes": lambda: np.random.default_rng(16).bytes(64 * 1024),
+}
+"""Files of containers the station does not take; the first three are real videos FFmpeg
+decodes (and that the dashboard used to queue)."""
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_ALLOWED))
+def test_a_container_outside_the_allow_list_is_refused_unopened(
+    client: TestClient, database: Path, opened: list[tuple[str, str | None]], kind: str
+) -> None:
+    """Refused from its first bytes: no demuxer ever probed it, no job, nothing on disk."""
+    body = NOT_ALLOWED[kind]()
+    opened.clear()  # encoding the body opened nothing for reading, but be sure
     csrf = login(client, "operator")
-    answer = upload(client, csrf, b"Bien ban so 17/2026\nNguoi lap: trucban\n" * 20)
+    answer = upload(client, csrf, body, filename="camera-3.mp4")
     assert_refused_cleanly(database, answer, 415)
-    detail = answer["detail"]
-    assert isinstance(detail, dict)
-    assert detail["code"] == "unreadable"
-    assert detail["message"].startswith("not a video file: it cannot be read as video")
+    reason = "it is not an MP4, MOV, MKV, AVI or TS file"
+    assert answer["detail"] == {
+        "code": "container",
+        "message": f"not a video file: {reason}",
+        "reason": reason,
+    }
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("matroska", "mpeg4", "matroska"),
+        ("avi", "mpeg4", "avi"),
+        ("mpegts", "mpeg2video", "mpegts"),
+    ],
+)
+def test_each_allowed_container_is_opened_with_its_own_demuxer(
+    client: TestClient,
+    database: Path,
+    opened: list[tuple[str, str | None]],
+    case: tuple[str, str, str],
+) -> None:
+    container, codec, demuxer = case
+    body = encoded(container, codec)
+    opened.clear()
+    csrf = login(client, "operator")
+    answer = upload(client, csrf, body, filename=f"clip.{container}")
+    assert answer["status"] == 201, answer
+    assert opened
+    assert {format for _, format in opened} == {demuxer}
+    assert len(job_rows(database)) == 1
+
+
+def test_an_mp4_is_opened_with_the_mov_demuxer(
+    client: TestClient, clip: bytes, opened: list[tuple[str, str | None]]
+) -> None:
+    csrf = login(client, "operator")
+    assert upload(client, csrf, clip)["status"] == 201
+    assert opened
+    assert {format for _, format in opened} == {"mov"}
 
 
 @pytest.mark.parametrize("extension", [".png", ".jpg"])
@@ -226,29 +313,34 @@ def test_too_large_without_content_length_is_refused(client: TestClient, databas
 
 
 class Served:
-    """The app under uvicorn in a thread, with an operator's session for raw requests."""
+    """The app under uvicorn in a thread, with sessions of the operator and the admin for
+    raw requests."""
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, site: SiteConfig | None = None) -> None:
         self.database = database
         self.port = free_port()
+        site = site or small_site()
         config = uvicorn.Config(
-            create_app(small_site(), database), host="127.0.0.1", port=self.port, log_level="error"
+            create_app(site, database), host="127.0.0.1", port=self.port, log_level="error"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn")
         self.thread.start()
         wait_http(f"http://127.0.0.1:{self.port}/healthz", 20)
-        with TestClient(create_app(small_site(), database)) as client:
-            self.csrf = login(client, "operator")
-            self.cookie = client.cookies[COOKIE]
+        self.sessions: dict[str, tuple[str, str]] = {}
+        for username in ("operator", "admin"):
+            with TestClient(create_app(site, database)) as client:
+                csrf = login(client, username)
+                self.sessions[username] = (csrf, client.cookies[COOKIE])
 
-    def head(self, *lines: str) -> bytes:
+    def head(self, *lines: str, user: str = "operator") -> bytes:
+        csrf, cookie = self.sessions[user]
         return "\r\n".join(
             [
                 f"POST {UPLOADS}?camera_id=cho-gom&filename=big.mp4 HTTP/1.1",
                 f"Host: 127.0.0.1:{self.port}",
-                f"Cookie: {COOKIE}={self.cookie}",
-                f"{CSRF_HEADER}: {self.csrf}",
+                f"Cookie: {COOKIE}={cookie}",
+                f"{CSRF_HEADER}: {csrf}",
                 "Content-Type: application/octet-stream",
                 *lines,
                 "",
@@ -330,6 +422,177 @@ def test_a_stalled_upload_is_refused_and_its_part_file_deleted(
     assert time.monotonic() - started < 8
     assert left_on_disk(served.database) == []
     assert job_rows(served.database) == []
+
+
+def test_a_slow_drip_upload_is_cut_at_the_deadline(database: Path) -> None:
+    """A byte every 0.2 s never trips the per-chunk stall timeout, but the whole upload must
+    arrive within ``upload_deadline_s`` (2 s here): it is cut then, its part file deleted."""
+    served = Served(database, small_site(upload_deadline_s=2))
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(served.head("Transfer-Encoding: chunked"))
+            started = time.monotonic()
+            while not select.select([sock], [], [], 0.2)[0]:
+                assert time.monotonic() - started < 8, "the drip was never cut off"
+                sock.sendall(b"1\r\n\0\r\n")
+            status, body = answer_of(sock)
+        waited = time.monotonic() - started
+    finally:
+        served.stop()
+    assert status == 408
+    assert body["detail"] == {
+        "code": "too_slow",
+        "message": "the upload took longer than the 2 s allowed",
+        "max_s": 2.0,
+    }
+    assert 2 <= waited < 4
+    assert left_on_disk(database) == []
+    assert job_rows(database) == []
+
+
+def open_upload(served: Served, user: str) -> socket.socket:
+    """An upload that has begun (its headers and a first chunk sent) and waits for more."""
+    sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    sock.sendall(served.head("Transfer-Encoding: chunked", user=user))
+    sock.sendall(b"%x\r\n%s\r\n" % (1024, b"\0" * 1024))
+    return sock
+
+
+def upload_now(served: Served, body: bytes, user: str) -> tuple[int, dict[str, object]]:
+    """A whole upload of ``body`` as ``user``; its status and JSON."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(served.head(f"Content-Length: {len(body)}", user=user) + body)
+        return answer_of(sock)
+
+
+def test_uploads_at_once_are_capped_per_user_and_in_all(database: Path) -> None:
+    """One upload at a time per user and in all: while the operator's first upload is being
+    received, their second is refused at once (429), and so is the admin's (the station's
+    cap); once the first ends, its slot is free again."""
+    served = Served(database, small_site(max_uploads=1, max_uploads_per_user=1))
+    video = encoded("matroska", "mpeg4")
+    try:
+        first = open_upload(served, "operator")
+        time.sleep(0.5)  # the server has taken the first one in
+        assert upload_now(served, video, "operator") == (
+            429,
+            {
+                "detail": {
+                    "code": "uploads_per_user",
+                    "message": "you are already sending 1 files; wait for one to finish",
+                    "max_uploads": 1,
+                }
+            },
+        )
+        assert upload_now(served, video, "admin") == (
+            429,
+            {
+                "detail": {
+                    "code": "uploads_busy",
+                    "message": "the station is already receiving 1 files; try again when one"
+                    " has finished",
+                    "max_uploads": 1,
+                }
+            },
+        )
+        assert job_rows(database) == []
+        first.close()
+        deadline = time.monotonic() + 5
+        status, answer = upload_now(served, video, "admin")
+        while status == 429 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status, answer = upload_now(served, video, "admin")
+        assert status == 201, answer
+    finally:
+        served.stop()
+    assert len(job_rows(database)) == 1
+
+
+def add_queued(database: Path, username: str, count: int) -> None:
+    """``count`` range jobs of ``username`` waiting in the queue."""
+    store = Store(database)
+    try:
+        for _ in range(count):
+            new = NewJob("cho-gom", JobSource.RECORDING, 1000.0, 1600.0, created_by=username)
+            jobs.add_job(store, new)
+    finally:
+        store.close()
+
+
+def test_queued_jobs_are_capped_per_user_and_in_all(database: Path) -> None:
+    """Two waiting jobs per user, three in all: the operator's third job is refused, by
+    range or by upload (before its body is stored); the admin's first is let in, the
+    admin's second finds the queue full. A job that runs frees its place."""
+    now = time.time()
+    add_recording(database, "cho-gom", now - 1200, now - 10)
+    add_queued(database, "operator", 2)
+    site = small_site(max_queued_jobs=3, max_queued_jobs_per_user=2)
+    video = encoded("matroska", "mpeg4")
+    body = {"camera_id": "cho-gom", "start": now - 600, "end": now - 60}
+    with TestClient(create_app(site, database)) as client:
+        csrf = login(client, "operator")
+        mine = {
+            "code": "queue_full_user",
+            "message": "you already have 2 jobs waiting; wait for some to run or cancel them",
+            "max_jobs": 2,
+        }
+        response = client.post(JOBS, json=body, headers={CSRF_HEADER: csrf})
+        assert (response.status_code, response.json()) == (429, {"detail": mine})
+        answer = upload(client, csrf, video)
+        assert answer == {"status": 429, "detail": mine}
+        assert left_on_disk(database) == []
+
+        csrf = login(client, "admin")
+        response = client.post(JOBS, json=body, headers={CSRF_HEADER: csrf})
+        assert response.status_code == 201, response.text
+        everyone = {
+            "code": "queue_full",
+            "message": "3 jobs are already waiting; try again when some have run",
+            "max_jobs": 3,
+        }
+        answer = upload(client, csrf, video)
+        assert answer == {"status": 429, "detail": everyone}
+        assert left_on_disk(database) == []
+        assert len(job_rows(database)) == 3
+
+        store = Store(database)
+        try:
+            assert jobs.claim_next(store) is not None  # the runner takes one
+        finally:
+            store.close()
+        assert upload(client, csrf, video)["status"] == 201
+
+
+def test_stored_uploads_are_capped_per_user(database: Path) -> None:
+    """Each user may keep 10 KiB of uploads here: the operator's third 4 KB video is refused
+    (413) and not stored, the admin's is taken; deleting a finished job makes room."""
+    video = encoded("matroska", "mpeg4")
+    assert 3_500 < len(video) < 5_000
+    site = small_site(max_stored_mb_per_user=0.01)
+    quota = {
+        "code": "upload_quota",
+        "message": "your uploaded files would take more than the 0.01 MB each user may keep;"
+        " delete finished jobs to make room",
+        "max_mb": 0.01,
+    }
+    with TestClient(create_app(site, database)) as client:
+        csrf = login(client, "operator")
+        first = upload(client, csrf, video)
+        assert first["status"] == 201, first
+        assert upload(client, csrf, video)["status"] == 201
+        stored = left_on_disk(database)
+        assert upload(client, csrf, video) == {"status": 413, "detail": quota}
+        assert left_on_disk(database) == stored
+        assert len(job_rows(database)) == 2
+
+        admin_csrf = login(client, "admin")
+        assert upload(client, admin_csrf, video)["status"] == 201
+
+        csrf = login(client, "operator")
+        headers = {CSRF_HEADER: csrf}
+        assert client.post(f"{JOBS}/{first['id']}/cancel", headers=headers).status_code == 200
+        assert client.delete(f"{JOBS}/{first['id']}", headers=headers).status_code == 204
+        assert upload(client, csrf, video)["status"] == 201
 
 
 # ---- uploads that are accepted -------------------------------------------------------

@@ -1,6 +1,7 @@
 """Replay and evidence export in real Chromium, on footage recorded by the real service
 from the camera farm: a click on the timeline plays the right moment of the right
-segment, an alert's clip plays, and the exported files match their manifest's SHA-256."""
+segment, an alert's clip plays, the exported files match their manifest's SHA-256 and play,
+and every fetch of footage is audited once, however many byte ranges the player asked for."""
 
 from __future__ import annotations
 
@@ -98,7 +99,21 @@ def test_replay_clip_and_export(
         body = page.request.get(url).body()
         assert hashlib.sha256(body).hexdigest() == entry["sha256"]
         assert len(body) == entry["bytes"]
+    first_file = f"{Path(manifest_url).parent}/{manifest['files'][0]['name']}"
+    page.evaluate(
+        "(url) => { const v = document.getElementById('replay-video');"
+        " v.onloadedmetadata = null; v.src = url; v.play().catch(() => {}); }",
+        first_file,
+    )
+    page.wait_for_function(
+        "(url) => { const v = document.getElementById('replay-video');"
+        " return v.currentSrc.endsWith(url) && v.readyState >= 2 && v.currentTime > 1; }",
+        arg=first_file,
+        timeout=20_000,
+    )
     holds = rows(service, "SELECT reason FROM legal_holds")
-    assert holds == [("Vụ việc số 17/2026",)]
-    actions = {row[0] for row in rows(service, "SELECT action FROM audit_log")}
-    assert {"playback", "export"} <= actions
+    assert holds == [("Vụ việc số 17/2026",)]  # an admin's export
+    actions = [row[0] for row in rows(service, "SELECT action FROM audit_log")]
+    assert {"playback", "export", "footage.clip"} <= set(actions)
+    assert actions.count("footage.recording") == 1  # one segment played, in many ranges
+    assert actions.count("footage.export") == 1 + len(manifest["files"])  # manifest, files

@@ -32,6 +32,7 @@ from matthan.farm import CameraFarm, Mount
 from tests.conftest import Service, free_port
 from tests.ingest_run import wait_for
 from tests.paths import clips_dir
+from tests.webrtc_offers import h264_offer
 
 pytestmark = pytest.mark.e2e
 
@@ -60,8 +61,6 @@ cameras:
     detect_url: {url}
     credentials: {{username_env: CAM_USER, password_env: CAM_PASS_OLD}}
 """
-OFFER = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n"
-"""Enough of an offer to make the dashboard open the camera (which refuses the login)."""
 
 
 def forms(secret: str) -> list[bytes]:
@@ -137,7 +136,7 @@ def test_camera_passwords_appear_nowhere(
         wait_for(lambda: listener.alerts, 60, "a person alert on the feed")
         live = client.post(
             "/api/cameras/kho-hang/webrtc",
-            json={"sdp": OFFER, "type": "offer"},
+            json={"sdp": h264_offer(), "type": "offer"},  # makes it dial the camera
             headers={CSRF_HEADER: csrf},
         )
         assert live.status_code == 502, live.text

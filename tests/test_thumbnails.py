@@ -299,7 +299,7 @@ def test_ingest_publishes_thumbnails_that_the_dashboard_serves(
         Accounts(store).add_user("viewer", PASSWORD, Role.VIEWER, actor="test")
     finally:
         store.close()
-    with TestClient(create_app(config, run.database)) as client:
+    with TestClient(create_app(config, run.database), base_url="http://127.0.0.1") as client:
         url = "/api/cameras/farm-gate/thumbnail.jpg"
         assert client.get(url).status_code == 401
         login(client, "viewer")

@@ -44,9 +44,36 @@ async function loadPage() {
   $("older").hidden = entries.length < PAGE_SIZE;
 }
 
+// Legal holds in force, each with a lift button that asks why (both audited).
+function holdRow(hold) {
+  const reason = el("input", { type: "text", minlength: "3", maxlength: "500", i18nPlaceholder: "hold_lift_reason" });
+  const lift = el("button", { type: "button", i18n: "hold_lift", "data-hold-id": hold.id, onclick: async () => {
+    try {
+      await api(`/api/holds/${hold.id}/lift`, { method: "POST", body: { reason: reason.value } });
+      notify("hold_lifted", false);
+      await loadHolds();
+    } catch (error) {
+      notify(errorKey(error));
+    }
+  } });
+  return el("tr", { "data-hold-id": hold.id },
+    el("td", {}, hold.camera_id),
+    el("td", { class: "time" }, formatTime(hold.start)),
+    el("td", { class: "time" }, formatTime(hold.end)),
+    el("td", {}, hold.reason),
+    el("td", {}, hold.created_by),
+    el("td", {}, reason, " ", lift));
+}
+
+async function loadHolds() {
+  const holds = await api("/api/holds");
+  $("holds").replaceChildren(...holds.map(holdRow));
+  $("holds-none").hidden = holds.length > 0;
+}
+
 async function initAudit() {
   $("older").addEventListener("click", () => loadPage().catch((e) => notify(errorKey(e))));
-  await loadPage();
+  await Promise.all([loadPage(), loadHolds()]);
 }
 
 boot("audit", initAudit);

@@ -2,6 +2,21 @@
 // server without re-encoding. The browser offers H.264 only, so the answer keeps it.
 "use strict";
 
+// The server (aiortc) takes no trickled candidates: the offer must carry them, so wait until
+// the browser has gathered them (host candidates only: a moment), or at most `limitMs`.
+function gathered(peer, limitMs) {
+  if (peer.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (peer.iceGatheringState !== "complete") return;
+      peer.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    };
+    peer.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, limitMs);
+  });
+}
+
 class LiveView {
   constructor(video, cameraId) {
     this.video = video;
@@ -25,6 +40,7 @@ class LiveView {
       if (["failed", "closed"].includes(peer.connectionState)) this.video.dispatchEvent(new Event("liveended"));
     };
     await peer.setLocalDescription(await peer.createOffer());
+    await gathered(peer, 5000);
     const answer = await api(`/api/cameras/${encodeURIComponent(this.cameraId)}/webrtc`, {
       method: "POST", body: { sdp: peer.localDescription.sdp, type: peer.localDescription.type },
     });

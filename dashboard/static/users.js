@@ -17,12 +17,19 @@ function areaSelect(selected) {
 
 const chosen = (select) => [...select.selectedOptions].map((opt) => opt.value);
 
+// A refused password comes with a code (password_short, password_common,
+// password_username) that has a sentence of its own.
+function userErrorKey(error) {
+  const code = error.detail && error.detail.code;
+  return code && hasString(`error_${code}`) ? `error_${code}` : errorKey(error);
+}
+
 async function change(username, body) {
   try {
     await api(`/api/users/${encodeURIComponent(username)}`, { method: "PATCH", body });
     notify("saved", false);
   } catch (error) {
-    notify(errorKey(error));
+    notify(userErrorKey(error));
   }
   await loadUsers();
 }
@@ -56,7 +63,7 @@ async function addUser(event) {
     form.reset();
     notify("saved", false);
   } catch (error) {
-    notify(errorKey(error));
+    notify(userErrorKey(error));
   }
   await loadUsers();
 }

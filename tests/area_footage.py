@@ -1,0 +1,105 @@
+"""Real footage of the market camera in a test store, for the tests of area scoping.
+
+A user of the dyke who asks for a market recording must be refused because of the area,
+not because the id leads nowhere: a test that asks for an export that does not exist passes
+whatever the area check does. So :func:`add_market_footage` puts real things in the store
+(a recorded segment cut from a shared clip, an alert inside it, an evidence export of it, a
+queued and a finished re-analysis job), and a test checks that a user who may see the market
+gets them with the very same request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import jobs, recordings
+from common.config import SiteConfig, StorageConfig
+from common.evidence import cut_clip as cut_export
+from common.evidence import exports_folder, write_manifest
+from common.jobs import JobSource, NewJob
+from common.store import Store
+from tests.dashboard_site import add_alert, add_finished_job, site_config
+from tests.paths import clips_dir
+from tests.video_files import cut_clip
+
+MARKET_CAMERA = "cho-gom"
+EXPORT_ID = "ab" * 16
+EXPORT_FILE = f"{MARKET_CAMERA}.mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketFootage:
+    """Ids of the market camera's footage and jobs, and the recorded window."""
+
+    segment_id: int
+    alert_id: int
+    export_id: str
+    queued_job_id: int
+    finished_job_id: int
+    finding_id: int
+    start: float
+    end: float
+
+    def path_values(self) -> dict[str, str]:
+        """A value for every path parameter of the dashboard's routes, all of the market."""
+        return {
+            "camera_id": MARKET_CAMERA,
+            "alert_id": str(self.alert_id),
+            "segment_id": str(self.segment_id),
+            "export_id": self.export_id,
+            "name": EXPORT_FILE,
+            "job_id": str(self.finished_job_id),
+            "finding_id": str(self.finding_id),
+        }
+
+
+def add_market_footage(database: Path) -> MarketFootage:
+    """A 5 s recorded segment of the market camera that ended a minute ago, an alert in it,
+    an export of its seconds 1 to 4 (next to the store, where the dashboard keeps exports),
+    a queued and a finished re-analysis job with one finding."""
+    segment = cut_clip(
+        clips_dir() / "pets09_s2l1_vtest.mp4", database.parent / "cho-gom-segment.mp4", 5.0
+    )
+    start = time.time() - 65.0
+    end = start + 5.0
+    store = Store(database)
+    try:
+        segment_id = recordings.add_segment(
+            store,
+            MARKET_CAMERA,
+            start=start,
+            end=end,
+            path=str(segment),
+            size=segment.stat().st_size,
+        )
+        alert_id = add_alert(store, MARKET_CAMERA, started_at=start + 1.0)
+        found = recordings.segments(store, MARKET_CAMERA, start, end)
+        queued = NewJob(MARKET_CAMERA, JobSource.RECORDING, start, end, created_by="operator")
+        queued_job_id = jobs.add_job(store, queued)
+        finished_job_id = add_finished_job(store, MARKET_CAMERA, findings=1)
+        (finding,) = jobs.job_alerts(store, finished_job_id)
+    finally:
+        store.close()
+    folder = exports_folder(database) / EXPORT_ID
+    folder.mkdir(parents=True)
+    clip = cut_export(found, start + 1.0, start + 4.0, folder / EXPORT_FILE)
+    write_manifest(folder, [clip], "operator", "test", (start + 1.0, start + 4.0))
+    return MarketFootage(
+        segment_id=segment_id,
+        alert_id=alert_id,
+        export_id=EXPORT_ID,
+        queued_job_id=queued_job_id,
+        finished_job_id=finished_job_id,
+        finding_id=finding.id,
+        start=start,
+        end=end,
+    )
+
+
+def site_for(database: Path, **dashboard: object) -> SiteConfig:
+    """The dashboard tests' site with its store at ``database``, so that exports and clips
+    are looked for (and made) next to it."""
+    site = site_config(**dashboard)
+    return site.model_copy(update={"storage": StorageConfig(database=database)})
