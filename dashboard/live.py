@@ -11,7 +11,7 @@ an unreachable camera holds up only its own viewers. From the moment the peer ex
 owned by the relay: any failure after that closes it and, with its last viewer, the camera's
 stream. A peer that has not connected ``connect_timeout_s`` after its answer is closed too,
 as is every peer of a login that ends (logout, another login's "log out elsewhere", an
-admin changing or disabling the user).
+admin changing or disabling the user), and every viewer of a camera whose stream ends.
 """
 
 from __future__ import annotations
@@ -63,11 +63,11 @@ class Viewer:
 class LiveLimits:
     """Caps and timeouts of live view, from ``dashboard`` and ``ingest`` of the site."""
 
-    per_user: int = 4
-    per_site: int = 32
-    open_timeout_s: float = 5.0
-    read_timeout_s: float = 5.0
-    connect_timeout_s: float = 20.0
+    per_user: int
+    per_site: int
+    open_timeout_s: float
+    read_timeout_s: float
+    connect_timeout_s: float
 
     @classmethod
     def of(cls, site: SiteConfig) -> LiveLimits:
@@ -97,8 +97,8 @@ class _Viewing:
 class LiveRelay:
     """Owns the upstreams and the viewers' peer connections."""
 
-    def __init__(self, limits: LiveLimits | None = None) -> None:
-        self.limits = limits or LiveLimits()
+    def __init__(self, limits: LiveLimits) -> None:
+        self.limits = limits
         self._relay = MediaRelay()
         self._upstreams: dict[str, _Upstream] = {}
         self._peers: dict[RTCPeerConnection, _Viewing] = {}
@@ -139,7 +139,10 @@ class LiveRelay:
         except BaseException:
             await self._drop(peer)
             raise
-        self._peers[peer].on_end = on_end
+        viewing = self._peers.get(peer)
+        if viewing is None:  # its login ended while the answer was being made
+            raise LiveViewError(f"live view of {viewer.camera_id} was closed meanwhile")
+        viewing.on_end = on_end
         self._spawn(self._close_if_unconnected(peer))
         log.info("live view of %s by %s", viewer.camera_id, viewer.username)
         return answer

@@ -7,8 +7,10 @@ so that a guesser only ever slows himself down:
 * per (address, user name): after ``login_free_failures`` wrong passwords, each further
   try must wait ``login_delay_s``, doubling up to ``login_max_delay_s``. A try inside the
   wait is refused (429 with ``Retry-After``) without checking the password, and one pair
-  never has two checks under way at once. The same user from another address is not
-  slowed at all.
+  never has two checks under way at once: a second try waits for the first's outcome (two
+  browser tabs logging in together both get in), and past :data:`WAITING_PER_PAIR` waiting
+  tries a further one is refused at once, so a flood cannot hold the server's threads. The
+  same user from another address is not slowed at all.
 * per address: ``login_address_failures`` wrong passwords within
   ``login_address_window_s``, all user names together (guessing many users at once).
 * for the whole site: ``login_checks_at_once`` password checks in flight; a further one
@@ -39,6 +41,10 @@ from common.config import DashboardConfig
 
 REPORT_EVERY_S = 300.0
 """Refused tries of one (address, user name) within this long make one report."""
+WAITING_PER_PAIR = 2
+"""Tries of one (address, user name) that may wait for the one being checked."""
+WAIT_FOR_CHECK_S = 5.0
+"""How long such a try waits at most before it is refused."""
 MAX_PAIRS = 10_000
 """Pairs remembered at most; past this the longest-quiet ones are forgotten first."""
 
@@ -103,6 +109,7 @@ class _Pair:
     wait_until: float = 0.0
     last_failure: float = 0.0
     checking: bool = False
+    waiting: int = 0
 
 
 @dataclass(slots=True)
@@ -147,7 +154,7 @@ class LoginThrottle:
         self.policy = policy or ThrottlePolicy.of(DashboardConfig())
         self._clock = clock
         self._wall = wall
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._pairs: dict[tuple[str, str], _Pair] = {}
         self._addresses: dict[str, _Address] = {}
         self._checking = 0
@@ -195,11 +202,9 @@ class LoginThrottle:
         ]
 
     def _admit(self, address: str, username: str) -> LoginAttempt:
-        now = self._clock()
         with self._lock:
-            pair = self._pair(address, username, now)
-            if pair.checking:
-                raise LoginThrottledError(429, 1, "a login for this user is being checked")
+            pair = self._after_check_under_way(address, username)
+            now = self._clock()
             if now < pair.wait_until:
                 wait = math.ceil(pair.wait_until - now)
                 raise LoginThrottledError(429, wait, "too many wrong passwords; wait")
@@ -214,10 +219,28 @@ class LoginThrottle:
             self._checking += 1
         return LoginAttempt(address, username)
 
+    def _after_check_under_way(self, address: str, username: str) -> _Pair:
+        """The pair's record once no check of it is under way (held under the lock): waits
+        for the one under way, unless too many wait already or it takes too long."""
+        deadline = time.monotonic() + WAIT_FOR_CHECK_S
+        while True:
+            pair = self._pair(address, username, self._clock())
+            if not pair.checking:
+                return pair
+            left = deadline - time.monotonic()
+            if pair.waiting >= WAITING_PER_PAIR or left <= 0:
+                raise LoginThrottledError(429, 1, "a login for this user is being checked")
+            pair.waiting += 1
+            try:
+                self._lock.wait(left)
+            finally:
+                pair.waiting -= 1
+
     def _settle(self, attempt: LoginAttempt, counted: bool) -> None:
         now = self._clock()
         key = (attempt.address, attempt.username)
         with self._lock:
+            self._lock.notify_all()
             self._checking -= 1
             place = self._addresses[attempt.address]
             place.checking -= 1
@@ -226,7 +249,10 @@ class LoginThrottle:
             if not counted:
                 return
             if not attempt.wrong_password:
-                del self._pairs[key]
+                if pair.waiting:
+                    pair.failures, pair.wait_until = 0, 0.0  # its waiters still hold it
+                else:
+                    del self._pairs[key]
                 return
             pair.failures += 1
             pair.last_failure = now
@@ -256,7 +282,9 @@ class LoginThrottle:
     def _forget_quiet_pairs(self) -> None:
         """Drop idle pairs, the longest-quiet half first (held under the lock)."""
         idle = sorted(
-            (pair.last_failure, key) for key, pair in self._pairs.items() if not pair.checking
+            (pair.last_failure, key)
+            for key, pair in self._pairs.items()
+            if not pair.checking and not pair.waiting
         )
         for _, key in idle[: max(1, len(idle) // 2)]:
             del self._pairs[key]

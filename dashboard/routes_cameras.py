@@ -10,6 +10,7 @@ from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState, CameraStatus
 from common.roles import DETECT_ROLE
 from dashboard.auth import CurrentSession
+from dashboard.no_store import NO_STORE
 from dashboard.schemas import CameraOut, DecodeMode
 from dashboard.state import DashboardState, State
 from dashboard.thumbnails import Thumbnails
@@ -101,12 +102,13 @@ def camera_thumbnail(
     state: State, session: CurrentSession, request: Request, camera_id: str
 ) -> Response:
     """The camera's newest small picture (see :mod:`dashboard.thumbnails`); 404 while there
-    is none. Revalidated on every load: an unchanged picture is a 304 (ETag)."""
+    is none. Never stored by the browser (:mod:`dashboard.no_store`); a client that sends the
+    ETag back for an unchanged picture gets a 304."""
     _visible_camera(state, session, camera_id)
     thumbnail = state.thumbnails.latest(camera_id)
     if thumbnail is None:
         raise HTTPException(status_code=404, detail="no picture of this camera yet")
-    headers = {"Cache-Control": "private, no-cache", "ETag": thumbnail.etag}
+    headers = {"Cache-Control": NO_STORE, "ETag": thumbnail.etag}
     if request.headers.get("if-none-match") == thumbnail.etag:
         return Response(status_code=304, headers=headers)
     return Response(thumbnail.jpeg, media_type="image/jpeg", headers=headers)

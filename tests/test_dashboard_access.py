@@ -37,6 +37,7 @@ ADMIN_PAGE = "admin page"
 
 ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/login"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/api/site"): PUBLIC,
     ("POST", "/api/login"): PUBLIC,
     ("GET", "/healthz"): HEALTH,
@@ -153,6 +154,7 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("GET", "/audit"): 200,
     ("GET", "/cameras"): 200,
     ("GET", "/cameras/{camera_id}"): 200,
+    ("GET", "/favicon.ico"): 200,
     ("GET", "/healthz"): 200,
     ("GET", "/login"): 200,
     ("GET", "/metrics"): 200,

@@ -93,6 +93,21 @@ def test_parallel_wrong_passwords_get_no_more_checks_than_serial_ones(
     assert answers.count(429) == tries - checked, answers
 
 
+def test_two_tabs_logging_in_together_both_get_in(app: FastAPI) -> None:
+    """One check per pair at a time, but a second right password waits for the first's
+    outcome instead of being refused (the alert feed and the page log in together)."""
+    start = threading.Barrier(2)
+    right = {"username": "operator", "password": PASSWORD}
+    with TestClient(app, client=(DESK, 40000)) as desk:
+
+        def log_in(_: int) -> int:
+            start.wait()
+            return desk.post("/api/login", json=right).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(log_in, range(2))) == [200, 200]
+
+
 def test_password_checks_at_once_are_capped_for_the_whole_site(
     app: FastAPI, guesser: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
