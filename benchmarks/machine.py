@@ -20,6 +20,23 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _git_dirty() -> list[str] | None:
+    """The files that differ from the commit (changed, or not in git), results aside: a result
+    measured on a tree that is not its commit says so. None if git cannot tell."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    changed = [line[3:] for line in out.stdout.splitlines()]
+    return [path for path in changed if not path.startswith("benchmarks/results/")]
+
+
 def _git_commit() -> str:
     try:
         out = subprocess.run(
@@ -50,6 +67,7 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": round(memory_kb / 1e6, 1),
         "python": platform.python_version(),
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
     }
 
 
