@@ -55,12 +55,15 @@ class InProcessDashboard:
 
 
 @pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[InProcessDashboard]:
+def dashboard(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[InProcessDashboard]:
+    """``@pytest.mark.dashboard(key=value)`` adds settings to the site's ``dashboard``."""
+    marker = request.node.get_closest_marker("dashboard")
+    extra = marker.kwargs if marker is not None else {}
     with CameraFarm([Mount("pets", clips_dir() / "pets09_s2l1_vtest.mp4")]) as farm:
         site = SiteConfig.model_validate(
             {
                 "site": {"name": "live test"},
-                "dashboard": {"port": free_port(), "language": "vi"},
+                "dashboard": {"port": free_port(), "language": "vi", **extra},
                 "cameras": [{"id": "cho-gom", "name": "Chợ Gốm", "detect_url": farm.url("pets")}],
             }
         )
@@ -131,3 +134,31 @@ def test_live_view_plays_passthrough_h264(dashboard: InProcessDashboard, page: P
         time.sleep(0.2)
     assert dashboard.state.live.viewer_count == 0
     assert actions() == ["live.start", "live.stop"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.dashboard(live_peers_per_user=1)
+def test_past_the_live_view_cap_the_page_says_why(
+    dashboard: InProcessDashboard, page: Page
+) -> None:
+    """A second live view of the same user, past ``live_peers_per_user``, is refused (429)
+    and the page says to close one, not a bare failure."""
+    base = f"http://127.0.0.1:{dashboard.port}"
+    page.goto(f"{base}/login")
+    page.fill("#username", "trucban")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/cameras/cho-gom")
+    page.click("#live-toggle")
+    page.wait_for_function(
+        "() => window.matthanLive.framesDecoded().then(n => n > 5)", timeout=30_000
+    )
+    with page.expect_popup() as opened:  # a second tab of the same login
+        page.evaluate("window.open('/cameras/cho-gom')")
+    second = opened.value
+    second.click("#live-toggle")
+    expect(second.locator("#live-status")).to_have_text(
+        "Đang xem quá nhiều hình trực tiếp; hãy đóng bớt một cửa sổ rồi thử lại", timeout=20_000
+    )
+    assert dashboard.state.live.viewer_count == 1

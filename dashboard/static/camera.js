@@ -111,7 +111,7 @@ function setUpLive() {
       video.addEventListener("playing", () => setStatus(""), { once: true });
     } catch (error) {
       stop();
-      setStatus("live_failed");
+      setStatus(error.status === 429 ? "live_too_many" : "live_failed");  // the live view caps
     }
   });
   window.addEventListener("pagehide", () => { overlay.stop(); live.stop(); });
