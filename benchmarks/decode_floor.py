@@ -29,6 +29,7 @@ from multiprocessing.synchronize import Event as StopEvent
 from typing import TypeAlias
 
 from benchmarks.machine import process_cpu_seconds, process_rss_bytes
+from common.roles import shard
 
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 10.0
@@ -132,14 +133,6 @@ def covered_seconds(before: Sequence[float], after: Sequence[float]) -> float:
     return sum(b - a for a, b in zip(before, after, strict=True) if not math.isnan(a))
 
 
-def interleaved(cameras: list[tuple[int, str]], count: int) -> list[list[tuple[int, str]]]:
-    """``cameras`` dealt into ``count`` shards (none empty), as
-    :func:`matthan.supervisor.shard` deals them to the ingest workers (importing the
-    supervisor would import the whole service)."""
-    count = max(1, min(count, len(cameras)))
-    return [cameras[index::count] for index in range(count)]
-
-
 def measure_floor(
     urls: Sequence[str],
     *,
@@ -155,7 +148,7 @@ def measure_floor(
     stop = context.Event()
     workers = [
         context.Process(target=floor_worker, args=(part, analysis_fps, clock, stop))
-        for part in interleaved(list(enumerate(urls)), processes)
+        for part in shard(list(enumerate(urls)), processes)
     ]
     for worker in workers:
         worker.start()

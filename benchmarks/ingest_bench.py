@@ -122,11 +122,11 @@ def measure(
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from common.channel import Channel, DropPolicy
     from common.messages import AlertNotice
+    from common.roles import shard
     from common.store import Store
     from ingest.source import sources_for
     from ingest.worker import WorkerPlan, run_worker
     from matthan.rings import create_rings
-    from matthan.supervisor import shard
 
     context = mp.get_context("spawn")
     try:

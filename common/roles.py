@@ -9,6 +9,11 @@ reads the beats must spell it the same way; they all take it from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
 DETECT_ROLE = "detect"
 """The detection core (:func:`detect.core.run_detector`)."""
 DASHBOARD_ROLE = "dashboard"
@@ -21,3 +26,10 @@ def ingest_role(shard: int) -> str:
     """The ingest worker of camera shard ``shard`` (one per shard of the cameras):
     ``ingest-0``, ``ingest-1``, ..."""
     return f"ingest-{shard}"
+
+
+def shard(items: Sequence[T], count: int) -> list[list[T]]:
+    """``items`` (a site's cameras) dealt into ``count`` nearly equal interleaved shards, none
+    empty: shard ``i`` is what ``ingest_role(i)`` reads."""
+    count = max(1, min(count, len(items)))
+    return [list(items[index::count]) for index in range(count)]

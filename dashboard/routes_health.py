@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
-from common.roles import DETECT_ROLE, REANALYSIS_ROLE, ingest_role
+from common.roles import DETECT_ROLE, REANALYSIS_ROLE, ingest_role, shard
 from common.store import Store
 from dashboard.health_access import Caller, HealthCaller
 from dashboard.metrics import ScrapeCollector, exposition
@@ -65,9 +65,9 @@ def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
     Mirrors :class:`matthan.supervisor.Supervisor`: ``workers`` (the ``--workers`` option),
     else the site's ``ingest.workers``, else one per CPU, never more than the enabled cameras.
     """
-    cameras = sum(1 for camera in site.cameras if camera.enabled)
+    cameras = [camera for camera in site.cameras if camera.enabled]
     wanted = workers or site.ingest.workers or os.cpu_count() or 1
-    shards = max(1, min(wanted, cameras))
+    shards = len(shard(cameras, wanted))
     reanalysis = [REANALYSIS_ROLE] if site.reanalysis.enabled else []
     return [*(ingest_role(index) for index in range(shards)), DETECT_ROLE, *reanalysis]
 

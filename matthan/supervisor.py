@@ -39,7 +39,7 @@ from common.channel import Channel, DropPolicy
 from common.config import SiteConfig
 from common.frame_ring import FrameRing
 from common.messages import AlertNotice, FrameDetections
-from common.roles import DASHBOARD_ROLE, DETECT_ROLE, REANALYSIS_ROLE, ingest_role
+from common.roles import DASHBOARD_ROLE, DETECT_ROLE, REANALYSIS_ROLE, ingest_role, shard
 from common.store import Store
 from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.server import DashboardPlan, run_dashboard
@@ -104,12 +104,6 @@ class Role:
     next_start: float = 0.0
     started_at: float = 0.0
     """Wall-clock time of the last start."""
-
-
-def shard(items: list[Any], count: int) -> list[list[Any]]:
-    """Split ``items`` into ``count`` nearly equal interleaved shards (none empty)."""
-    count = max(1, min(count, len(items)))
-    return [items[index::count] for index in range(count)]
 
 
 class Supervisor:

@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,32 +16,12 @@ from fastapi.testclient import TestClient
 from common.accounts import Accounts
 from common.store import Store
 from dashboard.app import create_app
-from tests.dashboard_site import PASSWORD, copy_store, fill_store, login, site_config
+from tests.dashboard_site import PASSWORD, login, site_config
+from tests.site_store import app, client, database, template
+
+__all__ = ["app", "client", "database", "template"]  # fixtures, found by pytest here
 
 ACK = "/api/alerts/1/acknowledge"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("auth") / "site.db"
-    fill_store(path, alerts_per_camera=1)
-    return path
-
-
-@pytest.fixture
-def database(template: Path, tmp_path: Path) -> Path:
-    return copy_store(template, tmp_path)
-
-
-@pytest.fixture
-def app(database: Path) -> FastAPI:
-    return create_app(site_config(), database)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def audit_actions(database: Path) -> list[tuple[str, str, str]]:

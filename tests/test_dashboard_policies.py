@@ -7,43 +7,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from common.messages import Severity
 from common.pictures import text_card
 from common.store import NewAlert, Store
 from dashboard.app import create_app
-from tests.dashboard_site import AREA_DYKE, add_alert, copy_store, fill_store, login, site_config
+from tests.dashboard_site import AREA_DYKE, add_alert, login, site_config
+from tests.site_store import app, client, database, template
+
+__all__ = ["app", "client", "database", "template"]  # fixtures, found by pytest here
 
 I18N = Path(__file__).parents[1] / "dashboard" / "static" / "i18n.js"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("policies") / "site.db"
-    fill_store(path, alerts_per_camera=1)
-    return path
-
-
-@pytest.fixture
-def database(template: Path, tmp_path: Path) -> Path:
-    return copy_store(template, tmp_path)
-
-
-@pytest.fixture
-def app(database: Path) -> FastAPI:
-    return create_app(site_config(), database)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.mark.parametrize(

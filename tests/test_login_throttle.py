@@ -23,30 +23,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from common.accounts import User
-from dashboard.app import create_app
-from tests.dashboard_site import PASSWORD, copy_store, fill_store, login, site_config
+from tests.dashboard_site import PASSWORD, login
+from tests.site_store import app, database, template
+
+__all__ = ["app", "database", "template"]  # fixtures, found by pytest here
 
 GUESSER = "10.0.0.66"
 DESK = "10.0.0.7"
 WRONG = {"username": "operator", "password": "not-the-password"}
 FREE_FAILURES = 3  # dashboard.login_free_failures, by default
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("throttle") / "site.db"
-    fill_store(path, alerts_per_camera=1)
-    return path
-
-
-@pytest.fixture
-def database(template: Path, tmp_path: Path) -> Path:
-    return copy_store(template, tmp_path)
-
-
-@pytest.fixture
-def app(database: Path) -> FastAPI:
-    return create_app(site_config(), database)
 
 
 @pytest.fixture
