@@ -66,6 +66,8 @@ def _check_media(media: sdp.MediaDescription) -> None:
         raise OfferError(f"the {media.kind} section has no DTLS setup or fingerprint")
     if not media.rtp.muxId:
         raise OfferError(f"the {media.kind} section has no a=mid")
+    if media.direction is None:  # aiortc cannot answer a section without one
+        raise OfferError(f"the {media.kind} section has no direction (a=recvonly)")
     if not _common_codecs(media):
         raise OfferError(f"the {media.kind} section offers no codec the server can answer")
 
