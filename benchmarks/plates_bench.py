@@ -16,6 +16,10 @@ and 14 1920x1080 parking-lot frames with the plate texts read by eye (``labels.c
 
 Each failure is classed (text not detected, rows split wrongly, characters misread) with
 examples and the raw lines read.
+
+* main stream: what a camera with ``plates.stream: record`` costs per crop read: the time to
+  get the recorded main stream's picture of a moment (``main_picture_ms_p50/p95``) and the
+  frames decoded for it, against decoding that 1080p stream whole.
 Results: ``benchmarks/results/plates-<time>.json`` and ``plates-latest.json``.
 
     .venv/bin/python -m benchmarks.plates_bench
@@ -28,11 +32,13 @@ import csv
 import json
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 
@@ -41,8 +47,11 @@ from detect.backends.factory import create_backend
 from detect.detector import Detector, class_ids_for
 from detect.plates import PlateRead, PlateReader
 from detect.plates.formats import compact
+from detect.plates.main_stream import MainStreamFrames
 from detect.plates.rows import group_rows
 from detect.plates.text_lines import Image
+from ingest.recorder import SegmentRecorder, segment_start
+from matthan.farm.photo_clip import MOTORBIKE_FRAMES, photo_clip
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -255,6 +264,48 @@ def bench_frames(
     }
 
 
+def bench_main_stream(moments: int = 24) -> dict[str, Any]:
+    """What ``plates.stream: record`` costs: the main-stream picture of a moment, from a
+    1920x1080 25 fps H.264 segment with a 2 s GOP being recorded (the recorder's fragmented
+    MP4, still ``.partial``), at random moments; against decoding that stream whole."""
+
+    hold_s, fps = 2.0, 25
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        clip = photo_clip(folder / "main.mp4", hold_s=hold_s, fps=fps)
+        recorder = SegmentRecorder("bench", folder / "rec", 3600.0, lambda _: None)
+        with av.open(str(clip)) as source:
+            stream = source.streams.video[0]
+            for packet in source.demux(stream):
+                if packet.dts is not None:
+                    recorder.write(packet, stream)
+        partial = next((folder / "rec").glob("bench/*/*.partial"))
+        start = segment_start(partial)
+        assert start is not None
+        frames = MainStreamFrames(folder / "rec", wait_s=0.0)
+        duration = hold_s * len(MOTORBIKE_FRAMES)
+        rng = np.random.default_rng(7)
+        millis, decoded = [], []
+        for at in rng.uniform(0.0, duration - 0.5, moments).tolist():
+            began = time.perf_counter()
+            picture = frames.frame_at("bench", start + at)
+            millis.append((time.perf_counter() - began) * 1000)
+            assert picture is not None
+            decoded.append(picture.decoded)
+        began = time.perf_counter()
+        with av.open(str(clip)) as source:
+            whole = sum(1 for _ in source.decode(video=0))
+        whole_ms = (time.perf_counter() - began) * 1000
+        recorder.close()
+    return {
+        "stream": f"1920x1080 H.264, {fps} fps, GOP {hold_s:g} s",
+        "main_picture_ms_p50": round(float(np.percentile(millis, 50)), 1),
+        "main_picture_ms_p95": round(float(np.percentile(millis, 95)), 1),
+        "main_frames_decoded_mean": round(float(np.mean(decoded)), 1),
+        "whole_stream_decode_ms_per_s": round(whole_ms / (whole / fps), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=data_dir())
@@ -277,6 +328,7 @@ def main() -> None:
         str(c): bench_frames(reader, labels, args.data, args.model, c)["frame_exact"]
         for c in (0.1, 0.25, 0.35)
     }
+    main_stream = bench_main_stream()
     failures = {kind: len(cases) for kind, cases in crops["failures"].items()}
     causes = [miss["cause"] for miss in frames["missed"]]
     summary = {
@@ -290,6 +342,7 @@ def main() -> None:
         "frame_exact_by_vehicle_confidence": sweep,
         "crop_failures": failures,
         "frame_misses": {cause: causes.count(cause) for cause in sorted(set(causes))},
+        "main_stream": main_stream,
     }
     report = {
         "benchmark": "plates",

@@ -197,6 +197,20 @@ class MotionConfig(StrictModel):
     burst_s: float = Field(default=2.0, ge=0.0, le=30.0, description="...for this long; 0: never")
 
 
+class PlatesConfig(StrictModel):
+    """Licence-plate reading on a camera's vehicle tracks (:mod:`detect.plates`).
+
+    ``stream: detect`` reads the plate in the analysed frame; ``record`` reads it in the
+    recorded main stream's frame of the same moment (sub-stream plates are often too small to
+    read), which costs decoding up to one GOP of the main stream per crop read.
+    """
+
+    enabled: bool = False
+    stream: Literal["detect", "record"] = Field(
+        default="detect", description="the picture the plate is read in"
+    )
+
+
 class CameraConfig(StrictModel):
     """One camera: where its streams are, how often to analyse it, and its rules."""
 
@@ -214,6 +228,7 @@ class CameraConfig(StrictModel):
     zones: list[Zone] = Field(default_factory=list, max_length=32)
     lines: list[Line] = Field(default_factory=list, max_length=32)
     rules: list[Rule] = Field(default_factory=list, max_length=32)
+    plates: PlatesConfig = PlatesConfig()
 
     @field_validator("detect_url", "record_url")
     @classmethod
@@ -486,6 +501,14 @@ def semantic_issues(site: SiteConfig) -> list[tuple[Loc, str]]:
         if counts[camera.id] > 1:
             issues.append((("cameras", index, "id"), f"duplicate camera id {camera.id!r}"))
         issues += _camera_issues(("cameras", index), camera)
+        reads_main = camera.plates.enabled and camera.plates.stream == "record"
+        if reads_main and not (site.recording.enabled and camera.record):
+            message = (
+                "reads plates in the recorded main stream, but this camera is not recorded"
+                " (recording.enabled and the camera's record must be true), or use"
+                " stream: detect"
+            )
+            issues.append((("cameras", index, "plates", "stream"), message))
     return issues
 
 

@@ -21,7 +21,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,25 @@ class ClipFile:
     end: float
     bytes: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFile:
+    """Another file of a package (a snapshot, notes, an audit trail), listed in the manifest
+    like a clip: ``camera_id`` is the camera it shows (empty for none) and ``start``/``end``
+    the moment it shows, so retention's hold check reads every entry the same way."""
+
+    name: str
+    bytes: int
+    sha256: str
+    camera_id: str = ""
+    start: float = 0.0
+    end: float = 0.0
+
+    @classmethod
+    def of(cls, path: Path, camera_id: str = "", at: float = 0.0) -> PackageFile:
+        """The file at ``path``, sized and hashed now."""
+        return cls(path.name, path.stat().st_size, file_sha256(path), camera_id, at, at)
 
 
 def _packets_in_window(segment: Segment, start: float, end: float) -> Any:
@@ -153,15 +172,22 @@ def write_manifest(
     exported_by: str,
     reason: str,
     window: tuple[float, float],
+    *,
+    others: Sequence[PackageFile] = (),
+    facts: Mapping[str, object] | None = None,
 ) -> Path:
-    """The package's manifest: every file with its SHA-256, who exported it and why."""
+    """The package's manifest: every file with its SHA-256, who exported it and why.
+
+    ``others`` are files of the package besides the clips (listed after them), ``facts``
+    more top-level keys (a case's package names its case: :mod:`dashboard.case_export`)."""
     manifest = {
+        **(facts or {}),
         "exported_by": exported_by,
         "reason": reason,
         "exported_at": time.time(),
         "window": {"start": window[0], "end": window[1]},
         "hash": "sha256",
-        "files": [asdict(file) for file in files],
+        "files": [asdict(file) for file in files] + [asdict(file) for file in others],
     }
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from common import plates
 from common.box_text import box_from_text, box_to_text
 
 if TYPE_CHECKING:
@@ -376,6 +377,7 @@ def delete_job(store: Store, job_id: int) -> Job | None:
         raise ValueError("cancel the job before deleting it")
     with store.transaction() as db:
         db.execute("DELETE FROM job_alerts WHERE job_id = ?", (job_id,))
+        plates.delete_job_reads(db, job_id)
         db.execute("DELETE FROM analysis_jobs WHERE id = ?", (job_id,))
     return found
 

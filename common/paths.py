@@ -28,6 +28,14 @@ def default_clips_dir() -> Path:
     return REPO_ROOT.parent / "shared" / "clips"
 
 
+def default_plates_dir() -> Path:
+    """The Vietnamese plate photos (``vn-parking``): ``$MATTHAN_SHARED/plates/vn-parking``,
+    else ``shared/plates/vn-parking`` beside the repository. The demo's gate camera is made
+    of them (:mod:`matthan.farm.photo_clip`)."""
+    shared = Path(os.environ.get("MATTHAN_SHARED", REPO_ROOT.parent / "shared"))
+    return shared / "plates" / "vn-parking"
+
+
 def resolve_model(name: str) -> Path:
     """The model file for ``name``: a path as given, or a bare name found on the search path."""
     given = Path(name).expanduser()

@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from common import accounts, heartbeat, jobs, recordings
+from common import (
+    accounts,
+    case_exports,
+    cases,
+    heartbeat,
+    jobs,
+    plates,
+    push_subscriptions,
+    recordings,
+    sightings,
+)
 from common.audit_chain import chain_existing_rows
 from common.box_text import box_from_text, box_to_text
 from common.messages import CameraState, CameraStatus, Severity
@@ -185,6 +195,11 @@ class Store:
                 accounts.SCHEMA,
                 recordings.SCHEMA,
                 jobs.SCHEMA,
+                plates.SCHEMA,
+                sightings.SCHEMA,
+                push_subscriptions.SCHEMA,
+                cases.SCHEMA,
+                case_exports.SCHEMA,
                 heartbeat.SCHEMA_SQL,
             ):
                 for statement in part.split(";"):

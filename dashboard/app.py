@@ -25,6 +25,8 @@ from dashboard import (
     routes_alerts,
     routes_audit,
     routes_cameras,
+    routes_case_exports,
+    routes_cases,
     routes_detections,
     routes_export,
     routes_feed,
@@ -32,6 +34,8 @@ from dashboard import (
     routes_holds,
     routes_live,
     routes_pages,
+    routes_plates,
+    routes_push,
     routes_reanalysis,
     routes_replay,
     routes_session,
@@ -45,6 +49,7 @@ from dashboard.login_throttle import LoginThrottle, ThrottlePolicy
 from dashboard.no_store import forbid_caching
 from dashboard.overlay import LiveDetections
 from dashboard.pump import start_pump
+from dashboard.push_sender import PushPolicy, PushSender
 from dashboard.state import DashboardState
 from dashboard.thumbnails import Thumbnails
 from dashboard.tls import HSTS
@@ -95,6 +100,10 @@ def _include_routers(app: FastAPI) -> None:
         routes_export,
         routes_holds,
         routes_reanalysis,
+        routes_cases,
+        routes_case_exports,
+        routes_push,
+        routes_plates,
     ):
         app.include_router(module.router)
 
@@ -104,6 +113,7 @@ def create_app(
     database: Path,
     notices: Channel[AlertNotice] | None = None,
     overlay: DetectionsChannel | None = None,
+    push: PushPolicy | None = None,
 ) -> FastAPI:
     """The dashboard for ``site``, reading the store at ``database``.
 
@@ -111,6 +121,8 @@ def create_app(
     the detection core's tracked boxes for live view (a pump thread each: :mod:`dashboard.pump`);
     without them (a dashboard run on its own) the feeds catch up from the store and the
     detections sockets open but stay quiet.
+
+    ``push`` says how new alerts are pushed to phones (:mod:`dashboard.push_sender`).
     """
 
     @asynccontextmanager
@@ -133,12 +145,15 @@ def create_app(
             pumps.append(start_pump(notices, bus.publish, loop, stop, "notice-pump"))
         if overlay is not None:
             pumps.append(start_pump(overlay.boxes, detections.publish, loop, stop, "boxes-pump"))
+        app.state.push = PushSender.for_store(app.state.dashboard, database, push or PushPolicy())
+        await app.state.push.start(bus)
         try:
             yield
         finally:
             stop.set()
             for pump in pumps:
                 pump.join(timeout=5)
+            await app.state.push.stop()
             detections.close()
             await live.close()
             routes_session.report_refusals(store, logins, everything=True)

@@ -63,6 +63,12 @@ def reanalysis_page() -> FileResponse:
     return _page("reanalysis.html")
 
 
+@router.get("/plates", dependencies=[PAGE])
+def plates_page() -> FileResponse:
+    """Every user searches the plates read and sees the watch list; operators change it."""
+    return _page("plates.html")
+
+
 @router.get("/favicon.ico")
 def icon() -> FileResponse:
     """Public: the browser asks for it on every page, before anyone logs in (an eye: Mắt Thần)."""

@@ -22,7 +22,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from common import audit, jobs, recordings
+from common import audit, jobs, plates, recordings
 from common.accounts import User
 from common.audit import Action, Detail
 from common.config import CameraConfig
@@ -251,8 +251,15 @@ def job_detail(
     job = _visible_job(state, session.user, job_id)
     camera = state.camera(job.camera_id)
     found = jobs.job_alerts(state.store, job.id, query.limit, query.after)
+    read = plates.job_plates(state.store, job.id)
     return JobDetailOut(
-        job=JobOut.of(job, camera), findings=[FindingOut.of(alert, camera) for alert in found]
+        job=JobOut.of(job, camera),
+        findings=[
+            FindingOut.of(
+                alert, camera, None if alert.track_id is None else read.get(alert.track_id)
+            )
+            for alert in found
+        ],
     )
 
 

@@ -70,6 +70,8 @@ class AlertCardOut(BaseModel):
     ended_at: float | None
     snapshot_url: str
     crop_url: str
+    plate: str | None = None
+    """The licence plate read on the alert's vehicle (:mod:`common.plates`), if any."""
 
 
 class AlertOut(AlertCardOut):
@@ -80,7 +82,12 @@ class AlertOut(AlertCardOut):
 
     @classmethod
     def of(
-        cls, alert: AlertRecord, camera_name: str, area: str, reviews: list[ReviewOut]
+        cls,
+        alert: AlertRecord,
+        camera_name: str,
+        area: str,
+        reviews: list[ReviewOut],
+        plate: str | None = None,
     ) -> AlertOut:
         return cls(
             id=alert.id,
@@ -99,6 +106,7 @@ class AlertOut(AlertCardOut):
             snapshot_url=f"/api/alerts/{alert.id}/snapshot.jpg",
             crop_url=f"/api/alerts/{alert.id}/crop.jpg",
             reviews=reviews,
+            plate=plate,
         )
 
 

@@ -120,7 +120,9 @@ class FindingOut(AlertCardOut):
     job_id: int
 
     @classmethod
-    def of(cls, alert: JobAlert, camera: CameraConfig | None) -> FindingOut:
+    def of(
+        cls, alert: JobAlert, camera: CameraConfig | None, plate: str | None = None
+    ) -> FindingOut:
         base = f"/api/reanalysis/alerts/{alert.id}"
         return cls(
             id=alert.id,
@@ -138,6 +140,7 @@ class FindingOut(AlertCardOut):
             ended_at=alert.ended_at,
             snapshot_url=f"{base}/snapshot.jpg",
             crop_url=f"{base}/crop.jpg",
+            plate=plate,
         )
 
 

@@ -13,6 +13,7 @@ from common.bus import EventBus
 from common.config import CameraConfig, SiteConfig
 from common.messages import AlertNotice
 from common.store import AlertRecord, Store
+from dashboard.alert_plates import alert_plates
 from dashboard.alert_query import SITE_WIDE
 from dashboard.live import LiveRelay
 from dashboard.login_throttle import LoginThrottle
@@ -51,14 +52,16 @@ class DashboardState:
         return user.sees_area(camera.area if camera else "")
 
     def alerts_out(self, alerts: list[AlertRecord]) -> list[AlertOut]:
-        """Alerts as the page shows them, each with its reviews (one query for all)."""
+        """Alerts as the page shows them, each with its reviews and the plate of its
+        vehicle (a query or two for all)."""
         reviews = reviews_of(self.store, [alert.id for alert in alerts])
+        plates = alert_plates(self.store, alerts)
         out = []
         for alert in alerts:
             camera = self.camera(alert.camera_id)
             name, area = (camera.name, camera.area) if camera else (alert.camera_id, "")
             alert_reviews = [ReviewOut.of(review) for review in reviews.get(alert.id, [])]
-            out.append(AlertOut.of(alert, name, area, alert_reviews))
+            out.append(AlertOut.of(alert, name, area, alert_reviews, plates.get(alert.id)))
         return out
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 from common.channel import Channel
 from common.config import RULE_KINDS
 from common.messages import AlertNotice
+from common.plates import PLATE_WATCH_KIND
 from common.store import NewAlert, Store
 from detect.detections import Detections
 from detect.metrics import ALERTS, ALERTS_SUPPRESSED
@@ -164,10 +165,12 @@ class AlertKeeper:
 
     @staticmethod
     def end_orphans(store: Store, at: float) -> int:
-        """End rule alerts left open by a previous core; returns how many."""
-        marks = ",".join("?" * len(RULE_KINDS))
+        """End rule and watch-list plate alerts left open by a previous core; returns how
+        many."""
+        kinds = (*RULE_KINDS, PLATE_WATCH_KIND)
+        marks = ",".join("?" * len(kinds))
         rows = store.read(
-            f"SELECT id FROM alerts WHERE ended_at IS NULL AND kind IN ({marks})", RULE_KINDS
+            f"SELECT id FROM alerts WHERE ended_at IS NULL AND kind IN ({marks})", kinds
         )
         for row in rows:
             store.end_alert(int(row["id"]), at)

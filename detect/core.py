@@ -56,9 +56,13 @@ from detect.metrics import (
     MODEL_PIXELS,
 )
 from detect.overlay import OverlayPublisher
+from detect.plates.candidates import VEHICLES, PlateCandidates, PlateOffer
+from detect.plates.main_stream import MainStreamFrames
+from detect.plates.worker import PlateWorker
 from detect.region_merge import concat
 from detect.rules import CameraRules
-from detect.sightings import BestSightings
+from detect.sighting_keeper import SightingKeeper
+from detect.sightings import BestSightings, EndedTrack
 from detect.track_book import TrackBook
 from detect.tracking import TRACKING_FLOOR, CameraTracker
 
@@ -88,6 +92,8 @@ def build_detector(site: SiteConfig, threads: int | None = None) -> Detector:
         config.backend, resolve_model(config.model), threads or config.threads, config.in_flight
     )
     wanted = {name for camera in site.cameras for rule in camera.rules for name in rule.classes}
+    if any(camera.plates.enabled for camera in site.cameras):
+        wanted.update(VEHICLES)
     return Detector(
         backend,
         imgsz=config.region_size if config.mode == "regions" else config.input_size,
@@ -112,15 +118,23 @@ class CameraAnalysis:
         class_names: tuple[str, ...],
         *,
         live: bool = True,
+        plates: Callable[[PlateOffer], None] | None = None,
+        on_ended: Callable[[EndedTrack], None] | None = None,
     ) -> None:
         self.camera_id = camera.id
         self.tracker = CameraTracker(site.analysis_fps(camera), site.detector.confidence)
         self.rules = CameraRules(camera, class_names, ZoneInfo(site.site.timezone), live=live)
-        self.sightings = BestSightings()
+        self.sightings = BestSightings(on_ended)
         self.book = TrackBook()
         self.planner = LookPlanner(site.detector)
         self._confidence = site.detector.confidence
         self._live = live
+        self._plates = plates
+        self._plate_candidates = (
+            PlateCandidates(camera.id, class_names)
+            if plates is not None and camera.plates.enabled
+            else None
+        )
 
     def plan(self, ref: FrameRef) -> Look:
         """Where the model looks in the frame behind ``ref`` (:mod:`detect.looks`)."""
@@ -155,6 +169,9 @@ class CameraAnalysis:
         )
         self.book.observe(tracked, seen, None if frame_look else regions, t)
         self.sightings.note(image, tracked.filter(seen), t)
+        if self._plate_candidates is not None and self._plates is not None:
+            for offer in self._plate_candidates.offers(image, tracked.filter(seen), t):
+                self._plates(offer)
         height, width = image.shape[:2]
         events = self.rules.evaluate(tracked, width, height, t, seen)
         alerts.handle(AnalysedFrame(self.camera_id, image, tracked, self.sightings), events)
@@ -184,7 +201,9 @@ class DetectionCore:
     With an ``overlay`` channel, each frame's tracked boxes also go to the dashboard, for the
     cameras watched live (:mod:`detect.overlay`). ``on_moving(camera, captured_at)`` is called
     for each analysed frame with a moving or not yet confirmed track (ingest keeps such a camera
-    fully decoded).
+    fully decoded). ``plates`` takes the crops of vehicle tracks worth a plate read, of the
+    cameras with ``plates.enabled`` (:mod:`detect.plates.worker`); it must not block. A
+    ``keeper`` keeps the best sighting of every ended track for investigation search.
     """
 
     def __init__(
@@ -197,6 +216,8 @@ class DetectionCore:
         overlay: DetectionsChannel | None = None,
         inference: InferenceQueue[ModelBatch] | None = None,
         on_moving: Callable[[str, float], None] | None = None,
+        plates: Callable[[PlateOffer], None] | None = None,
+        keeper: SightingKeeper | None = None,
     ) -> None:
         self._detector = detector
         self._on_moving = on_moving
@@ -204,11 +225,21 @@ class DetectionCore:
         self._inference = inference
         self._confidence = site.detector.confidence
         names = detector.class_names
-        self._cameras = {cam.id: CameraAnalysis(site, cam, names) for cam in site.cameras}
+        self._cameras = {
+            cam.id: CameraAnalysis(
+                site, cam, names, plates=plates, on_ended=_keeping(keeper, cam.id)
+            )
+            for cam in site.cameras
+        }
         self.alerts = AlertKeeper(store, notices, names)
         self._overlay = OverlayPublisher(overlay, names) if overlay is not None else None
         self._order: deque[_CoreLook] = deque()
         """Frames submitted and not yet analysed, in submission order."""
+
+    def end_tracks(self) -> None:
+        """Every live track ends (the core stops): their sightings are kept."""
+        for camera in self._cameras.values():
+            camera.sightings.end_all()
 
     def camera(self, camera_id: str) -> CameraAnalysis:
         """The tracker, rules and sightings of one camera."""
@@ -332,6 +363,9 @@ def run_detector(
     batcher = Batcher(
         plan.rings, priorities, config.max_batch, config.max_wait_ms / 1000, config.stale_after_s
     )
+    plate_worker = start_plate_worker(site, store, notices)
+    keeper = SightingKeeper(store, {c.id: c for c in site.cameras}, detector.class_names)
+    keeper.start()
     core = DetectionCore(
         site,
         store,
@@ -340,6 +374,8 @@ def run_detector(
         overlay=overlay,
         inference=inference,
         on_moving=batcher.frames.note_moving_track,
+        plates=plate_worker.offer if plate_worker is not None else None,
+        keeper=keeper,
     )
     log.info(
         "detection core ready (%s, %s mode, %d in flight, %d cameras)",
@@ -356,11 +392,36 @@ def run_detector(
     finally:
         inference.close()
         batcher.close()
+        if plate_worker is not None:
+            plate_worker.stop()
+        core.end_tracks()
+        keeper.stop()
         core.alerts.end_all(time.time())
         notices.close()
         if overlay is not None:
             overlay.boxes.close()
         store.close()
+
+
+def _keeping(keeper: SightingKeeper | None, camera_id: str) -> Callable[[EndedTrack], None] | None:
+    """Where the camera's ended tracks go: to ``keeper``, under the camera's id."""
+    if keeper is None:
+        return None
+    return lambda ended: keeper.keep(camera_id, ended)
+
+
+def start_plate_worker(
+    site: SiteConfig, store: Store, notices: Channel[AlertNotice] | None
+) -> PlateWorker | None:
+    """The plate reader thread, when a camera reads plates (None otherwise: no cost)."""
+    streams = {c.id: c.plates.stream for c in site.cameras if c.enabled and c.plates.enabled}
+    if not streams:
+        return None
+    main = MainStreamFrames(site.recording.path) if "record" in streams.values() else None
+    worker = PlateWorker(store, notices, streams, main=main)
+    worker.start()
+    log.info("plate reading on %d camera(s)", len(streams))
+    return worker
 
 
 def _step(core: DetectionCore, batcher: Batcher, inference: InferenceQueue[ModelBatch]) -> None:

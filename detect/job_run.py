@@ -4,7 +4,10 @@ The job's frames (:mod:`detect.job_media`) go through the model in batches of
 ``reanalysis.batch``, then one by one, in time order, through a fresh tracker, rules and best
 sightings of the job's camera (:class:`detect.core.CameraAnalysis`, the step live analysis takes
 for every frame). What the rules raise is stored as the job's findings
-(:class:`common.jobs.JobAlertSink`), never announced on the live feed. Alerts still open when the
+(:class:`common.jobs.JobAlertSink`), never announced on the live feed. On a camera that reads
+plates, its vehicle tracks' plates are read too, in the job's frames (the analysed picture:
+the main stream is not decoded again), and kept with the job (``plate_reads.job_id``); a
+watch-listed plate becomes a finding. Alerts still open when the
 media ends are ended at the media's last time, as the live core ends its alerts when it stops.
 
 About once a second the run writes its progress, beats the role's heartbeat (a long job is
@@ -31,6 +34,8 @@ from detect.errors import MediaError
 from detect.job_media import JobMedia, MediaFrame, MediaGate, recording_media, upload_media
 from detect.looker import FrameLook, Looker, look_now
 from detect.metrics import REANALYSIS_FRAMES
+from detect.plates.candidates import PlateOffer
+from detect.plates.worker import PlateWorker
 
 REPORT_EVERY_S = 1.0
 """How often a running job writes its progress and checks for a cancel."""
@@ -77,9 +82,19 @@ class JobRun:
             return Ending(JobState.FAILED, detail, "camera_gone")
         media = self._media(camera)
         names = self._detector.class_names
-        analysis = CameraAnalysis(self._site, camera, names, live=False)
+        sink = JobAlertSink(self._store, job.id)
+        self._offers: list[PlateOffer] = []
+        self._plates = (
+            PlateWorker(self._store, None, {camera.id: "detect"}, alerts=sink, job_id=job.id)
+            if camera.plates.enabled
+            else None
+        )
+        if self._plates is not None:
+            self._plates.refresh_watch_list(force=True)
+        plates = self._offers.append if self._plates is not None else None
+        analysis = CameraAnalysis(self._site, camera, names, live=False, plates=plates)
         self._gate = MediaGate(camera)
-        alerts = AlertKeeper(JobAlertSink(self._store, job.id), None, names, live=False)
+        alerts = AlertKeeper(sink, None, names, live=False)
         batch_size = self._site.reanalysis.batch
         batch: list[MediaFrame] = []
         next_report = time.monotonic() + REPORT_EVERY_S
@@ -98,10 +113,12 @@ class JobRun:
                     self._heartbeat.maybe_beat(f"job {job.id}")
                 if jobs.cancel_requested(self._store, job.id):
                     alerts.end_all(media.last_at or job.start)
+                    self._end_plates(media.last_at or job.start)
                     detail = f"cancelled after {self.frames} frames"
                     return Ending(JobState.CANCELLED, detail, "cancelled")
         self._analyse(batch, analysis, alerts)
         alerts.end_all(media.last_at or job.start)
+        self._end_plates(media.last_at or job.start)
         jobs.report_progress(self._store, job.id, media.progress, self.frames)
         return self._ending(media)
 
@@ -139,6 +156,15 @@ class JobRun:
             analysis.analyse(frame.image, detections, frame.at, alerts, look.look)
         self.frames += len(batch)
         REANALYSIS_FRAMES.labels(analysis.camera_id).inc(len(batch))
+        if self._plates is not None:
+            for offer in self._offers:
+                self._plates.handle(offer)
+            self._offers.clear()
+            self._plates.expire(batch[-1].at)
+
+    def _end_plates(self, at: float) -> None:
+        if self._plates is not None:
+            self._plates.stop(at=at)
 
     def _ending(self, media: JobMedia) -> Ending:
         skipped = f"; skipped {', '.join(media.skipped)}" if media.skipped else ""

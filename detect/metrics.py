@@ -103,3 +103,19 @@ HELD_TRACKS = Counter(
     "matthan_detector_held_tracks",
     "Tracks kept in place for a frame because the model did not look where they are",
 )
+SIGHTINGS_KEPT = Counter(
+    "matthan_sightings_kept",
+    "Ended tracks whose best sighting was kept for investigation search",
+    ["camera"],
+)
+SIGHTINGS_DROPPED = Counter(
+    "matthan_sightings_dropped",
+    "Ended tracks whose sighting was not kept because the keeper's queue was full (policy: the"
+    " oldest waiting is dropped)",
+    ["camera"],
+)
+SIGHTINGS_QUEUE_DEPTH = Gauge(
+    "matthan_sightings_queue_depth",
+    "Ended tracks waiting for their sighting to be kept",
+    multiprocess_mode="livemostrecent",
+)

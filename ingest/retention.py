@@ -9,6 +9,10 @@ Given the exports folder, each sweep also removes evidence exports older than
 ``recording.exports_retain_days``, except those whose footage is on legal hold
 (:mod:`ingest.export_retention`), and the kept alert clips whose footage has gone
 (:mod:`ingest.clip_retention`, in ``clips/`` next to the store).
+
+Investigation sightings and plate reads follow the footage: those of a camera last seen
+before the end of a segment removed are removed with it, and all older than
+``recording.retain_days`` go by age (a camera that does not record keeps them that long).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from common import recordings
+from common import plates, recordings, sightings
 from common.channel import Channel
 from common.config import RecordingConfig
 from common.evidence import clips_folder
@@ -64,6 +68,8 @@ class RetentionSweeper:
         cutoff = now - self._config.retain_days * 86400
         for segment in recordings.retention_candidates(self._store, older_than=cutoff):
             self._delete(segment, "age")
+        sightings.delete_before(self._store, None, cutoff)
+        plates.delete_reads_before(self._store, None, cutoff)
         budget = self._config.max_disk_gb
         if budget is not None:
             self._delete_oldest_while(
@@ -102,6 +108,8 @@ class RetentionSweeper:
     def _delete(self, segment: recordings.Segment, reason: str) -> None:
         Path(segment.path).unlink(missing_ok=True)
         recordings.delete_segment(self._store, segment.id)
+        sightings.delete_before(self._store, segment.camera_id, segment.end)
+        plates.delete_reads_before(self._store, segment.camera_id, segment.end)
         RECORDING_DELETED.labels(reason).inc()
         log.info("retention (%s): removed %s", reason, segment.path)
 

@@ -18,6 +18,7 @@ from common.paths import default_clips_dir
 from common.store import Store
 from dashboard.certificate import fingerprint, make_self_signed
 from matthan.farm import CameraFarm, Mount
+from matthan.farm.photo_clip import photo_clip
 from matthan.service import run_site
 
 log = logging.getLogger(__name__)
@@ -32,19 +33,30 @@ DEMO_CLIPS = {
     "store-room": "indoor_light_switching_no_motion.mp4",
     "hallway": "indoor_walking_by.mp4",
 }
+PHOTO_MOUNTS = {"plates-gate": "plates-gate.mp4"}
+"""Mounts whose clip the demo makes from the plate photos (:mod:`matthan.farm.photo_clip`),
+once, into ``demo-clips/`` beside the store."""
 
 
 def farm_mounts(site: SiteConfig) -> tuple[int, list[Mount]]:
     """The farm port and mounts that the site's camera URLs ask for."""
     clips = default_clips_dir()
+    made = site.storage.database.resolve().parent / "demo-clips"
     ports, mounts = set(), []
     for camera in site.cameras:
         url = urlsplit(camera.detect_url)
         name = url.path.strip("/")
-        if name not in DEMO_CLIPS:
+        if name in PHOTO_MOUNTS:
+            clip = made / PHOTO_MOUNTS[name]
+            if not clip.exists():
+                made.mkdir(parents=True, exist_ok=True)
+                photo_clip(clip.with_suffix(".part.mp4")).rename(clip)
+        elif name in DEMO_CLIPS:
+            clip = clips / DEMO_CLIPS[name]
+        else:
             raise ValueError(f"camera {camera.id!r}: no demo clip for mount {name!r}")
         ports.add(url.port or 554)
-        mounts.append(Mount(name=name, clip=clips / DEMO_CLIPS[name]))
+        mounts.append(Mount(name=name, clip=clip))
     if len(ports) != 1:
         raise ValueError(f"demo cameras must share one farm port, got {sorted(ports)}")
     return ports.pop(), mounts

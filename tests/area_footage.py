@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import jobs, recordings
+from common import jobs, plates, recordings
 from common.config import SiteConfig, StorageConfig
 from common.evidence import cut_clip as cut_export
 from common.evidence import exports_folder, write_manifest
 from common.jobs import JobSource, NewJob
 from common.store import Store
-from tests.dashboard_site import add_alert, add_finished_job, site_config
+from tests.dashboard_site import add_alert, add_finished_job, jpeg, site_config
 from tests.paths import clips_dir
 from tests.video_files import cut_clip
 
@@ -41,6 +41,7 @@ class MarketFootage:
     finding_id: int
     start: float
     end: float
+    plate_read_id: int
 
     def path_values(self) -> dict[str, str]:
         """A value for every path parameter of the dashboard's routes, all of the market."""
@@ -52,13 +53,14 @@ class MarketFootage:
             "name": EXPORT_FILE,
             "job_id": str(self.finished_job_id),
             "finding_id": str(self.finding_id),
+            "read_id": str(self.plate_read_id),
         }
 
 
 def add_market_footage(database: Path) -> MarketFootage:
     """A 5 s recorded segment of the market camera that ended a minute ago, an alert in it,
     an export of its seconds 1 to 4 (next to the store, where the dashboard keeps exports),
-    a queued and a finished re-analysis job with one finding."""
+    a queued and a finished re-analysis job with one finding, and a plate read in it."""
     segment = cut_clip(
         clips_dir() / "pets09_s2l1_vtest.mp4", database.parent / "cho-gom-segment.mp4", 5.0
     )
@@ -80,6 +82,7 @@ def add_market_footage(database: Path) -> MarketFootage:
         queued_job_id = jobs.add_job(store, queued)
         finished_job_id = add_finished_job(store, MARKET_CAMERA, findings=1)
         (finding,) = jobs.job_alerts(store, finished_job_id)
+        plate_read_id = plates.save_read(store, market_plate(start + 2.0))
     finally:
         store.close()
     folder = exports_folder(database) / EXPORT_ID
@@ -95,6 +98,24 @@ def add_market_footage(database: Path) -> MarketFootage:
         finding_id=finding.id,
         start=start,
         end=end,
+        plate_read_id=plate_read_id,
+    )
+
+
+def market_plate(at: float) -> plates.NewPlateRead:
+    """A car's plate read by the market camera at ``at`` (a real JPEG stands for the crop)."""
+    return plates.NewPlateRead(
+        camera_id=MARKET_CAMERA,
+        track_id=7,
+        class_name="car",
+        plate="29-B1 123.45",
+        confidence=0.9,
+        agreeing=3,
+        crops=4,
+        first_at=at - 1.0,
+        at=at,
+        source="detect",
+        crop_jpeg=jpeg(160, 60, seed=7),
     )
 
 

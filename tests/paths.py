@@ -50,3 +50,11 @@ def require_model(path: Path) -> Path:
 def require_clip(path: Path) -> Path:
     """A shared clip the test needs (see :func:`require`)."""
     return require(path, "clip", CLIPS_HOW)
+
+
+PLATES_HOW = "put the vn-parking plate data set there, or set MATTHAN_SHARED"
+
+
+def plates_dir() -> Path:
+    """The vn-parking plate data set (see :func:`require`)."""
+    return require(shared_dir() / "plates" / "vn-parking", "plate data set", PLATES_HOW)

@@ -137,6 +137,18 @@ BAD_CASES = [
         "cam-a",
     ),
     (
+        "plates read on a main stream that is not recorded",
+        "d['cameras'][1].update(record=False, plates={'enabled': True, 'stream': 'record'})",
+        "cameras[1].plates.stream",
+        "cam-b",
+    ),
+    (
+        "plates read on an unknown stream",
+        "d['cameras'][0]['plates'] = {'enabled': True, 'stream': 'main'}",
+        "cameras[0].plates.stream",
+        "cam-a",
+    ),
+    (
         "motion threshold zero",
         "d['cameras'][1]['motion'] = {'threshold': 0}",
         "cameras[1].motion.threshold",

@@ -28,6 +28,7 @@ from common.accounts import Accounts, Role
 from common.store import Store
 from dashboard.app import create_app
 from tests.area_footage import MarketFootage, add_market_footage, site_for
+from tests.case_footage import add_market_case
 from tests.dashboard_site import AREA_DYKE, PASSWORD, copy_store, fill_store, login, site_config
 from tests.video_files import encoded
 
@@ -88,6 +89,39 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/users"): ADMIN,
     ("PATCH", "/api/users/{username}"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    # Cases: read like alerts (any role, only cases all of whose cameras the user sees),
+    # changed and exported like acknowledging (tests/test_cases.py).
+    ("GET", "/cases"): PAGE,
+    ("GET", "/api/cases"): VIEWER,
+    ("POST", "/api/cases"): OPERATOR,
+    ("GET", "/api/cases/{case_id}"): VIEWER,
+    ("PATCH", "/api/cases/{case_id}"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/alerts/{alert_id}"): OPERATOR,
+    ("DELETE", "/api/cases/{case_id}/alerts/{alert_id}"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/findings/{finding_id}"): OPERATOR,
+    ("DELETE", "/api/cases/{case_id}/findings/{finding_id}"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/clips"): OPERATOR,
+    ("DELETE", "/api/cases/{case_id}/clips/{clip_id}"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/notes"): OPERATOR,
+    ("GET", "/api/cases/{case_id}/assignees"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/assign"): OPERATOR,
+    ("POST", "/api/cases/{case_id}/exports"): OPERATOR,
+    ("GET", "/api/cases/{case_id}/exports/{package_id}.zip"): OPERATOR,
+    # Plates: searched and seen like alerts; the watch list read by all, changed by operators.
+    ("GET", "/plates"): PAGE,
+    ("GET", "/api/plates"): VIEWER,
+    ("GET", "/api/plates/{read_id}/crop.jpg"): VIEWER,
+    ("GET", "/api/plates/watch"): VIEWER,
+    ("POST", "/api/plates/watch"): OPERATOR,
+    ("DELETE", "/api/plates/watch/{entry_id}"): OPERATOR,
+    # Push to phones: every user manages their own browsers (tests/test_push.py).
+    ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/notifications"): PAGE,
+    ("GET", "/api/push/key"): VIEWER,
+    ("GET", "/api/push/subscriptions"): VIEWER,
+    ("PUT", "/api/push/subscription"): VIEWER,
+    ("PATCH", "/api/push/subscriptions/{subscription_id}"): VIEWER,
+    ("DELETE", "/api/push/subscriptions/{subscription_id}"): VIEWER,
 }
 BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/login"): {"username": "viewer", "password": PASSWORD},
@@ -101,6 +135,25 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/reanalysis/jobs"): {"camera_id": "cho-gom", "start": 1, "end": 2},
     ("POST", "/api/users"): {"username": "new-user", "password": "long-enough-1", "role": "viewer"},
     ("PATCH", "/api/users/{username}"): {"areas": []},
+    ("POST", "/api/cases"): {"title": "test"},
+    ("PATCH", "/api/cases/{case_id}"): {"title": "test"},
+    ("POST", "/api/cases/{case_id}/clips"): {"camera_id": "cho-gom", "start": 1, "end": 2},
+    ("POST", "/api/cases/{case_id}/notes"): {"text": "test"},
+    ("POST", "/api/cases/{case_id}/assign"): {"username": "operator", "note": "test"},
+    ("POST", "/api/cases/{case_id}/exports"): {"reason": "test"},
+    ("POST", "/api/plates/watch"): {"pattern": "29B1*", "note": "test"},
+    ("PUT", "/api/push/subscription"): {
+        "subscription": {
+            "endpoint": "https://push.example.net/send/test",
+            "keys": {
+                "p256dh": "BIRwYkU1ZuVnpjvXtZWWxlPwZQTRJ4xsX6L0SttxSNR4ktNDHBPalmDlz5Fam0jY0t"
+                "hamM3K3y--KIBqR2_5rMY",
+                "auth": "AAECAwQFBgcICQoLDA0ODw",
+            },
+        },
+        "filters": {"cameras": ["cho-gom"]},
+    },
+    ("PATCH", "/api/push/subscriptions/{subscription_id}"): {"min_severity": "critical"},
 }
 PARAMS = {
     "{alert_id}": "1",
@@ -109,6 +162,11 @@ PARAMS = {
     "{job_id}": "1",
     "{finding_id}": "1",
     "{hold_id}": "1",
+    "{case_id}": "1",  # the market's case (tests/case_footage.py), its clip and package
+    "{clip_id}": "1",
+    "{package_id}": "1",
+    "{entry_id}": "1",
+    "{subscription_id}": "1",  # the one the role's PUT made (PUT runs before PATCH, DELETE)
 }
 RANK = [VIEWER, OPERATOR, ADMIN]
 DYKE_OPERATOR = "dyke-operator"
@@ -127,6 +185,22 @@ QUERY: dict[tuple[str, str], dict[str, str]] = {
 ORDER = {"GET": 0, "WS": 1, "PUT": 2, "PATCH": 3, "POST": 4, "DELETE": 5}
 """Reads first, deletions last: every role reads the same store."""
 ALLOWED: dict[tuple[str, str], int] = {
+    ("GET", "/cases"): 200,
+    ("GET", "/api/cases"): 200,
+    ("POST", "/api/cases"): 201,
+    ("GET", "/api/cases/{case_id}"): 200,
+    ("PATCH", "/api/cases/{case_id}"): 200,
+    ("POST", "/api/cases/{case_id}/alerts/{alert_id}"): 200,  # in the case already
+    ("DELETE", "/api/cases/{case_id}/alerts/{alert_id}"): 200,
+    ("POST", "/api/cases/{case_id}/findings/{finding_id}"): 200,
+    ("DELETE", "/api/cases/{case_id}/findings/{finding_id}"): 200,
+    ("POST", "/api/cases/{case_id}/clips"): 201,
+    ("DELETE", "/api/cases/{case_id}/clips/{clip_id}"): 200,
+    ("POST", "/api/cases/{case_id}/notes"): 201,
+    ("GET", "/api/cases/{case_id}/assignees"): 200,
+    ("POST", "/api/cases/{case_id}/assign"): 200,
+    ("POST", "/api/cases/{case_id}/exports"): 202,
+    ("GET", "/api/cases/{case_id}/exports/{package_id}.zip"): 200,
     ("DELETE", "/api/reanalysis/jobs/{job_id}"): 204,
     ("GET", "/"): 200,
     ("GET", "/api/alerts"): 200,
@@ -151,6 +225,12 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("GET", "/api/recordings/{segment_id}/video.mp4"): 200,
     ("GET", "/api/site"): 200,
     ("GET", "/api/users"): 200,
+    ("GET", "/plates"): 200,
+    ("GET", "/api/plates"): 200,
+    ("GET", "/api/plates/{read_id}/crop.jpg"): 200,
+    ("GET", "/api/plates/watch"): 200,
+    ("POST", "/api/plates/watch"): 201,
+    ("DELETE", "/api/plates/watch/{entry_id}"): 204,
     ("GET", "/audit"): 200,
     ("GET", "/cameras"): 200,
     ("GET", "/cameras/{camera_id}"): 200,
@@ -178,10 +258,28 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("PUT", "/api/me/language"): 204,
     ("WS", "/ws/alerts"): 101,
     ("WS", "/ws/cameras/{camera_id}/detections"): 101,
+    ("GET", "/sw.js"): 200,
+    ("GET", "/notifications"): 200,
+    ("GET", "/api/push/key"): 200,
+    ("GET", "/api/push/subscriptions"): 200,
+    ("PUT", "/api/push/subscription"): 200,
+    ("PATCH", "/api/push/subscriptions/{subscription_id}"): 200,
+    ("DELETE", "/api/push/subscriptions/{subscription_id}"): 204,
 }
 """The status a role that may call the route gets, routes called in :data:`ORDER` on a fresh
 store with the market's footage (public and health routes: without a session)."""
 AREA_BOUND: dict[tuple[str, str], int] = {
+    ("PATCH", "/api/cases/{case_id}"): 200,
+    ("POST", "/api/cases/{case_id}/alerts/{alert_id}"): 200,
+    ("DELETE", "/api/cases/{case_id}/alerts/{alert_id}"): 200,
+    ("POST", "/api/cases/{case_id}/findings/{finding_id}"): 200,
+    ("DELETE", "/api/cases/{case_id}/findings/{finding_id}"): 200,
+    ("POST", "/api/cases/{case_id}/clips"): 201,
+    ("DELETE", "/api/cases/{case_id}/clips/{clip_id}"): 200,
+    ("POST", "/api/cases/{case_id}/notes"): 201,
+    ("POST", "/api/cases/{case_id}/assign"): 200,
+    ("POST", "/api/cases/{case_id}/exports"): 202,
+    ("GET", "/api/cases/{case_id}/exports/{package_id}.zip"): 200,
     ("POST", "/api/alerts/{alert_id}/acknowledge"): 200,
     ("POST", "/api/alerts/{alert_id}/resolve"): 200,
     ("POST", "/api/cameras/{camera_id}/webrtc"): 422,  # the offer "v=0" has no H.264
@@ -194,12 +292,14 @@ AREA_BOUND: dict[tuple[str, str], int] = {
     ("GET", "/api/alerts/{alert_id}/clip.mp4"): 200,
     ("GET", "/api/exports/{export_id}/{name}"): 200,
     ("GET", "/api/exports/{export_id}.zip"): 200,
+    ("PUT", "/api/push/subscription"): 200,  # its filters name the market's camera
 }
 """Every change route and footage download about a camera, with what an operator of all
 areas gets when asking for the market's things (one call on a fresh store); an operator of
 the dyke area gets 404 for the same request."""
 ADMINS_ONLY = "admins only, and an admin sees every area"
 NOT_AREA_BOUND: dict[tuple[str, str], str] = {
+    ("POST", "/api/cases"): "a new case holds no camera yet",
     ("POST", "/api/login"): "before a login there is no user to scope",
     ("POST", "/api/logout"): "ends the user's own session",
     ("POST", "/api/logout-others"): "ends the user's own other sessions",
@@ -208,6 +308,13 @@ NOT_AREA_BOUND: dict[tuple[str, str], str] = {
     ("POST", "/api/holds/{hold_id}/lift"): ADMINS_ONLY,
     ("POST", "/api/users"): ADMINS_ONLY,
     ("PATCH", "/api/users/{username}"): ADMINS_ONLY,
+    ("POST", "/api/plates/watch"): "the watch list is the site's, not an area's",
+    ("DELETE", "/api/plates/watch/{entry_id}"): "the watch list is the site's, not an area's",
+    ("PATCH", "/api/push/subscriptions/{subscription_id}"): (
+        "the user's own subscription; cameras and rules it names are checked like PUT's"
+        " (tests/test_push.py)"
+    ),
+    ("DELETE", "/api/push/subscriptions/{subscription_id}"): "the user's own subscription",
 }
 """Change routes about no camera, and why."""
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -311,7 +418,9 @@ def database(template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def footage(database: Path) -> MarketFootage:
-    return add_market_footage(database)
+    found = add_market_footage(database)
+    add_market_case(database, found)  # case 1, with clip 1 and package 1 (see PARAMS)
+    return found
 
 
 @pytest.fixture

@@ -24,7 +24,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 __all__ = ["farm"]
 
 CAMERA = "nga-tu-cho-gom"
-PAGES = ("/", "/cameras", f"/cameras/{CAMERA}", "/reanalysis", "/audit", "/users")
+PAGES = (
+    "/",
+    "/cameras",
+    f"/cameras/{CAMERA}",
+    "/reanalysis",
+    "/audit",
+    "/users",
+    "/notifications",
+    "/plates",
+    "/cases",
+    f"/cameras/{CAMERA}?at={int(time.time()) - 30}",
+)
 
 
 @pytest.fixture

@@ -27,23 +27,18 @@ from detect.plates import models as ocr_models
 from detect.plates.formats import one_row, two_rows
 from detect.plates.rows import candidates
 from tests.paths import (
+    PLATES_HOW,
     REPO,
     clips_dir,
     models_dir,
+    plates_dir,
     require,
     require_clip,
     require_model,
-    shared_dir,
 )
 
 Image = npt.NDArray[np.uint8]
 VEHICLES = ("car", "motorcycle", "bus", "truck")
-PLATES_HOW = "put the vn-parking plate data set there, or set MATTHAN_SHARED"
-
-
-def plates_dir() -> Path:
-    """The vn-parking data set; the test fails (never skips) when it is missing."""
-    return require(shared_dir() / "plates" / "vn-parking", "plate data set", PLATES_HOW)
 
 
 def load(path: Path) -> Image:

@@ -55,7 +55,8 @@ function reviewLine(review) {
 
 function alertMeta(alert) {
   const confidence = alert.confidence !== null ? ` (${Math.round(alert.confidence * 100)}%)` : "";
-  const rule = alert.rule !== alert.kind ? [" · ", el("span", { i18n: "rule" }), `: ${alert.rule}`] : [];
+  const ruleKey = alert.kind === "plate_watch" ? "watch_entry" : "rule";  // the entry it matched
+  const rule = alert.rule !== alert.kind ? [" · ", el("span", { i18n: ruleKey }), `: ${alert.rule}`] : [];
   const object = alert.class_name
     ? [el("span", { i18n: "object" }), ": ", label("class", alert.class_name, { class: "class-name" }), confidence, " · "]
     : [];
@@ -63,6 +64,12 @@ function alertMeta(alert) {
     el("span", { class: "time" }, formatTime(alert.started_at)), alert.area ? ` · ${alert.area}` : "", el("br"),
     label("kind", alert.kind, { class: "kind" }), ...rule, el("br"),
     ...object, label("severity", alert.severity, { class: "severity" }));
+}
+
+// The plate read on the alert's vehicle, drawn like a plate; it opens the plates page's
+// search for it (every read of that plate, each with its replay link).
+function plateBadge(plate) {
+  return el("a", { class: "plate", href: `/plates?q=${encodeURIComponent(plate)}`, i18nTitle: "plate_label" }, plate);
 }
 
 function renderAlert(alert, fresh) {
@@ -73,15 +80,59 @@ function renderAlert(alert, fresh) {
   if (canReview() && alert.state !== "resolved") {
     actions.append(el("button", { type: "button", class: "resolve", i18n: "resolve", onclick: () => openReview(alert, "resolve") }));
   }
+  if (canReview()) actions.append(addToCaseButton("alerts", alert.id));
   return el("li", { class: `alert ${alert.severity} state-${alert.state}${fresh ? " fresh" : ""}`, "data-alert-id": alert.id, "data-state": alert.state },
     el("img", { src: alert.snapshot_url, alt: "", loading: "lazy", class: "snapshot", i18nTitle: "enlarge", onclick: () => showPicture(alert) }),
     el("div", { class: "body" },
       el("div", { class: "title" },
         el("a", { class: "camera", href: `/cameras/${encodeURIComponent(alert.camera_id)}` }, alert.camera_name),
-        el("span", { class: `badge alert-state ${alert.state}`, i18n: `alert_state_${alert.state}` })),
+        el("span", { class: `badge alert-state ${alert.state}`, i18n: `alert_state_${alert.state}` }),
+        alert.plate ? plateBadge(alert.plate) : null),
       alertMeta(alert),
       el("ul", { class: "reviews" }, ...alert.reviews.map(reviewLine)),
       actions));
+}
+
+// "Add to case" (cases.html): `kind` is "alerts" or "findings" (a re-analysis finding);
+// the dialog lists the open cases the user may see and puts the item in the one picked.
+function addToCaseButton(kind, id) {
+  return el("button", { type: "button", class: "add-to-case", i18n: "case_add_to", onclick: () => openCasePicker(kind, id) });
+}
+
+function casePicker() {
+  if ($("case-dialog")) return $("case-dialog");
+  const select = el("select", { id: "case-pick" });
+  const dialog = el("dialog", { id: "case-dialog" });
+  const form = el("form", {}, el("h3", { i18n: "case_add_to_title" }),
+    el("label", {}, el("span", { i18n: "case_pick" }), " ", select),
+    el("p", { id: "case-pick-none", class: "hint", i18n: "case_no_open_cases", hidden: true }),
+    el("div", { class: "buttons" },
+      el("button", { type: "button", i18n: "cancel", onclick: () => dialog.close() }),
+      el("button", { type: "submit", class: "primary", i18n: "confirm" })));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!select.value) return;
+    try {
+      await api(`/api/cases/${select.value}/${dialog.dataset.kind}/${dialog.dataset.itemId}`, { method: "POST" });
+      dialog.close();
+      notify("case_added", false);
+    } catch (error) { notify(errorKey(error)); }
+  });
+  dialog.append(form);
+  document.body.append(dialog);
+  return dialog;
+}
+
+async function openCasePicker(kind, id) {
+  const dialog = casePicker();
+  Object.assign(dialog.dataset, { kind, itemId: id });
+  try {
+    const open = await api("/api/cases?state=open");
+    $("case-pick").replaceChildren(...open.map((item) => el("option", { value: item.id }, `#${item.id} ${item.title}`)));
+    $("case-pick").hidden = open.length === 0;
+    $("case-pick-none").hidden = open.length > 0;
+    dialog.showModal();
+  } catch (error) { notify(errorKey(error)); }
 }
 
 function showPicture(alert) {

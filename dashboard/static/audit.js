@@ -7,6 +7,7 @@ let oldest = null;
 
 function factValue(key, value) {
   if (key === "role") return el("span", { i18n: `role_${value}` });
+  if (key === "min_severity") return label("severity", value);
   if ((key === "from" || key === "to") && typeof value === "number") return formatTime(value);
   if (key === "areas") return value.length ? value.join(", ") : el("span", { i18n: "all_areas" });
   if (typeof value === "boolean") return el("span", { i18n: value ? "yes" : "no" });

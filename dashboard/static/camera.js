@@ -51,7 +51,8 @@ async function initCamera() {
   setUpLive();
   const replay = new Replay(cameraId);
   window.matthanReplay = replay;
-  replay.load().catch((e) => notify(errorKey(e)));
+  const moment = Number(new URLSearchParams(location.search).get("at"));  // ?at=EPOCH: replay it
+  (moment > 0 ? replay.openAt(moment) : replay.load()).catch((e) => notify(errorKey(e)));
   setInterval(() => replay.load().catch(() => {}), 30000);
   setUpExport(cameraId);
   setUpReanalyse(replay);

@@ -166,8 +166,10 @@ async function logout() {
 }
 
 function renderHeader(active) {
-  const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"], ["/reanalysis", "nav_reanalysis", "reanalysis"]];
+  const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"], ["/reanalysis", "nav_reanalysis", "reanalysis"], ["/plates", "nav_plates", "plates"]];
+  links.push(["/cases", "nav_cases", "cases"]);
   if (M.me.role === "admin") links.push(["/audit", "nav_audit", "audit"], ["/users", "nav_users", "users"]);
+  links.push(["/notifications", "nav_notifications", "notifications"]);
   const nav = el("nav", {}, ...links.map(([href, key, page]) =>
     el("a", { href, i18n: key, class: page === active ? "active" : null })));
   const header = $("top");
@@ -185,6 +187,15 @@ function renderHeader(active) {
       el("button", { id: "logout", type: "button", i18n: "logout", onclick: logout })));
 }
 
+// The service worker (/sw.js, scope "/") shows the alerts pushed to this device
+// (notifications.js turns push on); it caches nothing. A browser without one (or refusing
+// it: a private window) still has every page.
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" })
+    .catch((error) => console.warn("service worker not registered:", error));
+}
+
 // Starts a page: who is logged in, their language, the header, then the page's own init.
 async function boot(active, init) {
   M.site = await (await fetch("/api/site")).json();
@@ -192,5 +203,6 @@ async function boot(active, init) {
   M.lang = M.me.language;
   renderHeader(active);
   applyLanguage();
+  registerServiceWorker();
   await init();
 }

@@ -37,6 +37,18 @@ async function refreshCameras() {
   renderCameraStates(await api("/api/cameras"));
 }
 
+// A phone notification links here with ?alert=ID (dashboard/push_match.py): that alert is
+// marked in the list when it is shown there, and its picture opens.
+async function openLinkedAlert() {
+  const id = Number(new URLSearchParams(location.search).get("alert"));
+  if (!Number.isInteger(id) || id < 1) return;
+  const [alert] = await api(`/api/alerts?before=${id + 1}&limit=1`);
+  if (!alert || alert.id !== id) { notify("error_not_found"); return; }
+  const card = document.querySelector(`#alerts [data-alert-id="${id}"]`);
+  if (card) { card.classList.add("linked"); card.scrollIntoView({ block: "center" }); }
+  showPicture(alert);
+}
+
 async function initFeed() {
   $("sound-slot").append(muteButton());
   const cameras = await api("/api/cameras");
@@ -55,6 +67,7 @@ async function initFeed() {
   $("filters").addEventListener("reset", () => setTimeout(() => list.load().catch((e) => notify(errorKey(e))), 0));
   const after = await latestAlertId();
   await list.load();
+  openLinkedAlert().catch((e) => notify(errorKey(e)));
   connectFeed(after, (alert, isNew) => { if (list.upsert(alert, isNew)) beep(alert.severity); }, () => list.load());
   setInterval(() => refreshCameras().catch((e) => notify(errorKey(e))), 5000);
 }

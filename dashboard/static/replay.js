@@ -10,6 +10,8 @@ class Replay {
     this.bar = $("timeline");
     this.hours = 1;
     this.current = null;
+    this.moment = null;  // the moment a link asked for (/cameras/ID?at=EPOCH), marked on the timeline
+    this.fixedEnd = null;  // the timeline ends now, or here for a moment older than the widest range
     this.video.addEventListener("ended", () => { if (this.current) this.playAt(this.current.end + 0.05); });
     this.bar.addEventListener("click", (event) => {
       if (event.target.dataset.alertId) return;
@@ -18,12 +20,13 @@ class Replay {
     });
     document.querySelectorAll("[data-hours]").forEach((button) => button.addEventListener("click", () => {
       this.hours = Number(button.dataset.hours);
+      this.fixedEnd = null;
       this.load();
     }));
   }
 
   async load() {
-    this.end = Date.now() / 1000;
+    this.end = this.fixedEnd ?? Date.now() / 1000;
     this.start = this.end - this.hours * 3600;
     const path = `/api/cameras/${encodeURIComponent(this.cameraId)}/timeline?start=${this.start}&end=${this.end}`;
     const timeline = await api(path);
@@ -40,10 +43,26 @@ class Replay {
       ...timeline.alerts.map((a) => el("span", {
         class: "tl-alert", style: { left: `${((a.at - this.start) / span) * 100}%` }, "data-alert-id": a.id,
         title: `${formatTime(a.at)} · ${a.rule}`, onclick: () => this.playClip(a.id),
-      })));
+      })),
+      ...(this.moment !== null && this.moment >= this.start ? [el("span", {
+        class: "tl-moment", id: "timeline-moment", style: { left: `${((this.moment - this.start) / span) * 100}%` },
+        title: formatTime(this.moment),
+      })] : []));
     $("timeline-from").textContent = formatTime(this.start);
     $("timeline-to").textContent = formatTime(this.end);
     $("replay-empty").hidden = timeline.segments.length > 0;
+  }
+
+  // Opens the replay at `at` (a link from the plates page): a range wide enough to hold it,
+  // the moment marked on the timeline, and the recording playing from there.
+  async openAt(at) {
+    const age = Date.now() / 1000 - at;
+    this.moment = at;
+    this.hours = Math.max(1, Math.ceil(age / 3600 + 0.05));
+    if (this.hours > 47) { this.hours = 2; this.fixedEnd = at + 3600; }  // the server gives 2 days at most
+    await this.load();
+    this.bar.scrollIntoView({ block: "center" });
+    await this.playAt(at);
   }
 
   async playAt(at) {
