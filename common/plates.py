@@ -57,9 +57,6 @@ CREATE TABLE IF NOT EXISTS plate_watch (
 );
 """
 
-PLATE_WATCH_KIND = "plate_watch"
-"""The kind of the alert a watch-listed plate raises."""
-
 WATCH_PATTERN = re.compile(r"^[0-9A-Za-z.\- *?]{2,20}$")
 """What a watch-list entry may hold: plate characters, separators and the wildcards."""
 

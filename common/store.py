@@ -32,13 +32,14 @@ from common import (
     push_subscriptions,
     recordings,
     sightings,
+    wall_layouts,
 )
 from common.audit_chain import chain_existing_rows
 from common.box_text import box_from_text, box_to_text
 from common.messages import CameraState, CameraStatus, Severity
 from common.store_retry import RetryPolicy, retry_while_busy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 T = TypeVar("T")
 
 SCHEMA = """
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     ended_at    REAL,
     created_at  REAL NOT NULL,
     triggered_at REAL,
-    state       TEXT NOT NULL DEFAULT 'new'
+    state       TEXT NOT NULL DEFAULT 'new',
+    uid         TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_camera_time ON alerts (camera_id, started_at);
 CREATE TABLE IF NOT EXISTS alert_images (
@@ -102,6 +104,9 @@ class NewAlert:
     triggered_at: float | None = None
     """Capture time of the frame that raised the alert (``started_at`` is when the
     situation began, which can be earlier): alert latency is measured from it."""
+    uid: str | None = None
+    """A producer's own id for the alert: storing an alert whose ``uid`` is stored already
+    stores nothing and answers the stored id (a message delivered twice is one alert)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +206,7 @@ class Store:
                 cases.SCHEMA,
                 case_exports.SCHEMA,
                 heartbeat.SCHEMA_SQL,
+                wall_layouts.SCHEMA,
             ):
                 for statement in part.split(";"):
                     if statement.strip():
@@ -209,6 +215,12 @@ class Store:
                 db.execute("ALTER TABLE alerts ADD COLUMN triggered_at REAL")
             if version < 3:  # the audit log's hash chain (common.audit), over existing rows
                 chain_existing_rows(db)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(alerts)")}
+            if "uid" not in columns:  # a store of schema 3 or older
+                db.execute("ALTER TABLE alerts ADD COLUMN uid TEXT")
+            db.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS alerts_uid ON alerts (uid) WHERE uid IS NOT NULL"
+            )
             jobs.add_missing_columns(db)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -267,10 +279,14 @@ class Store:
     def _insert_alert(self, alert: NewAlert) -> int:
         box = box_to_text(alert.box)
         with self.transaction() as db:
+            if alert.uid is not None:
+                stored = db.execute("SELECT id FROM alerts WHERE uid = ?", (alert.uid,)).fetchone()
+                if stored is not None:
+                    return int(stored[0])
             cursor = db.execute(
                 "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"
-                " confidence, box, started_at, created_at, triggered_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " confidence, box, started_at, created_at, triggered_at, uid)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.camera_id,
                     alert.kind,
@@ -283,6 +299,7 @@ class Store:
                     alert.started_at,
                     time.time(),
                     alert.triggered_at,
+                    alert.uid,
                 ),
             )
             alert_id = cursor.lastrowid
@@ -301,6 +318,23 @@ class Store:
                 db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
 
         self._write("end_alert", update)
+
+    def end_alert_by_uid(self, uid: str, ended_at: float) -> int | None:
+        """End the alert a producer knows as ``uid``; returns its id (None: not stored).
+        Ending it again changes nothing."""
+
+        def update() -> int | None:
+            with self.transaction() as db:
+                row = db.execute("SELECT id FROM alerts WHERE uid = ?", (uid,)).fetchone()
+                if row is None:
+                    return None
+                db.execute(
+                    "UPDATE alerts SET ended_at=? WHERE id=? AND ended_at IS NULL",
+                    (ended_at, row[0]),
+                )
+                return int(row[0])
+
+        return self._write("end_alert", update)
 
     def recent_alerts(self, limit: int = 50, before_id: int | None = None) -> list[AlertRecord]:
         """Newest first; ``before_id`` pages back through history."""

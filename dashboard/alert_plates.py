@@ -9,13 +9,13 @@ says which vehicle it was.
 from __future__ import annotations
 
 from common import plates
-from common.plates import PLATE_WATCH_KIND
+from common.alert_writer import AlertKind
 from common.store import AlertRecord, Store
 
 
 def alert_plates(store: Store, alerts: list[AlertRecord]) -> dict[int, str]:
     """The plate of each alert that has one, by alert id."""
-    watched = [alert.id for alert in alerts if alert.kind == PLATE_WATCH_KIND]
+    watched = [alert.id for alert in alerts if alert.kind == AlertKind.PLATE_WATCH]
     found = plates.plates_of_alerts(store, watched)
     tracks = {
         alert.id: (alert.camera_id, alert.track_id, alert.started_at)

@@ -1,8 +1,7 @@
 """Turn rule events into stored alerts: open with pictures, end when the situation is over.
 
-An alert is committed to the store *before* its notice is published, so whatever the
-dashboard shows is already durable; a notice lost on the way (the bus is bounded) is
-recovered by the dashboard reading the store.
+An alert is committed to the store *before* its notice is published, through the one
+:class:`~common.alert_writer.AlertWriter` every producer uses.
 
 Open alerts live in this process's memory, keyed by camera, rule and track. If the detection
 core dies, that memory dies with it: the next core ends the alerts left open
@@ -14,12 +13,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
 
+from common.alert_writer import ANALYSIS_KINDS, AlertSink, AlertWriter
 from common.channel import Channel
-from common.config import RULE_KINDS
 from common.messages import AlertNotice
-from common.plates import PLATE_WATCH_KIND
 from common.store import NewAlert, Store
 from detect.detections import Detections
 from detect.metrics import ALERTS, ALERTS_SUPPRESSED
@@ -31,15 +28,6 @@ log = logging.getLogger(__name__)
 
 OpenKey = tuple[str, str, int | None]
 """(camera, rule, track id or None for a crowd episode)."""
-
-
-class AlertSink(Protocol):
-    """Where alerts are stored: the live alerts (:class:`~common.store.Store`) or the findings
-    of a re-analysis job (:class:`~common.jobs.JobAlertSink`)."""
-
-    def add_alert(self, alert: NewAlert, /) -> int: ...
-
-    def end_alert(self, alert_id: int, ended_at: float, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,8 +57,7 @@ class AlertKeeper:
         *,
         live: bool = True,
     ) -> None:
-        self._store = store
-        self._notices = notices
+        self._writer = AlertWriter(store, notices)
         self._class_names = class_names
         self._live = live
         self._open: dict[OpenKey, tuple[int, str]] = {}
@@ -88,11 +75,10 @@ class AlertKeeper:
 
     def _start(self, frame: AnalysedFrame, event: RuleEvent) -> int:
         alert = self._new_alert(frame, event)
-        alert_id = self._store.add_alert(alert)
+        alert_id = self._writer.open(alert)
         if self._live:
             ALERTS.labels(frame.camera_id, event.rule.name).inc()
         log.info("alert %d: %s on %s (%s)", alert_id, event.rule.name, frame.camera_id, alert.kind)
-        self._publish(AlertNotice(alert_id, frame.camera_id, alert.kind))
         return alert_id
 
     def _new_alert(self, frame: AnalysedFrame, event: RuleEvent) -> NewAlert:
@@ -151,12 +137,7 @@ class AlertKeeper:
         if opened is None:
             return
         alert_id, kind = opened
-        self._store.end_alert(alert_id, at)
-        self._publish(AlertNotice(alert_id, key[0], kind, updated=True))
-
-    def _publish(self, notice: AlertNotice) -> None:
-        if self._notices is not None:
-            self._notices.send(notice)
+        self._writer.end(alert_id, key[0], kind, at)
 
     def end_all(self, at: float) -> None:
         """End every open alert (the core is stopping and will not see them end)."""
@@ -165,12 +146,12 @@ class AlertKeeper:
 
     @staticmethod
     def end_orphans(store: Store, at: float) -> int:
-        """End rule and watch-list plate alerts left open by a previous core; returns how
-        many."""
-        kinds = (*RULE_KINDS, PLATE_WATCH_KIND)
-        marks = ",".join("?" * len(kinds))
+        """End the alerts of the kinds the core raises (rules, watch-listed plates) left open
+        by a previous core; returns how many."""
+        marks = ",".join("?" * len(ANALYSIS_KINDS))
         rows = store.read(
-            f"SELECT id FROM alerts WHERE ended_at IS NULL AND kind IN ({marks})", kinds
+            f"SELECT id FROM alerts WHERE ended_at IS NULL AND kind IN ({marks})",
+            tuple(ANALYSIS_KINDS),
         )
         for row in rows:
             store.end_alert(int(row["id"]), at)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from functools import partial
 
 from common import recordings
+from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.frame_ring import Frame, i420_to_bgr
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
@@ -35,7 +36,7 @@ from common.store_retry import WriteQueue
 from ingest.tamper import Tamper
 
 log = logging.getLogger(__name__)
-OFFLINE_KIND = "camera_offline"
+OFFLINE_KIND = AlertKind.CAMERA_OFFLINE
 SERVICE_DOWN = "service down"
 
 
@@ -55,7 +56,7 @@ class CameraHealth:
         self.camera_id = camera_id
         self._store = store
         self._writes = writes
-        self._notices = notices
+        self._writer = AlertWriter(store, notices)
         self._debounce_s = debounce_s
         self._lock = threading.Lock()
         self._state = CameraState.CONNECTING
@@ -136,8 +137,7 @@ class CameraHealth:
 
     def _end_alert(self, alert_id: int, at: float, kind: str) -> None:
         """End an alert and announce it (after the end is stored)."""
-        self._store.end_alert(alert_id, at)
-        self._publish(alert_id, updated=True, kind=kind)
+        self._writer.end(alert_id, self.camera_id, kind, at)
 
     def tick(self, now: float) -> None:
         """Raise the offline alert once the camera has been away for the debounce."""
@@ -145,9 +145,8 @@ class CameraHealth:
             away = self._away_since
             if away is None or self._alert_id is not None or now - away < self._debounce_s:
                 return
-            self._alert_id = self._store.add_alert(self._offline_alert(away))
+            self._alert_id = self._writer.open(self._offline_alert(away))
             log.warning("camera %s offline: %s", self.camera_id, self._detail)
-            self._publish(self._alert_id, updated=False)
 
     def _offline_alert(self, away: float) -> NewAlert:
         last = None if self._last_frame is None else i420_to_bgr(self._last_frame)
@@ -162,10 +161,8 @@ class CameraHealth:
 
     def _late_alert(self, alert: NewAlert, ended_at: float) -> None:
         """Store an offline alert that is already over, and announce it."""
-        alert_id = self._store.add_alert(alert)
-        self._store.end_alert(alert_id, ended_at)
+        self._writer.open_ended(alert, ended_at)
         log.warning("camera %s was offline %.0f s", self.camera_id, ended_at - alert.started_at)
-        self._publish(alert_id, updated=False)
 
     def tamper(self, confirmed: set[Tamper], cleared: set[Tamper], picture: Frame) -> None:
         """Raise an alert for each newly confirmed tamper condition; end the cleared ones."""
@@ -186,9 +183,7 @@ class CameraHealth:
                 self._write("end_alert", partial(self._end_tamper, kind, now))
 
     def _add_tamper(self, kind: Tamper, alert: NewAlert) -> None:
-        alert_id = self._store.add_alert(alert)
-        self._tamper_alerts[kind] = alert_id
-        self._publish(alert_id, updated=False, kind=kind.value)
+        self._tamper_alerts[kind] = self._writer.open(alert)
 
     def _end_tamper(self, kind: Tamper, at: float) -> None:
         """End the tamper alert of ``kind``; queued after its start, so it finds its id (and
@@ -197,7 +192,3 @@ class CameraHealth:
         if alert_id is not None:
             self._end_alert(alert_id, at, kind.value)
             del self._tamper_alerts[kind]
-
-    def _publish(self, alert_id: int, updated: bool, kind: str = OFFLINE_KIND) -> None:
-        if self._notices is not None:
-            self._notices.send(AlertNotice(alert_id, self.camera_id, kind, updated))

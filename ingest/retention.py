@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common import plates, recordings, sightings
+from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.config import RecordingConfig
 from common.evidence import clips_folder
@@ -34,7 +35,7 @@ from ingest.export_retention import remove_old_exports
 from ingest.metrics import RECORDING_DELETED
 
 log = logging.getLogger(__name__)
-DISK_LOW_KIND = "disk_low"
+DISK_LOW_KIND = AlertKind.DISK_LOW
 SITE_WIDE = "*"
 GB = 1e9
 
@@ -53,7 +54,7 @@ class RetentionSweeper:
         self._store = store
         self._config = config
         self._exports = exports
-        self._notices = notices
+        self._writer = AlertWriter(store, notices)
         self._every_s = every_s
         self._last = 0.0
         self._alert_id: int | None = None
@@ -117,7 +118,7 @@ class RetentionSweeper:
         if low and self._alert_id is None:
             free = shutil.disk_usage(self._config.path).free / GB
             detail = f"{free:.1f} GB free on the recordings disk; nothing more may be deleted"
-            self._alert_id = self._store.add_alert(
+            self._alert_id = self._writer.open(
                 NewAlert(
                     camera_id=SITE_WIDE,
                     kind=DISK_LOW_KIND,
@@ -128,12 +129,6 @@ class RetentionSweeper:
                 )
             )
             log.error("recordings disk low: %s", detail)
-            self._publish(self._alert_id)
         elif not low and self._alert_id is not None:
-            self._store.end_alert(self._alert_id, now)
-            self._publish(self._alert_id)
+            self._writer.end(self._alert_id, SITE_WIDE, DISK_LOW_KIND, now)
             self._alert_id = None
-
-    def _publish(self, alert_id: int) -> None:
-        if self._notices is not None:
-            self._notices.send(AlertNotice(alert_id, SITE_WIDE, DISK_LOW_KIND))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
@@ -38,7 +39,7 @@ from common.store import NewAlert, Store
 
 log = logging.getLogger(__name__)
 
-KIND = "analysis_down"
+KIND = AlertKind.ANALYSIS_DOWN
 SITE_WIDE = "*"
 HUNG_AFTER_S = 60.0
 """A living core that has not beaten for this long is hung (a batch takes well under 2 s)."""
@@ -52,7 +53,7 @@ class AnalysisWatch:
 
     def __init__(self, store: Store, notices: Channel[AlertNotice] | None) -> None:
         self._store = store
-        self._notices = notices
+        self._writer = AlertWriter(store, notices)
         self._alert_id: int | None = None
         self._down_since: float | None = None
         self._detail = ""
@@ -85,12 +86,11 @@ class AnalysisWatch:
             snapshot_jpeg=text_card("ANALYSIS DOWN", self._detail),
         )
         try:
-            self._alert_id = self._store.add_alert(alert)
+            self._alert_id = self._writer.open(alert)
         except sqlite3.Error as error:
             log.error("analysis down (%s); alert not stored yet: %s", self._detail, error)
             return
         log.error("analysis down (%s): alert %d", self._detail, self._alert_id)
-        self._publish(AlertNotice(self._alert_id, SITE_WIDE, KIND))
 
     def check(self) -> None:
         """Raise the alert if the store refused it before; end it once the core has beaten
@@ -104,14 +104,9 @@ class AnalysisWatch:
         beat = self.last_beat()
         if beat is None or beat <= self._down_since:
             return
-        self._store.end_alert(self._alert_id, beat)
+        self._writer.end(self._alert_id, SITE_WIDE, KIND, beat)
         log.info("analysis back: alert %d ended", self._alert_id)
-        self._publish(AlertNotice(self._alert_id, SITE_WIDE, KIND, updated=True))
         self._alert_id = self._down_since = None
-
-    def _publish(self, notice: AlertNotice) -> None:
-        if self._notices is not None:
-            self._notices.send(notice)
 
     def last_beat(self) -> float | None:
         """Wall-clock time of the detection core's last heartbeat, if it ever beat."""

@@ -21,12 +21,13 @@ import numpy.typing as npt
 import pytest
 
 from common import jobs, plates
+from common.alert_writer import AlertKind
 from common.channel import Channel, DropPolicy
 from common.coco import COCO_CLASSES
 from common.config import PlatesConfig, SiteConfig
 from common.jobs import JobSource, JobState, NewJob
 from common.messages import AlertNotice
-from common.plates import PLATE_WATCH_KIND, PlateQuery
+from common.plates import PlateQuery
 from common.store import Store
 from detect.core import CameraAnalysis, build_detector
 from detect.detections import Detections
@@ -157,7 +158,7 @@ def test_the_worker_reads_votes_stores_and_raises_one_watch_alert(
     assert sorted(r.plate for r in reads) == ["75-H1 357.92", "84-B1 362.17"]  # one row a track
     watched = next(r for r in reads if r.plate == "75-H1 357.92")
     assert (watched.crops, watched.agreeing, watched.watch_entry) == (2, 2, "75-H1*")
-    alerts = [a for a in store.alerts_after(0) if a.kind == PLATE_WATCH_KIND]
+    alerts = [a for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH]
     assert len(alerts) == 1, alerts
     alert = alerts[0]
     assert (alert.rule, alert.severity, alert.track_id) == ("75-H1*", "critical", 7)
@@ -166,13 +167,15 @@ def test_the_worker_reads_votes_stores_and_raises_one_watch_alert(
     assert crop is not None
     assert crop[:2] == b"\xff\xd8"
     notice = channel.receive(2.0)
-    assert notice == AlertNotice(alert.id, "cong", PLATE_WATCH_KIND)
+    assert notice == AlertNotice(alert.id, "cong", AlertKind.PLATE_WATCH)
 
     worker.expire(now + 60)  # the track is gone: its alert ends
     ended = store.alert(alert.id)
     assert ended is not None
     assert ended.ended_at is not None
-    assert channel.receive(2.0) == AlertNotice(alert.id, "cong", PLATE_WATCH_KIND, updated=True)
+    assert channel.receive(2.0) == AlertNotice(
+        alert.id, "cong", AlertKind.PLATE_WATCH, updated=True
+    )
     channel.close()
 
 
@@ -182,11 +185,13 @@ def test_an_entry_added_while_reading_is_used_and_a_plate_off_the_list_raises_no
     worker = PlateWorker(store, None, {"cong": "detect"}, reader=lambda: reader)
     worker.refresh_watch_list(force=True)
     assert worker.handle(offer(track=1)) is not None
-    assert [a for a in store.alerts_after(0) if a.kind == PLATE_WATCH_KIND] == []
+    assert [a for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH] == []
     plates.add_watch(store, "84B1 36217", note="", by="trucban", at=time.time())
     worker.refresh_watch_list(force=True)
     worker.handle(offer(OTHER_BIKE_BOX, track=2))
-    assert [a.rule for a in store.alerts_after(0) if a.kind == PLATE_WATCH_KIND] == ["84B1 36217"]
+    assert [a.rule for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH] == [
+        "84B1 36217"
+    ]
 
 
 def test_a_vehicle_without_a_readable_plate_gets_no_read(store: Store, reader: PlateReader) -> None:
@@ -270,7 +275,9 @@ def test_a_reanalysis_job_reads_plates_into_its_findings_not_the_live_search(
     assert ending is not None
     assert ending.state == JobState.DONE, ending
     assert "75-H1 357.92" in plates.job_plates(store, job.id).values()
-    found = [a for a in jobs.job_alerts(store, job.id, limit=100) if a.kind == PLATE_WATCH_KIND]
+    found = [
+        a for a in jobs.job_alerts(store, job.id, limit=100) if a.kind == AlertKind.PLATE_WATCH
+    ]
     assert [a.rule for a in found] == ["75-H1*"]
     assert found[0].ended_at is not None
     assert plates.search_reads(store, PlateQuery()) == []  # the job's reads stay with the job

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Response, expect, sync_playwright
 
 from common import jobs, plates
+from common.alert_writer import AlertKind
 from common.messages import Severity
 from common.plates import NewPlateRead
 from common.store import NewAlert, Store
@@ -123,7 +124,7 @@ def add_reads(database: Path, now: float, market_at: float | None = None) -> Sto
         watch_alert = store.add_alert(
             NewAlert(
                 camera_id=dyke.camera_id,
-                kind=plates.PLATE_WATCH_KIND,
+                kind=AlertKind.PLATE_WATCH,
                 rule=WATCHED,
                 severity=Severity.CRITICAL,
                 started_at=moments[dyke.plate],

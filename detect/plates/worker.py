@@ -26,11 +26,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from common import plates
+from common.alert_writer import AlertKind, AlertSink, AlertWriter
 from common.channel import Channel
 from common.messages import AlertNotice, Severity
-from common.plates import PLATE_WATCH_KIND, NewPlateRead
+from common.plates import NewPlateRead
 from common.store import NewAlert, Store
-from detect.alerts import AlertSink
 from detect.plates.candidates import PlateOffer
 from detect.plates.main_stream import MainStreamFrames
 from detect.plates.metrics import (
@@ -98,9 +98,8 @@ class PlateWorker:
     ) -> None:
         self.queue = PlateQueue(queue_size)
         self._store = store
-        self._alerts: AlertSink = alerts or store
+        self._alerts = AlertWriter(alerts or store, notices)
         self._job_id = job_id
-        self._notices = notices
         self._streams = dict(streams)
         self._main = main
         self._make_reader = reader
@@ -223,7 +222,7 @@ class PlateWorker:
         label = f"{result.text} ({entry})"
         alert = NewAlert(
             camera_id=track.camera_id,
-            kind=PLATE_WATCH_KIND,
+            kind=AlertKind.PLATE_WATCH,
             rule=entry,
             severity=Severity.CRITICAL,
             started_at=offer.at,
@@ -235,9 +234,8 @@ class PlateWorker:
             confidence=result.confidence,
             box=offer.box,
         )
-        alert_id = self._alerts.add_alert(alert)
+        alert_id = self._alerts.open(alert)
         log.info("alert %d: watch-list plate %s on %s", alert_id, label, track.camera_id)
-        self._publish(AlertNotice(alert_id, track.camera_id, PLATE_WATCH_KIND))
         return alert_id
 
     def expire(self, now: float) -> None:
@@ -249,13 +247,8 @@ class PlateWorker:
 
     def _end_alerts(self, track: _Track, at: float) -> None:
         for alert_id in track.watch_alerts.values():
-            self._alerts.end_alert(alert_id, at)
-            self._publish(AlertNotice(alert_id, track.camera_id, PLATE_WATCH_KIND, updated=True))
+            self._alerts.end(alert_id, track.camera_id, AlertKind.PLATE_WATCH, at)
         track.watch_alerts.clear()
-
-    def _publish(self, notice: AlertNotice) -> None:
-        if self._notices is not None:
-            self._notices.send(notice)
 
 
 def _same(stored: TrackPlate, result: TrackPlate) -> bool:
