@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, field_validator
 
+from common.alert_writer import AlertKind
 from common.messages import Severity
 from common.push_subscriptions import PushFilters, PushSubscription
 
@@ -94,9 +95,7 @@ class FiltersIn(BaseModel):
 
     model_config = {"extra": "forbid"}
     cameras: list[Name] = Field(default_factory=list, max_length=200)
-    kinds: list[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]] = Field(
-        default_factory=list, max_length=20
-    )
+    kinds: list[AlertKind] = Field(default_factory=list, max_length=20)
     rules: list[Name] = Field(default_factory=list, max_length=200)
     min_severity: Severity = Severity.INFO
     allow_picture: bool = False
@@ -105,7 +104,7 @@ class FiltersIn(BaseModel):
         """The filters, each list without repeats (in the order given)."""
         return PushFilters(
             cameras=_unique(self.cameras),
-            kinds=_unique(self.kinds),
+            kinds=_unique([kind.value for kind in self.kinds]),
             rules=_unique(self.rules),
             min_severity=self.min_severity,
             allow_picture=self.allow_picture,

@@ -4,6 +4,7 @@ alerts a producer names with a uid stored once however often they arrive."""
 from __future__ import annotations
 
 import multiprocessing
+import re
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from common.config import RULE_KINDS
 from common.messages import AlertNotice, Severity
 from common.store import SCHEMA, SCHEMA_VERSION, NewAlert, Store
 from ingest.tamper import Tamper
+from tests.paths import REPO
 
 
 def alert(uid: str | None = None, kind: str = AlertKind.INTRUSION) -> NewAlert:
@@ -90,3 +92,13 @@ def test_a_store_of_schema_3_gets_the_uid_column(tmp_path: Path) -> None:
     assert len(store.alerts_after(0)) == 2
     assert store.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     store.close()
+
+
+def test_every_kind_is_named_in_both_languages_and_offered_for_phones() -> None:
+    strings = (REPO / "dashboard" / "static" / "i18n.js").read_text("utf-8")
+    for kind in AlertKind:
+        assert strings.count(f"    kind_{kind.value}: ") == 2, kind  # vi and en
+    page = (REPO / "dashboard" / "static" / "notifications.js").read_text("utf-8")
+    offered = re.search(r"const KINDS = \[(.*?)\];", page, re.S)
+    assert offered is not None
+    assert re.findall(r'"([a-z_]+)"', offered.group(1)) == [kind.value for kind in AlertKind]

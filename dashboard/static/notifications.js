@@ -4,7 +4,9 @@
 // sees and removes their other devices. The service worker (/sw.js) shows what arrives.
 "use strict";
 
-const KINDS = ["intrusion", "loitering", "line_crossing", "crowd", "camera_offline", "disk_low"];
+// Every alert kind (common/alert_writer.py AlertKind; tests/test_alert_writer.py keeps them equal).
+const KINDS = ["intrusion", "loitering", "line_crossing", "crowd", "plate_watch", "camera_offline",
+  "tamper_covered", "tamper_blurred", "tamper_moved", "tamper_frozen", "disk_low", "analysis_down"];
 const Push = { subscriptions: [], endpoint: null, target: null };
 
 function pushSupported() {
