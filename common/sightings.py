@@ -246,6 +246,19 @@ def similar(
     return ranked[: query.limit]
 
 
+def class_names(store: Store, cameras: tuple[str, ...] | None) -> list[str]:
+    """The classes of the sightings kept of ``cameras`` (None: every camera), sorted."""
+    if cameras is not None and not cameras:
+        return []
+    clause, params = "", tuple(cameras or ())
+    if cameras is not None:
+        clause = f"WHERE camera_id IN ({','.join('?' * len(cameras))})"
+    rows = store.read(
+        f"SELECT DISTINCT class_name FROM sightings {clause} ORDER BY class_name", params
+    )
+    return [str(row[0]) for row in rows]
+
+
 def delete_before(store: Store, camera_id: str | None, before: float) -> int:
     """Forget the sightings (of one camera, or all) last seen before ``before``; returns
     how many."""

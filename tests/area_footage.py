@@ -14,12 +14,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import jobs, plates, recordings
+import cv2
+import numpy as np
+
+from common import jobs, plates, recordings, sightings
 from common.config import SiteConfig, StorageConfig
 from common.evidence import cut_clip as cut_export
 from common.evidence import exports_folder, write_manifest
 from common.jobs import JobSource, NewJob
 from common.store import Store
+from detect.appearance import appearance_vector, colour_shares
 from tests.dashboard_site import add_alert, add_finished_job, jpeg, site_config
 from tests.paths import clips_dir
 from tests.video_files import cut_clip
@@ -42,6 +46,7 @@ class MarketFootage:
     start: float
     end: float
     plate_read_id: int
+    sighting_id: int
 
     def path_values(self) -> dict[str, str]:
         """A value for every path parameter of the dashboard's routes, all of the market."""
@@ -54,13 +59,15 @@ class MarketFootage:
             "job_id": str(self.finished_job_id),
             "finding_id": str(self.finding_id),
             "read_id": str(self.plate_read_id),
+            "sighting_id": str(self.sighting_id),
         }
 
 
 def add_market_footage(database: Path) -> MarketFootage:
     """A 5 s recorded segment of the market camera that ended a minute ago, an alert in it,
     an export of its seconds 1 to 4 (next to the store, where the dashboard keeps exports),
-    a queued and a finished re-analysis job with one finding, and a plate read in it."""
+    a queued and a finished re-analysis job with one finding, and a plate read and a
+    person's sighting in it."""
     segment = cut_clip(
         clips_dir() / "pets09_s2l1_vtest.mp4", database.parent / "cho-gom-segment.mp4", 5.0
     )
@@ -83,6 +90,7 @@ def add_market_footage(database: Path) -> MarketFootage:
         finished_job_id = add_finished_job(store, MARKET_CAMERA, findings=1)
         (finding,) = jobs.job_alerts(store, finished_job_id)
         plate_read_id = plates.save_read(store, market_plate(start + 2.0))
+        sighting_id = sightings.add_sighting(store, market_sighting(start + 2.5))
     finally:
         store.close()
     folder = exports_folder(database) / EXPORT_ID
@@ -99,6 +107,7 @@ def add_market_footage(database: Path) -> MarketFootage:
         start=start,
         end=end,
         plate_read_id=plate_read_id,
+        sighting_id=sighting_id,
     )
 
 
@@ -116,6 +125,27 @@ def market_plate(at: float) -> plates.NewPlateRead:
         at=at,
         source="detect",
         crop_jpeg=jpeg(160, 60, seed=7),
+    )
+
+
+def market_sighting(at: float) -> sightings.NewSighting:
+    """A person's best sighting on the market camera at ``at`` (a real JPEG for the crop,
+    its colours and appearance computed as the sighting keeper computes them)."""
+    picture = jpeg(80, 200, seed=8)
+    image = np.asarray(cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR), np.uint8)
+    return sightings.NewSighting(
+        camera_id=MARKET_CAMERA,
+        track_id=8,
+        class_name="person",
+        confidence=0.8,
+        first_seen=at - 1.0,
+        last_seen=at + 1.0,
+        best_at=at,
+        box=(100.0, 200.0, 180.0, 400.0),
+        zones=(),
+        colours=colour_shares(image),
+        appearance=appearance_vector(image),
+        crop_jpeg=picture,
     )
 
 

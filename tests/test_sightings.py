@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -22,17 +21,10 @@ from common.config import RecordingConfig, SiteConfig
 from common.plates import NewPlateRead
 from common.sightings import NewSighting, SightingQuery
 from common.store import Store
-from detect.alerts import AlertKeeper
 from detect.appearance import appearance_vector, colour_shares, dominant, similarity
-from detect.core import CameraAnalysis, build_detector
-from detect.sighting_keeper import SightingKeeper, TrackToKeep
-from detect.sightings import EndedTrack
 from ingest.retention import RetentionSweeper
-from tests.paths import clips_dir, require_clip
+from tests.pets_sightings import RED_WOMAN_S, analyse_pets, keep_sightings
 
-CLIP = clips_dir() / "pets09_s2l1_vtest.mp4"
-RED_WOMAN_S = (33.0, 80.0)
-"""When the woman in the red jacket is in view (seconds into the clip)."""
 SITE = SiteConfig.model_validate(
     {
         "site": {"name": "test"},
@@ -97,29 +89,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture(scope="module")
 def pets_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The PETS clip analysed at 2 fps, every ended track's sighting kept."""
-    require_clip(CLIP)
     opened = Store(tmp_path_factory.mktemp("pets") / "site.db")
-    detector = build_detector(SITE, threads=2)
-    camera = SITE.cameras[0]
-    keeper = SightingKeeper(opened, {camera.id: camera}, detector.class_names)
-    ended: list[EndedTrack] = []
-    analysis = CameraAnalysis(SITE, camera, detector.class_names, live=False, on_ended=ended.append)
-    alerts = AlertKeeper(opened, None, detector.class_names, live=False)
-    start = 1_800_000_000.0
-    with av.open(str(CLIP)) as source:
-        stream = source.streams.video[0]
-        assert stream.average_rate is not None
-        step = round(float(stream.average_rate) / 2)
-        for index, frame in enumerate(source.decode(stream)):
-            if index % step:
-                continue
-            image = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
-            found = detector.detect([image])[0]
-            analysis.analyse(image, found, start + index / float(stream.average_rate), alerts)
-    analysis.sightings.end_all()
-    names = detector.class_names
-    for track in ended:
-        keeper.store(TrackToKeep(camera.id, names[track.best.class_id], track))
+    tracks = analyse_pets(SITE, 1_800_000_000.0, alerts=opened)
+    keep_sightings(opened, tracks, SITE.cameras[0])
     yield opened
     opened.close()
 
