@@ -123,6 +123,9 @@ class Action(StrEnum):
     PUSH_UNSUBSCRIBE = "push.unsubscribe"
     PUSH_GONE = "push.gone"
     """The push service said a subscription is gone (404/410): removed by the system."""
+    WALL_LAYOUT_SAVE = "wall.layout_save"
+    """A user saved a live wall layout of theirs (:mod:`common.wall_layouts`)."""
+    WALL_LAYOUT_DELETE = "wall.layout_delete"
 
 
 @dataclass(frozen=True, slots=True)

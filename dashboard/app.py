@@ -39,7 +39,9 @@ from dashboard import (
     routes_reanalysis,
     routes_replay,
     routes_session,
+    routes_sightings,
     routes_users,
+    routes_wall,
 )
 from dashboard.auth import LoginRequiredError
 from dashboard.config_audit import audit_config
@@ -104,6 +106,8 @@ def _include_routers(app: FastAPI) -> None:
         routes_case_exports,
         routes_push,
         routes_plates,
+        routes_sightings,
+        routes_wall,
     ):
         app.include_router(module.router)
 

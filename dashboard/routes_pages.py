@@ -69,6 +69,12 @@ def plates_page() -> FileResponse:
     return _page("plates.html")
 
 
+@router.get("/search", dependencies=[PAGE])
+def search_page() -> FileResponse:
+    """Investigation search over every camera the user sees (any role)."""
+    return _page("search.html")
+
+
 @router.get("/favicon.ico")
 def icon() -> FileResponse:
     """Public: the browser asks for it on every page, before anyone logs in (an eye: Mắt Thần)."""

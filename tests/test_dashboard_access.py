@@ -114,6 +114,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/plates/watch"): VIEWER,
     ("POST", "/api/plates/watch"): OPERATOR,
     ("DELETE", "/api/plates/watch/{entry_id}"): OPERATOR,
+    # Investigation search: searched and seen like alerts (tests/test_search_page.py).
+    ("GET", "/search"): PAGE,
+    ("GET", "/api/sightings"): VIEWER,
+    ("GET", "/api/sightings/options"): VIEWER,
+    ("GET", "/api/sightings/{sighting_id}/similar"): VIEWER,
+    ("GET", "/api/sightings/{sighting_id}/crop.jpg"): VIEWER,
     # Push to phones: every user manages their own browsers (tests/test_push.py).
     ("GET", "/sw.js"): PUBLIC,
     ("GET", "/notifications"): PAGE,
@@ -122,6 +128,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("PUT", "/api/push/subscription"): VIEWER,
     ("PATCH", "/api/push/subscriptions/{subscription_id}"): VIEWER,
     ("DELETE", "/api/push/subscriptions/{subscription_id}"): VIEWER,
+    # The live wall: every user keeps their own layouts (tests/test_live_wall.py).
+    ("GET", "/wall/live"): PAGE,
+    ("GET", "/api/wall/layouts"): VIEWER,
+    ("PUT", "/api/wall/layouts/{layout_name}"): VIEWER,
+    ("DELETE", "/api/wall/layouts/{layout_name}"): VIEWER,
 }
 BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/login"): {"username": "viewer", "password": PASSWORD},
@@ -154,6 +165,11 @@ BODIES: dict[tuple[str, str], object] = {
         "filters": {"cameras": ["cho-gom"]},
     },
     ("PATCH", "/api/push/subscriptions/{subscription_id}"): {"min_severity": "critical"},
+    ("PUT", "/api/wall/layouts/{layout_name}"): {
+        "grid": 1,
+        "tiles": [{"camera_id": "cho-gom", "pinned": False}],
+        "pull_alerts": True,
+    },
 }
 PARAMS = {
     "{alert_id}": "1",
@@ -167,6 +183,7 @@ PARAMS = {
     "{package_id}": "1",
     "{entry_id}": "1",
     "{subscription_id}": "1",  # the one the role's PUT made (PUT runs before PATCH, DELETE)
+    "{layout_name}": "Chợ và đê",  # the one the role's PUT made (PUT runs before DELETE)
 }
 RANK = [VIEWER, OPERATOR, ADMIN]
 DYKE_OPERATOR = "dyke-operator"
@@ -231,6 +248,11 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("GET", "/api/plates/watch"): 200,
     ("POST", "/api/plates/watch"): 201,
     ("DELETE", "/api/plates/watch/{entry_id}"): 204,
+    ("GET", "/search"): 200,
+    ("GET", "/api/sightings"): 200,
+    ("GET", "/api/sightings/options"): 200,
+    ("GET", "/api/sightings/{sighting_id}/similar"): 200,
+    ("GET", "/api/sightings/{sighting_id}/crop.jpg"): 200,
     ("GET", "/audit"): 200,
     ("GET", "/cameras"): 200,
     ("GET", "/cameras/{camera_id}"): 200,
@@ -265,6 +287,10 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("PUT", "/api/push/subscription"): 200,
     ("PATCH", "/api/push/subscriptions/{subscription_id}"): 200,
     ("DELETE", "/api/push/subscriptions/{subscription_id}"): 204,
+    ("GET", "/wall/live"): 200,
+    ("GET", "/api/wall/layouts"): 200,
+    ("PUT", "/api/wall/layouts/{layout_name}"): 200,
+    ("DELETE", "/api/wall/layouts/{layout_name}"): 204,
 }
 """The status a role that may call the route gets, routes called in :data:`ORDER` on a fresh
 store with the market's footage (public and health routes: without a session)."""
@@ -293,6 +319,7 @@ AREA_BOUND: dict[tuple[str, str], int] = {
     ("GET", "/api/exports/{export_id}/{name}"): 200,
     ("GET", "/api/exports/{export_id}.zip"): 200,
     ("PUT", "/api/push/subscription"): 200,  # its filters name the market's camera
+    ("PUT", "/api/wall/layouts/{layout_name}"): 200,  # its tile shows the market's camera
 }
 """Every change route and footage download about a camera, with what an operator of all
 areas gets when asking for the market's things (one call on a fresh store); an operator of
@@ -315,6 +342,7 @@ NOT_AREA_BOUND: dict[tuple[str, str], str] = {
         " (tests/test_push.py)"
     ),
     ("DELETE", "/api/push/subscriptions/{subscription_id}"): "the user's own subscription",
+    ("DELETE", "/api/wall/layouts/{layout_name}"): "the user's own layout",
 }
 """Change routes about no camera, and why."""
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -33,7 +33,9 @@ PAGES = (
     "/users",
     "/notifications",
     "/plates",
+    "/search",
     "/cases",
+    "/wall/live",
     f"/cameras/{CAMERA}?at={int(time.time()) - 30}",
 )
 

@@ -167,6 +167,7 @@ async function logout() {
 
 function renderHeader(active) {
   const links = [["/", "nav_alerts", "alerts"], ["/cameras", "nav_cameras", "cameras"], ["/reanalysis", "nav_reanalysis", "reanalysis"], ["/plates", "nav_plates", "plates"]];
+  links.push(["/search", "nav_search", "search"]);
   links.push(["/cases", "nav_cases", "cases"]);
   if (M.me.role === "admin") links.push(["/audit", "nav_audit", "audit"], ["/users", "nav_users", "users"]);
   links.push(["/notifications", "nav_notifications", "notifications"]);
