@@ -149,15 +149,17 @@ def create_app(
             pumps.append(start_pump(notices, bus.publish, loop, stop, "notice-pump"))
         if overlay is not None:
             pumps.append(start_pump(overlay.boxes, detections.publish, loop, stop, "boxes-pump"))
-        app.state.push = PushSender.for_store(app.state.dashboard, database, push or PushPolicy())
-        await app.state.push.start(bus)
+        # This lifespan's own sender: tests run several clients (lifespans) over one app.
+        sender = PushSender.for_store(app.state.dashboard, database, push or PushPolicy())
+        app.state.push = sender
+        await sender.start(bus)
         try:
             yield
         finally:
             stop.set()
             for pump in pumps:
                 pump.join(timeout=5)
-            await app.state.push.stop()
+            await sender.stop()
             detections.close()
             await live.close()
             routes_session.report_refusals(store, logins, everything=True)

@@ -29,6 +29,7 @@ from common.store import Store
 from dashboard.app import create_app
 from dashboard.auth import COOKIE, CSRF_HEADER
 from tests.area_footage import add_market_footage, site_for
+from tests.case_footage import add_market_case
 from tests.conftest import free_port, wait_http
 from tests.dashboard_site import (
     AREA_DYKE,
@@ -261,8 +262,14 @@ def test_ids_of_another_area_are_not_found(template: Path, tmp_path: Path, path:
     until its line is added."""
     database = copy_store(template, tmp_path)
     footage = add_market_footage(database)
+    case = add_market_case(database, footage)
+    values = footage.path_values() | {
+        "case_id": str(case.case_id),
+        "clip_id": str(case.clip_id),
+        "package_id": str(case.package.id),
+    }
     concrete = path
-    for name, value in footage.path_values().items():
+    for name, value in values.items():
         concrete = concrete.replace("{" + name + "}", value)
     assert "{" not in concrete, f"no id of another area for {path}: extend path_values()"
     window = {"start": str(footage.start + 1.0), "end": str(footage.end)}
