@@ -42,6 +42,7 @@ from detect.overlay import OverlayPublisher
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port
 from tests.dashboard_site import copy_store, fill_store, login, site_config
+from tests.page_waits import wait_for_promise
 from tests.paths import clips_dir
 
 CAMERAS = ["cho-gom", "bai-xe", "de-song"]
@@ -324,9 +325,7 @@ def test_live_view_draws_the_tracked_people_over_the_video(
         expect(page.locator("#live-toggle")).to_have_text("Xem trực tiếp")
         expect(page.locator(".overlay-toggle")).to_have_text("Hiện khung đối tượng")
         page.click("#live-toggle")
-        page.wait_for_function(
-            "() => window.matthanLive.framesDecoded().then(n => n > 10)", timeout=60_000
-        )
+        wait_for_promise(page, "() => window.matthanLive.framesDecoded().then(n => n > 10)", 60)
         page.wait_for_function(
             "() => document.getElementById('live-video').videoWidth > 0", timeout=10_000
         )

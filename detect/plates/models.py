@@ -14,8 +14,6 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
-
 from detect.errors import ModelNotFoundError
 
 DETECTION_MODEL = "ch_PP-OCRv4_det_infer.onnx"
@@ -40,6 +38,8 @@ def open_session(path: Path, threads: int) -> Any:
         raise ModelNotFoundError(f"plate OCR model file not found: {path}")
     if threads < 0:
         raise ValueError(f"threads must be >= 0, got {threads}")
+    import onnxruntime as ort  # here: a site without plates never loads it
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
