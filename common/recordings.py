@@ -123,6 +123,12 @@ def segments(
     return [Segment(*row) for row in rows]
 
 
+def segment_file(store: Store, segment_id: int) -> tuple[str, str] | None:
+    """The camera and file path of a segment, or None if there is no such segment."""
+    rows = store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+
 def last_segment_end(store: Store, camera_id: str) -> float | None:
     """Where the camera's recording stops: the end of its newest segment, if any."""
     rows = store.read("SELECT MAX(end) FROM segments WHERE camera_id = ?", (camera_id,))

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from common.accounts import User
+from common.alert_query import SITE_WIDE
 from common.config import SiteConfig
 from common.messages import Severity
 from common.push_subscriptions import SEVERITY_RANK, PushSubscription
 from common.store import AlertRecord
-from dashboard.alert_query import SITE_WIDE
 
 MAX_PAYLOAD_BYTES = 3000
 """What a push may carry at most: 4096 bytes less the encryption's header and padding."""

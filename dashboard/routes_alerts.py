@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from common.accounts import Session, User
+from common.alert_query import SITE_WIDE, AlertFilter, search
+from common.alert_reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
 from common.audit import Action, Detail
 from common.messages import AlertNotice
 from common.store import AlertRecord
-from dashboard.alert_query import SITE_WIDE, AlertFilter, search
 from dashboard.auth import CurrentSession, OperatorSession, client_address
 from dashboard.footage_audit import audit_footage
-from dashboard.reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
 from dashboard.schemas import AlertOut, AlertQuery, ReviewIn, RowId
 from dashboard.state import DashboardState, State
 

@@ -27,6 +27,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from common import audit, recordings
+from common.alert_query import alert_marks
 from common.audit import Action
 from common.evidence import (
     NoFootageError,
@@ -110,11 +111,7 @@ def timeline(
         raise HTTPException(status_code=422, detail="the range must be positive and at most 2 days")
     segments = recordings.segments(state.store, camera_id, start, end)
     gaps = recordings.coverage_gaps(state.store, camera_id, start)
-    alerts = state.store.read(
-        "SELECT id, started_at, kind, rule FROM alerts WHERE camera_id = ? "
-        "AND started_at BETWEEN ? AND ? ORDER BY started_at",
-        (camera_id, start, end),
-    )
+    marks = alert_marks(state.store, camera_id, start, end)
     return TimelineOut(
         camera_id=camera_id,
         start=start,
@@ -124,7 +121,7 @@ def timeline(
             for s in segments
         ],
         gaps=[GapOut(start=g.start, end=g.end, cause=g.cause) for g in gaps if g.start <= end],
-        alerts=[MarkerOut(id=row[0], at=row[1], kind=row[2], rule=row[3]) for row in alerts],
+        alerts=[MarkerOut(id=m.id, at=m.at, kind=m.kind, rule=m.rule) for m in marks],
     )
 
 
@@ -160,14 +157,15 @@ def segment_video(
     state: State, session: CurrentSession, request: Request, segment_id: RowId
 ) -> FileResponse:
     """One recorded segment (byte ranges supported, so the player can seek); audited."""
-    rows = state.store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
-    if not rows or not state.may_see(session.user, rows[0][0]) or not Path(rows[0][1]).exists():
+    found = recordings.segment_file(state.store, segment_id)
+    if found is None or not state.may_see(session.user, found[0]) or not Path(found[1]).exists():
         raise HTTPException(status_code=404, detail="no such recording")
+    camera_id, path = found
     detail: audit.Detail = {"segment": segment_id}
     audit_footage(
-        state, session, request, action=Action.RECORDING_VIEW, target=rows[0][0], detail=detail
+        state, session, request, action=Action.RECORDING_VIEW, target=camera_id, detail=detail
     )
-    return FileResponse(rows[0][1], media_type="video/mp4")
+    return FileResponse(path, media_type="video/mp4")
 
 
 def _footage_complete(state: DashboardState, camera_id: str, end: float) -> bool:

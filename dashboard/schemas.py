@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.alert_reviews import Review
 from common.store import AlertRecord
-from dashboard.reviews import Review
 
 SQLITE_MAX_INTEGER = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="a row id of the store")]

@@ -9,16 +9,16 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from common.accounts import Accounts, User
+from common.alert_query import SITE_WIDE
+from common.alert_reviews import reviews_of
 from common.bus import EventBus
 from common.config import CameraConfig, SiteConfig
 from common.messages import AlertNotice
 from common.store import AlertRecord, Store
 from dashboard.alert_plates import alert_plates
-from dashboard.alert_query import SITE_WIDE
 from dashboard.live import LiveRelay
 from dashboard.login_throttle import LoginThrottle
 from dashboard.overlay import LiveDetections
-from dashboard.reviews import reviews_of
 from dashboard.schemas import AlertOut, ReviewOut
 from dashboard.thumbnails import Thumbnails
 from dashboard.upload_limits import UploadGate

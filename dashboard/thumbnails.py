@@ -35,9 +35,9 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
+from common.alert_query import latest_alert
 from common.store import Store
 from common.thumbnail_files import thumbnail_path
-from dashboard.alert_query import latest_alert
 
 log = logging.getLogger(__name__)
 WIDTH = 320

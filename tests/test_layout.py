@@ -9,6 +9,7 @@ second and sees imports inside functions too.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from tests.paths import REPO
@@ -57,3 +58,55 @@ def test_runtime_packages_import_no_benchmarks_or_tests() -> None:
         for line, module in harness_imports(path.read_text(encoding="utf-8"))
     ]
     assert not offenders, "runtime code imports a harness:\n" + "\n".join(offenders)
+
+
+SQL = re.compile(
+    r"\s*(SELECT\b.*\bFROM\b|INSERT\s+(OR\s+\w+\s+)?INTO\b|UPDATE\s+\w+\s+SET\b"
+    r"|DELETE\s+FROM\b|CREATE\s+(UNIQUE\s+)?(TABLE|INDEX|TRIGGER)\b|ALTER\s+TABLE\b|PRAGMA\s)",
+    re.DOTALL,
+)
+"""SQL statements as this code base writes them (keywords in capitals)."""
+STORE_CALLS = ("read", "execute", "executemany", "transaction")
+
+
+def sql_in(source: str) -> list[tuple[int, str]]:
+    """(line, what) of each SQL string and each direct store or connection call in ``source``:
+    the dashboard asks the store's modules in ``common`` instead."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if SQL.match(node.value):
+                found.append((node.lineno, node.value.strip().split("\n")[0][:40]))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in STORE_CALLS
+            and isinstance(node.func.value, (ast.Name, ast.Attribute))
+            and "store" in ast.unparse(node.func.value).lower()
+        ):
+            found.append((node.lineno, ast.unparse(node.func)))
+    return found
+
+
+def test_the_sql_check_sees_queries_and_store_calls() -> None:
+    source = (
+        'rows = state.store.read("SELECT id FROM alerts")\n'
+        "with store.transaction() as db:\n"
+        '    db.execute("UPDATE alerts SET state = ?", ("x",))\n'
+        'note = "Select the camera from the list. Delete from here"\n'
+        'f("INSERT INTO reviews (a) VALUES (?)")\n'
+    )
+    assert sorted(line for line, _ in sql_in(source)) == [1, 1, 2, 3, 5]
+
+
+def test_the_dashboard_holds_no_sql() -> None:
+    modules = sorted((REPO / "dashboard").rglob("*.py"))
+    assert len(modules) > 30
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}: {what}"
+        for path in modules
+        for line, what in sql_in(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "SQL in the dashboard (put it in a common module):\n" + "\n".join(
+        offenders
+    )

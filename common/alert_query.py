@@ -1,4 +1,5 @@
-"""Alert history filtered by camera, rule, class, state and time, newest first, in pages.
+"""Alert history filtered by camera, rule, class, state and time, newest first, in pages; the
+alert marks of a replay timeline.
 
 Areas and the user's scope are turned into a set of camera ids before the query, since
 the store knows cameras, not areas; a scope that names no single camera also takes the
@@ -75,3 +76,23 @@ def latest_alert(store: Store, camera_id: str) -> tuple[int, float] | None:
         (camera_id,),
     )
     return (int(rows[0]["id"]), float(rows[0]["started_at"])) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """An alert on a replay timeline: when it started, its kind and rule."""
+
+    id: int
+    at: float
+    kind: str
+    rule: str
+
+
+def alert_marks(store: Store, camera_id: str, start: float, end: float) -> list[AlertMark]:
+    """The camera's alerts that started between ``start`` and ``end``, oldest first."""
+    rows = store.read(
+        "SELECT id, started_at, kind, rule FROM alerts WHERE camera_id = ? "
+        "AND started_at BETWEEN ? AND ? ORDER BY started_at",
+        (camera_id, start, end),
+    )
+    return [AlertMark(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in rows]
