@@ -143,6 +143,20 @@ def finish_export(
         )
 
 
+INTERRUPTED = "the dashboard stopped while the package was being built; export again"
+
+
+def fail_interrupted(store: Store) -> int:
+    """Mark ``failed`` the packages left ``running`` by a dashboard that stopped while it
+    built them (they are built in the dashboard process: at its start none can be running);
+    returns how many. Their case may be exported again."""
+    with store.transaction() as db:
+        return db.execute(
+            "UPDATE case_exports SET state = ?, finished_at = ?, detail = ? WHERE state = ?",
+            (ExportState.FAILED, time.time(), INTERRUPTED, ExportState.RUNNING),
+        ).rowcount
+
+
 def case_export(store: Store, export_id: int) -> CaseExport | None:
     rows = store.read(f"SELECT {_COLUMNS} FROM case_exports WHERE id = ?", (export_id,))
     return _export(rows[0]) if rows else None

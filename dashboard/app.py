@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from common import case_exports
 from common.accounts import Accounts
 from common.bus import EventBus
 from common.channel import Channel
@@ -56,6 +58,7 @@ from dashboard.state import DashboardState
 from dashboard.thumbnails import Thumbnails
 from dashboard.tls import HSTS
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -135,6 +138,8 @@ def create_app(
         bus: EventBus[AlertNotice] = EventBus()
         accounts = Accounts(store)
         audit_config(store, site)
+        if interrupted := case_exports.fail_interrupted(store):
+            log.warning("%d case package(s) left unfinished by the last run: failed", interrupted)
         live = LiveRelay(LiveLimits.of(site))
         watched = overlay.watched if overlay else WatchedCameras.local([c.id for c in site.cameras])
         detections = LiveDetections(watched)

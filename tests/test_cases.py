@@ -19,7 +19,7 @@ import av
 import pytest
 from fastapi.testclient import TestClient
 
-from common import audit, cases, recordings
+from common import audit, case_exports, cases, recordings
 from common.accounts import Accounts, Role
 from common.audit_chain import verify_chain
 from common.evidence import exports_folder
@@ -351,3 +351,34 @@ def test_export_retention_keeps_a_held_package_and_removes_it_once_old(
         store.close()
     assert not folder.exists()
     assert not folder.with_suffix(".zip").exists()
+
+
+def test_a_package_left_running_by_a_stopped_dashboard_fails_and_may_be_made_again(
+    database: Path, footage: MarketFootage
+) -> None:
+    """The dashboard builds packages after answering; if it stops meanwhile, the row would say
+    ``running`` for ever and refuse the case's next export (409). Its next start marks it
+    failed, saying why, and the case is exported again."""
+    market = add_market_case(database, footage)
+    store = Store(database)
+    try:
+        stuck = case_exports.start_export(store, market.case_id, "ef" * 16, "lần 2", by="operator")
+    finally:
+        store.close()
+    assert stuck.state is case_exports.ExportState.RUNNING
+    with TestClient(create_app(site_for(database), database)) as client:
+        csrf = login(client, "operator")
+        store = Store(database)
+        try:
+            failed = case_exports.case_export(store, stuck.id)
+        finally:
+            store.close()
+        assert failed is not None
+        assert failed.state is case_exports.ExportState.FAILED
+        assert failed.detail == case_exports.INTERRUPTED
+        again = client.post(
+            f"/api/cases/{market.case_id}/exports",
+            json={"reason": "lần 3"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert again.status_code == 202, again.text

@@ -148,6 +148,7 @@ async function deleteJob(id) {
 
 // A finding is drawn like a live alert (same card, same picture dialog), without the
 // acknowledge and resolve buttons: it is a result of an investigation, not an event of now.
+// An operator may add it to a case.
 function renderFinding(finding) {
   return el("li", { class: `alert finding ${finding.severity}`, "data-finding-id": finding.id },
     el("img", { src: finding.snapshot_url, alt: "", loading: "lazy", class: "snapshot", i18nTitle: "enlarge", onclick: () => showPicture(finding) }),
@@ -155,7 +156,8 @@ function renderFinding(finding) {
       el("div", { class: "title" },
         el("a", { class: "camera", href: `/cameras/${encodeURIComponent(finding.camera_id)}` }, finding.camera_name),
         el("span", { class: "badge finding", i18n: "ra_finding" })),
-      alertMeta(finding)));
+      alertMeta(finding),
+      canReview() ? el("div", { class: "actions" }, addToCaseButton("findings", finding.id)) : null));
 }
 
 function clearFindings() {
