@@ -1,6 +1,6 @@
 """A case's exported packages: asked for, being built, done or failed.
 
-Exporting a case (:mod:`dashboard.case_export`) cuts every clip from the recordings, which
+Exporting a case (:mod:`dashboard.services.case_export`) cuts every clip from the recordings, which
 can take minutes, so the request only records that a package was asked for
 (:func:`start_export`, ``running``) and the package is built after the answer; the row then
 says ``done`` with the ZIP's size and SHA-256, or ``failed`` with why. The request's audit

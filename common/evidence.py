@@ -179,7 +179,7 @@ def write_manifest(
     """The package's manifest: every file with its SHA-256, who exported it and why.
 
     ``others`` are files of the package besides the clips (listed after them), ``facts``
-    more top-level keys (a case's package names its case: :mod:`dashboard.case_export`)."""
+    more top-level keys (a case's package names its case: :mod:`dashboard.services.case_export`)."""
     manifest = {
         **(facts or {}),
         "exported_by": exported_by,

@@ -4,7 +4,7 @@ A *segment* is one MP4 file of a camera's record stream, indexed by wall-clock s
 end. A *coverage gap* is an interval in which a camera was blind (offline, failed); it is
 opened when the camera drops and closed when it is back. A *legal hold* protects a time
 range of a camera from retention; placing and lifting one are audited in the same
-transaction (only admins do either, see :mod:`dashboard.routes_holds`). A lifted hold's
+transaction (only admins do either, see :mod:`dashboard.routes.holds`). A lifted hold's
 row is deleted: its history is the audit log's.
 """
 

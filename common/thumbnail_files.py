@@ -1,7 +1,7 @@
 """Where each camera's periodic thumbnail lives: ``<database folder>/thumbnails/<id>.jpg``.
 
 Ingest writes the files (:mod:`ingest.thumbnail`), the dashboard reads them
-(:mod:`dashboard.thumbnails`); both find the folder from the database path, the way the
+(:mod:`dashboard.services.thumbnails`); both find the folder from the database path, the way the
 metrics, clips and exports folders are found, so the two processes agree without a
 setting of their own.
 

@@ -10,7 +10,7 @@ newest first).
 The tiles are kept as JSON (``[{"camera_id": "cho-gom", "pinned": true}, ...]``): a layout
 is read and written whole, never queried by tile. Which cameras a user may put on a wall is
 the dashboard's business (their areas); a camera later removed from the site, or from the
-user's areas, is dropped when the layout is read there (``dashboard.routes_wall``).
+user's areas, is dropped when the layout is read there (``dashboard.routes.wall``).
 
 Saving and deleting are audited in the transaction that does them.
 """

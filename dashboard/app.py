@@ -23,43 +23,23 @@ from common.messages import AlertNotice
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
 from common.watching import DetectionsChannel, WatchedCameras
-from dashboard import (
-    routes_alerts,
-    routes_audit,
-    routes_cameras,
-    routes_case_exports,
-    routes_cases,
-    routes_detections,
-    routes_export,
-    routes_feed,
-    routes_health,
-    routes_holds,
-    routes_live,
-    routes_pages,
-    routes_plates,
-    routes_push,
-    routes_reanalysis,
-    routes_replay,
-    routes_session,
-    routes_sightings,
-    routes_users,
-    routes_wall,
-)
 from dashboard.auth import LoginRequiredError
-from dashboard.config_audit import audit_config
 from dashboard.hosts import HostGuard, allowed_hosts
-from dashboard.live import LiveLimits, LiveRelay
-from dashboard.login_throttle import LoginThrottle, ThrottlePolicy
 from dashboard.no_store import forbid_caching
-from dashboard.overlay import LiveDetections
-from dashboard.pump import start_pump
-from dashboard.push_sender import PushPolicy, PushSender
+from dashboard.routes import ROUTERS
+from dashboard.routes.session import report_refusals
+from dashboard.services.config_audit import audit_config
+from dashboard.services.live import LiveLimits, LiveRelay
+from dashboard.services.login_throttle import LoginThrottle, ThrottlePolicy
+from dashboard.services.overlay import LiveDetections
+from dashboard.services.page_shell import STATIC
+from dashboard.services.pump import start_pump
+from dashboard.services.push_sender import PushPolicy, PushSender
+from dashboard.services.thumbnails import Thumbnails
 from dashboard.state import DashboardState
-from dashboard.thumbnails import Thumbnails
 from dashboard.tls import HSTS
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none';"
@@ -90,29 +70,8 @@ async def _security_headers(
 
 def _include_routers(app: FastAPI) -> None:
     """One router per resource; health decides its own access (``dashboard.health_access``)."""
-    for module in (
-        routes_health,
-        routes_session,
-        routes_pages,
-        routes_alerts,
-        routes_feed,
-        routes_cameras,
-        routes_users,
-        routes_audit,
-        routes_live,
-        routes_detections,
-        routes_replay,
-        routes_export,
-        routes_holds,
-        routes_reanalysis,
-        routes_cases,
-        routes_case_exports,
-        routes_push,
-        routes_plates,
-        routes_sightings,
-        routes_wall,
-    ):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
 
 def create_app(
@@ -125,11 +84,12 @@ def create_app(
     """The dashboard for ``site``, reading the store at ``database``.
 
     ``notices`` brings the other processes' alert notices to the alert feeds, and ``overlay``
-    the detection core's tracked boxes for live view (a pump thread each: :mod:`dashboard.pump`);
+    the detection core's tracked boxes for live view (a pump thread each:
+    :mod:`dashboard.services.pump`);
     without them (a dashboard run on its own) the feeds catch up from the store and the
     detections sockets open but stay quiet.
 
-    ``push`` says how new alerts are pushed to phones (:mod:`dashboard.push_sender`).
+    ``push`` says how new alerts are pushed to phones (:mod:`dashboard.services.push_sender`).
     """
 
     @asynccontextmanager
@@ -167,7 +127,7 @@ def create_app(
             await sender.stop()
             detections.close()
             await live.close()
-            routes_session.report_refusals(store, logins, everything=True)
+            report_refusals(store, logins, everything=True)
             store.close()
 
     app = FastAPI(

@@ -1,6 +1,6 @@
 """Retention of evidence exports: removed ``recording.exports_retain_days`` after they were made.
 
-An export (:mod:`dashboard.routes_export`) is a copy of footage cut for someone: a folder
+An export (:mod:`dashboard.routes.export`) is a copy of footage cut for someone: a folder
 ``exports/ID/`` with its MP4 files and ``manifest.json``, plus ``exports/ID.zip`` once it
 was downloaded whole (``ID.partial`` while that ZIP is being written). Nothing cleaned them
 up, so the folder grew with every export.

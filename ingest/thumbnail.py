@@ -3,7 +3,7 @@
 The detect reader offers every frame it decodes; at most once per ``interval_s`` one of
 them is scaled to a long side of 320 px, encoded as JPEG (quality 75, some 10-20 kB) and
 written to ``<database folder>/thumbnails/<camera id>.jpg``. The dashboard serves that
-file as the camera's thumbnail (:mod:`dashboard.thumbnails`), so the wall shows what every
+file as the camera's thumbnail (:mod:`dashboard.services.thumbnails`), so the wall shows what every
 camera sees now, not its last alert.
 
 What it costs: nothing is ever decoded for it. It takes a frame the reader decoded

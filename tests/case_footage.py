@@ -1,5 +1,5 @@
 """A real case of the market in a test store: the market's alert and finding, a clip of its
-recorded segment, a note, and a finished package (:mod:`dashboard.case_export`).
+recorded segment, a note, and a finished package (:mod:`dashboard.services.case_export`).
 
 It stands on :func:`tests.area_footage.add_market_footage` (a real recorded segment, an
 alert and a finished re-analysis job of the market camera), so a dyke user who asks for
@@ -15,7 +15,7 @@ from pathlib import Path
 from common import case_exports, cases
 from common.case_exports import CaseExport
 from common.store import Store
-from dashboard.case_export import ExportRequest, run_export
+from dashboard.services.case_export import ExportRequest, run_export
 from tests.area_footage import MARKET_CAMERA, MarketFootage
 
 

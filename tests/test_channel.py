@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from common.channel import Channel, ChannelClosedError, DropPolicy
-from dashboard.pump import start_pump
+from dashboard.services.pump import start_pump
 
 CONTEXT = mp.get_context("spawn")
 

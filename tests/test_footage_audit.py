@@ -28,8 +28,8 @@ from common.config import RecordingConfig
 from common.evidence import cut_clip
 from common.recordings import Segment
 from common.store import Store
-from dashboard import routes_replay
 from dashboard.app import create_app
+from dashboard.routes import replay
 from ingest.retention import RetentionSweeper
 from tests.dashboard_site import add_alert, copy_store, fill_store, login, site_config
 from tests.paths import clips_dir
@@ -174,7 +174,7 @@ def counting_cuts(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         cuts.append(out)
         return real(segments, start, end, out)
 
-    monkeypatch.setattr(routes_replay, "cut_clip", counted)
+    monkeypatch.setattr(replay, "cut_clip", counted)
     return cuts
 
 

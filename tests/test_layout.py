@@ -1,4 +1,5 @@
-"""The product's packages never import the benchmarks or the tests.
+"""The code's layout: the product never imports the benchmarks or the tests, the dashboard
+holds no SQL and keeps its routes, schemas and services apart.
 
 A harness may import the product, not the other way round: an installed service has neither
 folder, and a runtime module that reached into one would fail there (or only in the demo).
@@ -110,3 +111,90 @@ def test_the_dashboard_holds_no_sql() -> None:
     assert not offenders, "SQL in the dashboard (put it in a common module):\n" + "\n".join(
         offenders
     )
+
+
+# The dashboard's Python layout: routes, schemas and services each in their package, so that a
+# change to one resource touches one module of each, and the app's plumbing stays small.
+DASHBOARD_PLUMBING = {
+    "__init__",
+    "app",  # the app factory and its lifespan
+    "auth",  # sessions, roles and CSRF as dependencies
+    "certificate",  # the demo's self-signed certificate
+    "health_access",  # who may read the machine-facing health routes
+    "hosts",  # the Host header guard
+    "metrics",  # the dashboard's Prometheus metrics
+    "no_store",  # the no-caching middleware for pictures and footage
+    "refusals",  # errors a page can translate
+    "server",  # the process: uvicorn until stopped
+    "sockets",  # what every WebSocket shares
+    "state",  # the lifespan's resources
+    "tls",  # HTTPS options and HSTS
+}
+
+
+def layout_offences(package: str, module: str, source: str) -> list[str]:
+    """What ``source`` (module ``module`` of ``dashboard/<package>``, package "" for the top
+    level) does against the layout: a router outside ``routes``, a pydantic model outside
+    ``schemas``, a route module importing another, computing methods on the state."""
+    tree = ast.parse(source)
+    found = []
+    routers = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "APIRouter"
+    ]
+    if routers and package != "routes":
+        found.append("makes an APIRouter outside dashboard/routes")
+    if package == "routes" and module != "__init__" and not routers:
+        found.append("is in dashboard/routes but makes no router")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases}
+            if "BaseModel" in bases and package != "schemas":
+                found.append(f"defines the pydantic model {node.name} outside dashboard/schemas")
+            if node.name == "DashboardState" and any(
+                isinstance(item, ast.FunctionDef) for item in node.body
+            ):
+                found.append("DashboardState computes things (a method); it holds resources")
+    if package == "routes" and module != "__init__":
+        found += [
+            f"route module imports {name}"
+            for _, name in imported_modules(tree)
+            if name.startswith("dashboard.routes")
+        ]
+    if package == "" and module not in DASHBOARD_PLUMBING:
+        found.append("sits at the dashboard's top level: put it in routes, schemas or services")
+    return found
+
+
+def test_the_layout_check_sees_each_offence() -> None:
+    assert layout_offences("services", "x", "router = APIRouter()") == [
+        "makes an APIRouter outside dashboard/routes"
+    ]
+    assert layout_offences("routes", "x", "from dashboard.routes.alerts import f\nr = APIRouter()")
+    assert layout_offences("routes", "x", "x = 1") == ["is in dashboard/routes but makes no router"]
+    assert layout_offences("routes", "x", "r = APIRouter()\nclass A(BaseModel): pass")
+    state = "class DashboardState:\n    store: int\n    def visible(self) -> int: return 1"
+    assert layout_offences("", "state", state)
+    assert layout_offences("", "helpers", "x = 1")
+    assert layout_offences("schemas", "x", "class A(pydantic.BaseModel): pass") == []
+    assert (
+        layout_offences("routes", "x", "from dashboard.services.y import f\nr = APIRouter()") == []
+    )
+
+
+def test_the_dashboard_keeps_routes_schemas_and_services_apart() -> None:
+    from dashboard.routes import ROUTERS
+
+    root = REPO / "dashboard"
+    modules = sorted(path for path in root.rglob("*.py") if "static" not in path.parts)
+    offences = []
+    for path in modules:
+        package = "" if path.parent == root else path.parent.name
+        offences += [
+            f"{path.relative_to(REPO)}: {what}"
+            for what in layout_offences(package, path.stem, path.read_text(encoding="utf-8"))
+        ]
+    assert not offences, "\n".join(offences)
+    route_modules = {path.stem for path in (root / "routes").glob("*.py")} - {"__init__"}
+    assert len(ROUTERS) == len(route_modules) >= 20  # every route module's router is included

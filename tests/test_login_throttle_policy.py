@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from common.config import DashboardConfig
-from dashboard.login_throttle import (
+from dashboard.services.login_throttle import (
     REPORT_EVERY_S,
     LoginThrottle,
     LoginThrottledError,

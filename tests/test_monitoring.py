@@ -36,7 +36,7 @@ from common.store import Store
 from dashboard.app import create_app
 from dashboard.certificate import make_self_signed
 from dashboard.metrics import LIVE_GAUGE_MODES, exposition
-from dashboard.routes_health import STALE_AFTER_S, expected_roles, readiness
+from dashboard.routes.health import STALE_AFTER_S, expected_roles, readiness
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
 from tests.https_dashboard import HttpsDashboard

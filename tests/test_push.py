@@ -27,9 +27,9 @@ from common.channel import Channel, DropPolicy
 from common.messages import AlertNotice, Severity
 from common.store import NewAlert, Store
 from dashboard.app import create_app
-from dashboard.push_keys import key_path
-from dashboard.push_match import site_time
-from dashboard.push_sender import PushPolicy, PushSender
+from dashboard.services.push_keys import key_path
+from dashboard.services.push_match import site_time
+from dashboard.services.push_sender import PushPolicy, PushSender
 from tests.dashboard_site import add_alert, jpeg, login, site_config
 from tests.push_endpoint import Browser, ECEException, PushEndpoint, check_vapid, push_endpoint
 from tests.site_store import database, template

@@ -20,7 +20,7 @@ pictures (300 KB) is accepted; its job then ends where the data does (the runner
 
 Uploads have a total deadline (``reanalysis.upload_deadline_s``) besides the per-chunk stall
 timeout, and the uploads in flight, the queued jobs and the bytes a user keeps are capped
-(:mod:`dashboard.upload_limits`).
+(:mod:`dashboard.services.upload_limits`).
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from common.accounts import Accounts, Role
 from common.config import ReanalysisConfig, SiteConfig
 from common.jobs import JobSource, NewJob
 from common.store import Store
-from dashboard import uploads
 from dashboard.app import create_app
 from dashboard.auth import COOKIE, CSRF_HEADER
-from dashboard.uploads import uploads_folder
+from dashboard.services import uploads
+from dashboard.services.uploads import uploads_folder
 from tests.conftest import free_port, wait_http
 from tests.dashboard_site import (
     AREA_DYKE,

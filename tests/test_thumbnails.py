@@ -27,7 +27,7 @@ from common.config import RecordingConfig, SiteConfig
 from common.store import Store
 from common.thumbnail_files import thumbnail_path, thumbnails_folder
 from dashboard.app import create_app
-from dashboard.thumbnails import STALE_AFTER_S, Thumbnails
+from dashboard.services.thumbnails import STALE_AFTER_S, Thumbnails
 from ingest.thumbnail import ThumbnailWriter, encode_thumbnail, write_atomically
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_http

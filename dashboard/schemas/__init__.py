@@ -1,0 +1,1 @@
+"""The HTTP edge, as pydantic models: one module per resource."""
