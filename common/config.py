@@ -470,6 +470,39 @@ class SiteInfo(StrictModel):
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
+class ClusterConfig(StrictModel):
+    """A site over several machines (``docs/SCALING.md``): analysis nodes hold cameras by
+    leases and send their alerts to the station over NATS JetStream. Off: one machine does
+    everything, and nothing of NATS is loaded."""
+
+    enabled: bool = False
+    site_id: str = Field(
+        default="site",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the site's short name on the alert stream (and at a district hub)",
+    )
+    url: str = Field(
+        default="nats://127.0.0.1:4222",
+        pattern=r"^nats://[^/\s]+:\d{1,5}$",
+        description="the site's NATS server, as the nodes and the station reach it",
+    )
+    serve: bool = Field(
+        default=True,
+        description="the station (matthan run) starts the NATS server itself on the url's port",
+    )
+    lease_s: float = Field(
+        default=10.0,
+        ge=3.0,
+        le=120.0,
+        description="how long a node's lease of a camera lasts unrenewed (failover time)",
+    )
+    token_env: str = Field(
+        default="MATTHAN_SITE_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="the environment variable holding the site token (never the YAML)",
+    )
+
+
 class SiteConfig(StrictModel):
     """A whole installation: one YAML file."""
 
@@ -480,6 +513,7 @@ class SiteConfig(StrictModel):
     ingest: IngestConfig = IngestConfig()
     recording: RecordingConfig = RecordingConfig()
     reanalysis: ReanalysisConfig = ReanalysisConfig()
+    cluster: ClusterConfig = ClusterConfig()
     cameras: list[CameraConfig] = Field(min_length=1, max_length=2000)
 
     def analysis_fps(self, camera: CameraConfig) -> float:

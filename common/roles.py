@@ -18,6 +18,8 @@ DETECT_ROLE = "detect"
 """The detection core (:func:`detect.core.run_detector`)."""
 DASHBOARD_ROLE = "dashboard"
 """The web dashboard (:func:`dashboard.server.run_dashboard`); it does not beat."""
+INTAKE_ROLE = "alerts-in"
+"""A multi-node site's station: the alert stream into the store (:mod:`matthan.cluster.intake`)."""
 REANALYSIS_ROLE = "reanalysis"
 """The re-analysis job runner (:func:`detect.reanalysis.run_reanalysis`), when enabled."""
 

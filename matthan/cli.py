@@ -45,6 +45,32 @@ def run(args: argparse.Namespace) -> int:
     return run_site(_load_or_exit(args.config), args.workers)
 
 
+def node(args: argparse.Namespace) -> int:
+    """An analysis node of a site over several machines (``cluster.enabled``)."""
+    site = _load_or_exit(args.config)
+    if not site.cluster.enabled:
+        print(
+            f"{args.config}: cluster.enabled is false: a node needs a site over several"
+            " machines (see docs/SCALING.md)",
+            file=sys.stderr,
+        )
+        return 2
+    import signal
+
+    from matthan.cluster.client import NatsClientError
+    from matthan.cluster.node import Node
+    from matthan.cluster.server import NatsServerError
+
+    running = Node(site, args.name, args.workers)
+    signal.signal(signal.SIGTERM, running.request_stop)
+    signal.signal(signal.SIGINT, running.request_stop)
+    try:
+        return running.run()
+    except (NatsClientError, NatsServerError) as exc:
+        log.error("node %s: %s", args.name, exc)
+        return 1
+
+
 def demo(args: argparse.Namespace) -> int:
     """Serve the clip library as cameras and run the demo site on them."""
     from matthan.demo import run_demo
@@ -67,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("-c", "--config", type=Path, required=True)
     run_parser.add_argument("--workers", type=int, default=None, help="ingest processes")
     run_parser.set_defaults(handler=run)
+    node_parser = commands.add_parser("node", help="an analysis node of a multi-machine site")
+    node_parser.add_argument("-c", "--config", type=Path, required=True)
+    node_parser.add_argument(
+        "--name", required=True, help="this node's name (letters, digits, - _)"
+    )
+    node_parser.add_argument("--workers", type=int, default=None, help="ingest processes")
+    node_parser.set_defaults(handler=node)
     check = commands.add_parser("check-config", help="validate site files")
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=check_config)

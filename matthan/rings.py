@@ -11,6 +11,7 @@ in ``/dev/shm`` until the machine reboots.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -25,9 +26,13 @@ SHM_FOLDER = Path("/dev/shm")  # noqa: S108 - where Linux keeps POSIX shared mem
 RING_NAME = re.compile(r"matthan-(\d+)-\d+")
 
 
-def ring_name(shard: int) -> str:
-    """Unique per supervisor, so a new supervisor never reuses a stale block."""
-    return f"matthan-{os.getpid()}-{shard}"
+_SERIAL = itertools.count()
+
+
+def ring_name() -> str:
+    """Unique per ring made in this process, so a new supervisor never reuses a stale block,
+    and an analysis node can start a supervisor before its last one has finished stopping."""
+    return f"matthan-{os.getpid()}-{next(_SERIAL)}"
 
 
 def _alive(pid: int) -> bool:
@@ -57,8 +62,8 @@ def create_rings(shards: Sequence[Sequence[str]], frame_size: int) -> list[Frame
     remove_orphan_rings()
     rings: list[FrameRing] = []
     try:
-        for index, cameras in enumerate(shards):
-            plan = RingPlan(ring_name(index), tuple(cameras), frame_size, frame_size)
+        for cameras in shards:
+            plan = RingPlan(ring_name(), tuple(cameras), frame_size, frame_size)
             rings.append(FrameRing.create(plan))
     except BaseException:
         for ring in rings:

@@ -21,6 +21,8 @@ def run_site(site: SiteConfig, workers: int | None = None) -> int:
         log.error("%s", exc)
         return 2
     prepare_metrics_dir(site.storage.database.resolve().parent)
+    if site.cluster.enabled:
+        return _run_station(site, workers)
     supervisor = Supervisor(site, workers)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
@@ -35,4 +37,46 @@ def run_site(site: SiteConfig, workers: int | None = None) -> int:
     except SupervisorError as exc:
         log.error("%s", exc)
         return 1
+    return 0
+
+
+def _run_station(site: SiteConfig, workers: int | None) -> int:
+    """The station of a site over several machines: its NATS server (``cluster.serve``), then
+    the dashboard, re-analysis and the intake of the nodes' alerts; the nodes read the cameras
+    (``matthan node``, see docs/SCALING.md)."""
+    from matthan.cluster.server import NatsServer, NatsServerError, site_token, store_dir_for
+    from matthan.supervisor import SiteMode, Supervisor, SupervisorError
+
+    cluster = site.cluster
+    server: NatsServer | None = None
+    try:
+        if cluster.serve:
+            host, port = cluster.url.removeprefix("nats://").rsplit(":", 1)
+            listen = host if host in ("127.0.0.1", "localhost", "::1") else "0.0.0.0"
+            server = NatsServer(
+                store_dir_for(site).resolve(),
+                token=site_token(cluster.token_env),
+                port=int(port),
+                host=listen,
+            ).start()
+    except NatsServerError as exc:
+        log.error("%s", exc)
+        return 1
+    supervisor = Supervisor(site, workers, SiteMode.STATION)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    log.info(
+        "%s: station of %d cameras on the nodes, NATS %s",
+        site.site.name,
+        len(site.cameras),
+        cluster.url,
+    )
+    try:
+        supervisor.run()
+    except SupervisorError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
     return 0

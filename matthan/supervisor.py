@@ -19,16 +19,14 @@ and recording carry on meanwhile.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing as mp
 import os
-import signal
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,14 @@ from common.channel import Channel, DropPolicy
 from common.config import SiteConfig
 from common.frame_ring import FrameRing
 from common.messages import AlertNotice, FrameDetections
-from common.roles import DASHBOARD_ROLE, DETECT_ROLE, REANALYSIS_ROLE, ingest_role, shard
+from common.roles import (
+    DASHBOARD_ROLE,
+    DETECT_ROLE,
+    INTAKE_ROLE,
+    REANALYSIS_ROLE,
+    ingest_role,
+    shard,
+)
 from common.store import Store
 from common.watching import DetectionsChannel, WatchedCameras
 from dashboard.server import DashboardPlan, run_dashboard
@@ -48,7 +53,7 @@ from detect.reanalysis import ReanalysisPlan, run_reanalysis
 from ingest.source import sources_for
 from ingest.worker import WorkerPlan, run_worker
 from matthan.analysis_watch import AnalysisWatch
-from matthan.logs import setup_logging
+from matthan.child import child_main
 from matthan.rings import create_rings
 
 log = logging.getLogger(__name__)
@@ -59,37 +64,23 @@ MAX_RESTART_DELAY_S = 30.0
 NOTICE_QUEUE_SIZE = 1000
 OVERLAY_QUEUE_SIZE = 64
 """Frames of tracked boxes in flight to the dashboard (only cameras watched live send any)."""
-PR_SET_PDEATHSIG = 1
 
 
 class SupervisorError(RuntimeError):
     """A role kept dying; the service gave up."""
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM to this process when the supervisor dies (even by kill -9),
-    so that no orphaned role keeps the cameras, the port or the store after a crash."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+class SiteMode(StrEnum):
+    """Which roles this machine runs for its site."""
 
-
-def _child_main(role: str, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-    """Entry of every child: its own logging and its own stop event, set by SIGTERM.
-
-    Each process has a stop event of its own rather than one shared ``multiprocessing.Event``:
-    a shared event's condition variable hangs every ``set()`` once a process that waited on
-    it was killed, which would turn one crashed role into a service that cannot stop.
-    Ctrl-C is left to the supervisor, which stops the roles with SIGTERM.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    _die_with_parent()
-    setup_logging(role)
-    target(*args, stop)
+    WHOLE = "whole"
+    """One machine does everything: ingest, detection, the dashboard, re-analysis."""
+    NODE = "node"
+    """An analysis node of a multi-machine site (``matthan node``): ingest and detection of
+    the cameras it holds; its alerts go to the station through its outbox."""
+    STATION = "station"
+    """The station of a multi-machine site: the dashboard, re-analysis of uploads and the
+    intake of the nodes' alert stream; no camera is read here."""
 
 
 @dataclass
@@ -109,8 +100,11 @@ class Role:
 class Supervisor:
     """Runs a site until :meth:`request_stop` (or a signal) and then shuts it down."""
 
-    def __init__(self, site: SiteConfig, workers: int | None = None) -> None:
+    def __init__(
+        self, site: SiteConfig, workers: int | None = None, mode: SiteMode = SiteMode.WHOLE
+    ) -> None:
         self.site = site
+        self.mode = mode
         self._ctx = mp.get_context("spawn")
         self._stopping = False
         self._roles: list[Role] = []
@@ -131,6 +125,26 @@ class Supervisor:
         overlay = DetectionsChannel(
             boxes, WatchedCameras.create(self._ctx, [camera.id for camera in site.cameras])
         )
+        self._store = Store(database)
+        self._notices = notices
+        if self.mode is not SiteMode.STATION:
+            self._plan_analysis(notices, overlay)
+        if self.mode is SiteMode.NODE:
+            return
+        if self.mode is SiteMode.STATION:
+            from matthan.cluster.intake import IntakePlan, run_intake
+
+            intake = IntakePlan(site, database)
+            self._roles.append(Role(INTAKE_ROLE, run_intake, (intake, notices)))
+        dashboard = DashboardPlan(site, database)
+        self._roles.append(Role(DASHBOARD_ROLE, run_dashboard, (dashboard, notices, overlay)))
+        if site.reanalysis.enabled:
+            reanalysis = ReanalysisPlan(site, database)
+            self._roles.append(Role(REANALYSIS_ROLE, run_reanalysis, (reanalysis,)))
+
+    def _plan_analysis(self, notices: Channel[AlertNotice], overlay: DetectionsChannel) -> None:
+        """Ingest shards and the detection core, watched for "analysis down"."""
+        site, database = self.site, self.site.storage.database.resolve()
         shards = shard(sources_for(site), self._workers)
         self._rings = create_rings(
             [[source.camera_id for source in sources] for sources in shards],
@@ -150,18 +164,12 @@ class Supervisor:
             self._roles.append(Role(ingest_role(index), run_worker, (plan, notices)))
         detector = DetectorPlan(site, database, tuple(ring.name for ring in self._rings))
         self._roles.append(Role(DETECT_ROLE, run_detector, (detector, notices, overlay)))
-        self._store = Store(database)
+        assert self._store is not None
         self._analysis = AnalysisWatch(self._store, notices)
-        self._notices = notices
-        dashboard = DashboardPlan(site, database)
-        self._roles.append(Role(DASHBOARD_ROLE, run_dashboard, (dashboard, notices, overlay)))
-        if site.reanalysis.enabled:
-            reanalysis = ReanalysisPlan(site, database)
-            self._roles.append(Role(REANALYSIS_ROLE, run_reanalysis, (reanalysis,)))
 
     def _start(self, role: Role) -> None:
         process = self._ctx.Process(
-            target=_child_main, args=(role.name, role.target, role.args), name=role.name
+            target=child_main, args=(role.name, role.target, role.args), name=role.name
         )
         process.start()
         role.process = process

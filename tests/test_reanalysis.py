@@ -36,7 +36,7 @@ from common.store import Store
 from detect.job_media import wall_clock
 from detect.quantize import INT8_MODEL
 from detect.reanalysis import ReanalysisPlan, run_reanalysis
-from matthan.supervisor import _child_main
+from matthan.child import child_main
 from tests.paths import clips_dir, models_dir, require_clip
 
 pytestmark = pytest.mark.timeout(180)
@@ -271,7 +271,7 @@ def _start_runner(database: Path) -> mp.process.BaseProcess:
     """A runner process as the supervisor starts it (spawned; SIGTERM stops it)."""
     plan = ReanalysisPlan(SITE, database)
     process = mp.get_context("spawn").Process(
-        target=_child_main, args=(REANALYSIS_ROLE, run_reanalysis, (plan,))
+        target=child_main, args=(REANALYSIS_ROLE, run_reanalysis, (plan,))
     )
     process.start()
     return process

@@ -2,9 +2,10 @@
 
 - ``/healthz``: the dashboard process answers (a liveness probe; it reads and says nothing).
 - ``/readyz``: 200 only when the store answers and every supervised role (``ingest-N``,
-  ``detect``) beat within :data:`STALE_AFTER_S`; otherwise 503. Both carry the same JSON,
-  which lists each role with its state and says in ``reasons`` what is wrong; a caller
-  without a login or the token gets only ``{"ready": ...}``.
+  ``detect``; ``alerts-in`` on a multi-machine site's station) beat within
+  :data:`STALE_AFTER_S`; otherwise 503. Both carry the same JSON, which lists each role with
+  its state and says in ``reasons`` what is wrong; a caller without a login or the token gets
+  only ``{"ready": ...}``.
 - ``/metrics``: every matthan process's metrics for Prometheus (see :mod:`dashboard.metrics`),
   for the scrape token or an admin only.
 
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
-from common.roles import DETECT_ROLE, REANALYSIS_ROLE, ingest_role, shard
+from common.roles import DETECT_ROLE, INTAKE_ROLE, REANALYSIS_ROLE, ingest_role, shard
 from common.store import Store
 from dashboard.health_access import Caller, HealthCaller
 from dashboard.metrics import ScrapeCollector, exposition
@@ -50,11 +51,15 @@ def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
 
     Mirrors :class:`matthan.supervisor.Supervisor`: ``workers`` (the ``--workers`` option),
     else the site's ``ingest.workers``, else one per CPU, never more than the enabled cameras.
+    The station of a multi-machine site (``cluster.enabled``) reads no camera: it runs the
+    intake of the nodes' alert stream (``alerts-in``) instead.
     """
+    reanalysis = [REANALYSIS_ROLE] if site.reanalysis.enabled else []
+    if site.cluster.enabled:
+        return [INTAKE_ROLE, *reanalysis]
     cameras = [camera for camera in site.cameras if camera.enabled]
     wanted = workers or site.ingest.workers or os.cpu_count() or 1
     shards = len(shard(cameras, wanted))
-    reanalysis = [REANALYSIS_ROLE] if site.reanalysis.enabled else []
     return [*(ingest_role(index) for index in range(shards)), DETECT_ROLE, *reanalysis]
 
 

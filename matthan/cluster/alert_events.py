@@ -2,8 +2,9 @@
 
 An event is one frozen dataclass: :class:`AlertOpened` carries the whole
 :class:`common.store.NewAlert` (its pictures base64 in the JSON; an alert is under 1 MB),
-:class:`AlertEnded` the producer's ``uid`` and the end time. Both carry the producer's
-``uid``, which is also what makes them idempotent: the server drops a re-publish with the
+:class:`AlertEnded` the producer's ``uid`` and the end time, :class:`CameraChanged` a camera's
+new state as the node's ingest saw it (the station's camera health). Alert events carry the
+producer's ``uid``, which is also what makes them idempotent: the server drops a re-publish with the
 same ``Nats-Msg-Id`` (:func:`message_id`) inside its duplicate window, and the station's
 store keeps one alert per ``uid`` whatever arrives later.
 """
@@ -15,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from common.messages import Severity
+from common.messages import CameraState, CameraStatus, Severity
 from common.store import NewAlert
 
 SUBJECT_ROOT = "matthan.alerts"
@@ -54,7 +55,22 @@ class AlertEnded:
     at: float
 
 
-AlertEvent = AlertOpened | AlertEnded
+@dataclass(frozen=True, slots=True)
+class CameraChanged:
+    """A camera of a node changed state. ``uid`` names the event (the node's store and its
+    row), so a re-publish inside the duplicate window adds nothing; a redelivery after that
+    stores the same state twice, which changes no camera's health."""
+
+    site: str
+    uid: str
+    status: CameraStatus
+
+    @property
+    def camera_id(self) -> str:
+        return self.status.camera_id
+
+
+AlertEvent = AlertOpened | AlertEnded | CameraChanged
 
 
 def subject(event: AlertEvent) -> str:
@@ -64,13 +80,25 @@ def subject(event: AlertEvent) -> str:
 
 def message_id(event: AlertEvent) -> str:
     """The ``Nats-Msg-Id`` of the event: its uid and what happened to it."""
+    if isinstance(event, CameraChanged):
+        return f"{event.uid}:camera"
     return f"{event.uid}:{'opened' if isinstance(event, AlertOpened) else 'ended'}"
 
 
 def encode(event: AlertEvent) -> bytes:
     """The event as UTF-8 JSON."""
-    if isinstance(event, AlertEnded):
+    if isinstance(event, CameraChanged):
         body: dict[str, Any] = {
+            "event": "camera",
+            "site": event.site,
+            "uid": event.uid,
+            "camera_id": event.status.camera_id,
+            "state": event.status.state.value,
+            "at": event.status.at,
+            "detail": event.status.detail,
+        }
+    elif isinstance(event, AlertEnded):
+        body = {
             "event": "ended",
             "site": event.site,
             "camera_id": event.camera_id,
@@ -104,6 +132,14 @@ def decode(data: bytes) -> AlertEvent:
     """The event in ``data``; :class:`AlertEventError` if it is not one."""
     try:
         body = json.loads(data)
+        if body["event"] == "camera":
+            status = CameraStatus(
+                camera_id=str(body["camera_id"]),
+                state=CameraState(body["state"]),
+                at=float(body["at"]),
+                detail=str(body["detail"]),
+            )
+            return CameraChanged(site=str(body["site"]), uid=str(body["uid"]), status=status)
         if body["event"] == "ended":
             return AlertEnded(
                 site=str(body["site"]),

@@ -31,13 +31,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
 from common.channel import Channel
-from common.messages import AlertNotice
+from common.messages import AlertNotice, CameraStatus
 from common.store import NewAlert, Store
 from matthan.cluster.alert_events import (
     SUBJECT_ROOT,
     AlertEnded,
     AlertEventError,
     AlertOpened,
+    CameraChanged,
     decode,
     encode,
     message_id,
@@ -95,13 +96,17 @@ class AlertPublisher:
         """Publish that alert ``uid`` ended at ``at``; False: the server had it already."""
         return self._publish(AlertEnded(self.site, camera_id, kind, uid, at))
 
-    def _publish(self, event: AlertOpened | AlertEnded) -> bool:
+    def camera_changed(self, uid: str, status: CameraStatus) -> bool:
+        """Publish a camera's new state (``uid`` names the event); False: had it already."""
+        return self._publish(CameraChanged(self.site, uid, status))
+
+    def _publish(self, event: AlertOpened | AlertEnded | CameraChanged) -> bool:
         """Returns once the stream holds the event; raises ``TimeoutError`` or a nats error
         when it may not (publish it again: the message id makes that safe)."""
         if not self._ready:
             self._client.run(ensure_stream(self._client.js), self._timeout_s)
             self._ready = True
-        kind = "opened" if isinstance(event, AlertOpened) else "ended"
+        kind = {AlertOpened: "opened", AlertEnded: "ended", CameraChanged: "camera"}[type(event)]
         ack = self._client.run(
             self._client.js.publish(
                 subject(event),
@@ -185,6 +190,8 @@ class AlertStreamConsumer:
         except nats.errors.TimeoutError:
             ALERT_STREAM_LAG.set(0)
             return Handled()
+        if not messages:  # a fetch cut short by a reconnect
+            return Handled()
         stored = skipped = redelivered = deferred = 0
         for message in messages:
             metadata = message.metadata
@@ -214,6 +221,11 @@ class AlertStreamConsumer:
             log.error("alert stream: dropping message %s: %s", message.subject, exc)
             self._client.run(message.term())
             return "dropped"
+        if isinstance(event, CameraChanged):
+            self._store.add_camera_status(event.status)
+            ALERT_EVENTS_STORED.labels("camera", "new").inc()
+            self._client.run(message.ack())
+            return "stored"
         stored_id, was_ended = self._stored(event.uid)
         if isinstance(event, AlertOpened):
             outcome = self._open(event, stored_id)

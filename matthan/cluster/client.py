@@ -103,6 +103,8 @@ class NatsClient:
         try:
             return future.result(timeout_s)
         except FutureTimeoutError:
+            if future.done():  # the coroutine's own timeout (a fetch that found nothing)
+                raise
             future.cancel()
             raise TimeoutError(f"NATS call took more than {timeout_s} s") from None
 

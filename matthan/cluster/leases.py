@@ -28,6 +28,7 @@ before another node can have taken it).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -107,6 +108,9 @@ class CameraLeases:
         self._leases_kv: KeyValue | None = None
         self._nodes_kv: KeyValue | None = None
         self.live_nodes: tuple[str, ...] = ()
+        self.report: Mapping[str, object] = {}
+        """What the node says of itself at each step, beside the time (its ``node.<name>``
+        value, JSON): e.g. the cameras it analyses now (:func:`node_reports`)."""
 
     @property
     def step_s(self) -> float:
@@ -132,6 +136,20 @@ class CameraLeases:
         held = self.held()
         CAMERAS_HELD.labels(self.node_name).set(len(held))
         return held
+
+    def announce(self, timeout_s: float = 2.0) -> None:
+        """Put the node's :attr:`report` now, between steps (a server that does not answer
+        leaves it to the next step)."""
+
+        async def put() -> None:
+            _, nodes = await self._buckets()
+            value = json.dumps({**self.report, "at": time.time()})
+            await nodes.put(_NODE_PREFIX + self.node_name, value.encode())
+
+        try:
+            self._client.run(put(), timeout_s)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("node %s: report not sent: %s", self.node_name, exc)
 
     def release_all(self, timeout_s: float = 5.0) -> None:
         """Give every lease up now and leave the node list (a clean stop: the other nodes
@@ -162,7 +180,8 @@ class CameraLeases:
 
     async def _step(self) -> None:
         leases, nodes = await self._buckets()
-        await nodes.put(_NODE_PREFIX + self.node_name, str(time.time()).encode())
+        value = json.dumps({**self.report, "at": time.time()})
+        await nodes.put(_NODE_PREFIX + self.node_name, value.encode())
         await self._renew(leases)
         owners = {
             key[len(_CAMERA_PREFIX) :]: entry.value.decode() if entry.value else ""
@@ -230,3 +249,22 @@ async def _delete(leases: KeyValue, camera: str, lease: Lease) -> None:
         await leases.delete(_CAMERA_PREFIX + camera, last=lease.revision)
     except nats.js.errors.APIError as exc:
         log.info("lease of %s was no longer ours at release: %s", camera, exc)
+
+
+async def node_reports(client: NatsClient) -> dict[str, dict[str, object]]:
+    """The live nodes and what each said of itself at its last step (see
+    :attr:`CameraLeases.report`); a node whose value is not JSON says nothing."""
+    try:
+        nodes = await client.js.key_value(NODES_BUCKET)
+    except nats.js.errors.BucketNotFoundError:  # no node has started yet
+        return {}
+    reports: dict[str, dict[str, object]] = {}
+    for key, entry in (await snapshot(nodes)).items():
+        if not key.startswith(_NODE_PREFIX):
+            continue
+        try:
+            value = json.loads(entry.value or b"{}")
+        except ValueError:
+            value = {}
+        reports[key[len(_NODE_PREFIX) :]] = value if isinstance(value, dict) else {}
+    return reports

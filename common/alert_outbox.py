@@ -1,0 +1,183 @@
+"""A node's outbox: what of its store it has sent to the station, and what is still to send.
+
+On a site of several machines (``docs/SCALING.md``) an analysis node stores its alerts and its
+cameras' states in its own SQLite store exactly as a single machine does (commit first), and
+a relay (:mod:`matthan.cluster.outbox`) then sends them to the station's alert stream. This
+module is that relay's memory: one row, ``alert_outbox``, with the node store's ``origin`` (a
+random id made once, so the uids of two stores never meet even when their row ids do) and three
+cursors: the last alert id whose ``opened`` is sent, the last ``(ended_at, id)`` whose
+``ended`` is sent, and the last camera event sent. A cursor moves only after the stream holds
+the event, so a relay killed between the two sends the event again, which the stream and the
+station drop as a duplicate (the uid).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from common.box_text import box_from_text
+from common.messages import CameraState, CameraStatus, Severity
+from common.store import NewAlert, Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    origin          TEXT NOT NULL,
+    opened_through  INTEGER NOT NULL DEFAULT 0,
+    ended_at        REAL NOT NULL DEFAULT 0,
+    ended_id        INTEGER NOT NULL DEFAULT 0,
+    events_through  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS alerts_ended ON alerts (ended_at, id) WHERE ended_at IS NOT NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCursor:
+    """How far the relay got (see the module's docstring)."""
+
+    origin: str
+    opened_through: int
+    ended_at: float
+    ended_id: int
+    events_through: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOpen:
+    """An alert to announce: ``alert`` carries its uid."""
+
+    row_id: int
+    alert: NewAlert
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEnd:
+    row_id: int
+    camera_id: str
+    kind: str
+    uid: str
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCameraEvent:
+    row_id: int
+    uid: str
+    status: CameraStatus
+
+
+def cursor(store: Store) -> OutboxCursor:
+    """The relay's cursor, made (with its table and a new origin) the first time it is asked
+    for: only a node's store has the table. The relay reads it once and then keeps it."""
+    with store.transaction() as db:
+        for statement in SCHEMA.split(";"):
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO alert_outbox (id, origin) VALUES (1, ?) ON CONFLICT(id) DO NOTHING",
+            (uuid.uuid4().hex,),
+        )
+        row = db.execute(
+            "SELECT origin, opened_through, ended_at, ended_id, events_through"
+            " FROM alert_outbox WHERE id = 1"
+        ).fetchone()
+    return OutboxCursor(str(row[0]), int(row[1]), float(row[2]), int(row[3]), int(row[4]))
+
+
+def alert_uid(origin: str, row_id: int, own: str | None) -> str:
+    """The alert's uid on the stream: the producer's own if it set one, else origin + row."""
+    return own if own is not None else f"{origin}-{row_id}"
+
+
+def pending_opens(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingOpen]:
+    """Alerts stored after ``at.opened_through``, oldest first, with their pictures."""
+    rows = store.read(
+        "SELECT a.id, a.camera_id, a.kind, a.rule, a.class_name, a.track_id, a.severity,"
+        " a.confidence, a.box, a.started_at, a.triggered_at, a.uid, i.snapshot, i.crop"
+        " FROM alerts a LEFT JOIN alert_images i ON i.alert_id = a.id"
+        " WHERE a.id > ? ORDER BY a.id LIMIT ?",
+        (at.opened_through, limit),
+    )
+    return [
+        PendingOpen(
+            int(row["id"]),
+            NewAlert(
+                camera_id=row["camera_id"],
+                kind=row["kind"],
+                rule=row["rule"],
+                severity=Severity(row["severity"]),
+                started_at=float(row["started_at"]),
+                snapshot_jpeg=bytes(row["snapshot"] or b""),
+                class_name=row["class_name"],
+                track_id=row["track_id"],
+                confidence=row["confidence"],
+                box=box_from_text(row["box"]),
+                crop_jpeg=bytes(row["crop"]) if row["crop"] is not None else None,
+                triggered_at=row["triggered_at"],
+                uid=alert_uid(at.origin, int(row["id"]), row["uid"]),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def pending_ends(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingEnd]:
+    """Alerts ended after ``(at.ended_at, at.ended_id)`` whose ``opened`` is sent, in the
+    order they ended."""
+    rows = store.read(
+        "SELECT id, camera_id, kind, uid, ended_at FROM alerts"
+        " WHERE ended_at IS NOT NULL AND id <= ?"
+        " AND (ended_at > ? OR (ended_at = ? AND id > ?))"
+        " ORDER BY ended_at, id LIMIT ?",
+        (at.opened_through, at.ended_at, at.ended_at, at.ended_id, limit),
+    )
+    return [
+        PendingEnd(
+            int(row["id"]),
+            row["camera_id"],
+            row["kind"],
+            alert_uid(at.origin, int(row["id"]), row["uid"]),
+            float(row["ended_at"]),
+        )
+        for row in rows
+    ]
+
+
+def pending_camera_events(
+    store: Store, at: OutboxCursor, limit: int = 64
+) -> list[PendingCameraEvent]:
+    """Camera state changes stored after ``at.events_through``, oldest first."""
+    rows = store.read(
+        "SELECT id, camera_id, state, at, detail FROM camera_events WHERE id > ?"
+        " ORDER BY id LIMIT ?",
+        (at.events_through, limit),
+    )
+    return [
+        PendingCameraEvent(
+            int(row["id"]),
+            f"{at.origin}-camera-{row['id']}",
+            CameraStatus(row["camera_id"], CameraState(row["state"]), row["at"], row["detail"]),
+        )
+        for row in rows
+    ]
+
+
+def advance(
+    store: Store,
+    *,
+    opened_through: int | None = None,
+    ended: tuple[float, int] | None = None,
+    events_through: int | None = None,
+) -> None:
+    """Move the cursors that are given (after the stream holds what they pass)."""
+    with store.transaction() as db:
+        if opened_through is not None:
+            db.execute("UPDATE alert_outbox SET opened_through = ? WHERE id = 1", (opened_through,))
+        if ended is not None:
+            db.execute(
+                "UPDATE alert_outbox SET ended_at = ?, ended_id = ? WHERE id = 1",
+                (ended[0], ended[1]),
+            )
+        if events_through is not None:
+            db.execute("UPDATE alert_outbox SET events_through = ? WHERE id = 1", (events_through,))

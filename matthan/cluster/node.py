@@ -1,0 +1,179 @@
+"""An analysis node of a site over several machines: ``matthan node -c site.yaml --name N``.
+
+Every node reads the same site file. A node holds cameras by leases (:mod:`.leases`): the
+nodes share the site's cameras fairly, and a node that dies loses its leases, whose cameras
+the others take within the lease time. For the cameras it holds, a node runs what one machine
+runs for all of them: ingest shards and the detection core, under the same supervisor
+(:class:`matthan.supervisor.Supervisor` in node mode), with their own store and recordings
+under ``<database folder>/nodes/<name>/``. Frames never leave the node. When the cameras it
+holds change, the node restarts its roles on the new set.
+
+What leaves the node: its alerts and its cameras' states, relayed from its store to the
+station's alert stream by the outbox (:mod:`.outbox`: commit first, then send, nothing lost
+across a crash), and at each lease step a report in the nodes bucket (``node.<name>``): the
+cameras it holds and those it analyses now (its detection core beat and the camera is online
+since its roles last started), which ``matthan_cluster`` metrics, the benchmarks and an
+operator's ``nats kv`` read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from common.config import SiteConfig
+from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
+from common.messages import CameraState
+from common.roles import DETECT_ROLE
+from common.store import Store
+from matthan.cluster.alert_stream import AlertPublisher
+from matthan.cluster.client import NatsClient
+from matthan.cluster.leases import CameraLeases
+from matthan.cluster.outbox import AlertOutbox
+from matthan.cluster.server import site_token
+from matthan.supervisor import SiteMode, Supervisor, SupervisorError, prepare_metrics_dir
+
+log = logging.getLogger(__name__)
+
+FRESH_BEAT_S = 3 * BEAT_EVERY_S
+REPORT_EVERY_S = 0.5
+"""How often the node checks what it analyses; a change is announced at once."""
+
+
+def node_folder(site: SiteConfig, name: str) -> Path:
+    """Where node ``name`` keeps its store (and, below the recordings folder, its footage)."""
+    return site.storage.database.resolve().parent / "nodes" / name
+
+
+def node_site(site: SiteConfig, name: str, cameras: frozenset[str]) -> SiteConfig:
+    """The site as node ``name`` runs it: the cameras it holds, its own store and recordings."""
+    database = node_folder(site, name) / site.storage.database.name
+    return site.model_copy(
+        update={
+            "cameras": [camera for camera in site.cameras if camera.id in cameras],
+            "storage": site.storage.model_copy(update={"database": database}),
+            "recording": site.recording.model_copy(
+                update={"path": site.recording.path.resolve() / "nodes" / name}
+            ),
+        }
+    )
+
+
+class _Roles:
+    """The node's supervisor over one set of cameras, in a thread of its own."""
+
+    def __init__(self, site: SiteConfig, workers: int | None) -> None:
+        self.cameras = frozenset(camera.id for camera in site.cameras)
+        self.started_at = time.time()
+        self.error: str | None = None
+        self._supervisor = Supervisor(site, workers, SiteMode.NODE)
+        self._thread = threading.Thread(target=self._run, name="node-roles", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._supervisor.run()
+        except SupervisorError as exc:
+            self.error = str(exc)
+
+    def request_stop(self) -> None:
+        """Stop the roles, without waiting for them (see :meth:`join`)."""
+        self._supervisor.request_stop()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    @property
+    def stopped(self) -> bool:
+        return not self._thread.is_alive()
+
+
+class Node:
+    """One analysis node until :meth:`request_stop` (SIGTERM, Ctrl-C)."""
+
+    def __init__(self, site: SiteConfig, name: str, workers: int | None = None) -> None:
+        self.site = site
+        self.name = name
+        self._workers = workers
+        self._stop = threading.Event()
+        self._stopping: list[_Roles] = []
+        """Roles of an earlier set of cameras, still stopping."""
+        self.database = node_folder(site, name) / site.storage.database.name
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        """Hold cameras and analyse them until asked to stop; 1 when the roles kept dying."""
+        cluster = self.site.cluster
+        self.database.parent.mkdir(parents=True, exist_ok=True)
+        prepare_metrics_dir(self.database.parent)
+        client = NatsClient.connect(cluster.url, site_token(cluster.token_env), name=self.name)
+        store = Store(self.database)
+        outbox = AlertOutbox(store, AlertPublisher(client, cluster.site_id))
+        outbox_stop = threading.Event()
+        relay = threading.Thread(target=outbox.run, args=(outbox_stop,), name="outbox")
+        relay.start()
+        enabled = [camera.id for camera in self.site.cameras if camera.enabled]
+        leases = CameraLeases(client, self.name, enabled, cluster.lease_s)
+        roles: _Roles | None = None
+        log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
+        next_step = 0.0
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() >= next_step:
+                    next_step = time.monotonic() + leases.step_s
+                    held = leases.step()
+                    if roles is None or roles.cameras != held:
+                        roles = self._restart(roles, held)
+                if roles is not None and roles.error is not None:
+                    log.error("node %s: %s", self.name, roles.error)
+                    return 1
+                analysing = self._analysing(store, roles)
+                if analysing != leases.report.get("analysing"):
+                    leases.report = {"cameras": sorted(held), "analysing": analysing}
+                    leases.announce()
+                self._stop.wait(REPORT_EVERY_S)
+        finally:
+            for old in (*self._stopping, roles):
+                if old is not None:
+                    old.request_stop()
+                    old.join()
+            leases.release_all()
+            outbox_stop.set()
+            relay.join()
+            client.close()
+            store.close()
+        return 0
+
+    def _restart(self, roles: _Roles | None, held: frozenset[str]) -> _Roles | None:
+        """Roles for the cameras ``held``. The last ones stop meanwhile, not first: the new
+        ones load the model while the old ones close their streams (a faster failover)."""
+        self._stopping = [old for old in self._stopping if not old.stopped]
+        if roles is not None:
+            log.info("node %s: cameras now %s; restarting its roles", self.name, sorted(held))
+            roles.request_stop()
+            self._stopping.append(roles)
+        if not held:
+            return None
+        return _Roles(node_site(self.site, self.name, held), self._workers)
+
+    def _analysing(self, store: Store, roles: _Roles | None) -> list[str]:
+        """The held cameras analysed now: the detection core beat lately, and the camera came
+        online since the roles last started."""
+        if roles is None:
+            return []
+        since = roles.started_at
+        beat_at = time.time() - heartbeat_ages(store).get(DETECT_ROLE, float("inf"))
+        if beat_at < max(since, time.time() - FRESH_BEAT_S):
+            return []
+        states = store.latest_camera_states()
+        return sorted(
+            camera
+            for camera in roles.cameras
+            if (status := states.get(camera)) is not None
+            and status.state is CameraState.ONLINE
+            and status.at >= since
+        )

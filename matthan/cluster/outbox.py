@@ -1,0 +1,92 @@
+"""A node's relay from its own store to the station's alert stream: commit first, then send.
+
+The node's roles store alerts and camera states exactly as on a single machine (through the
+one :class:`common.alert_writer.AlertWriter`, committed before anything is announced). This
+relay reads what is new in that store (:mod:`common.alert_outbox`) and publishes it to the
+alert stream, oldest first, moving its cursor only once the stream holds each event. So an
+alert committed on the node reaches the station even when the stream, the link or the node
+itself was down in between, and one sent twice (a crash between the publish and the cursor)
+is dropped by the stream (message id) or by the station's store (the uid).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+
+import nats.errors
+
+from common import alert_outbox
+from common.store import Store
+from matthan.cluster.alert_stream import AlertPublisher
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05
+"""How often the store is asked for what is new: the floor of an alert's delivery time."""
+RETRY_S = 1.0
+"""The wait after the stream did not take an event (down, or the link cut)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one step published."""
+
+    opened: int = 0
+    ended: int = 0
+    camera_events: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.opened or self.ended or self.camera_events)
+
+
+class AlertOutbox:
+    """Publishes the node store's new alerts, their ends and its camera events."""
+
+    def __init__(self, store: Store, publisher: AlertPublisher) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._at = alert_outbox.cursor(store)
+
+    def step(self) -> Sent:
+        """Publish everything pending now; raises (``TimeoutError``, a nats error) where the
+        stream did not confirm an event: the cursor stays before it and the next step sends
+        it again."""
+        opened = 0
+        for pending in alert_outbox.pending_opens(self._store, self._at):
+            self._publisher.opened(pending.alert)
+            alert_outbox.advance(self._store, opened_through=pending.row_id)
+            self._at = replace(self._at, opened_through=pending.row_id)
+            opened += 1
+        events = 0
+        for event in alert_outbox.pending_camera_events(self._store, self._at):
+            self._publisher.camera_changed(event.uid, event.status)
+            alert_outbox.advance(self._store, events_through=event.row_id)
+            self._at = replace(self._at, events_through=event.row_id)
+            events += 1
+        ended = 0
+        for end in alert_outbox.pending_ends(self._store, self._at):  # of the alerts sent
+            self._publisher.ended(end.camera_id, end.kind, end.uid, end.ended_at)
+            alert_outbox.advance(self._store, ended=(end.ended_at, end.row_id))
+            self._at = replace(self._at, ended_at=end.ended_at, ended_id=end.row_id)
+            ended += 1
+        return Sent(opened, ended, events)
+
+    def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
+        """Relay until ``stop``, then once more (what the node stored while stopping)."""
+        while not stop.is_set():
+            sent = self._step_logged()
+            if sent is None:
+                stop.wait(RETRY_S)
+            elif not sent.any:
+                stop.wait(poll_s)
+        self._step_logged()
+
+    def _step_logged(self) -> Sent | None:
+        try:
+            return self.step()
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("outbox: the alert stream did not take an event (%s); trying again", exc)
+            return None
