@@ -52,8 +52,9 @@ USER, PASSWORD = "bench-wall", "mật-khẩu-đo-tường-hình"
 GRIDS = (1, 4, 9, 16)
 PLAYS_AT = 0.9
 """A tile plays when it decodes at least this share of its clip's frame rate."""
-FRAMES = "() => Promise.all(window.matthanWall.tiles.map((tile) => tile.framesDecoded()))"
+FRAMES = "() => Promise.all(window.matthan.wall.tiles.map((tile) => tile.framesDecoded()))"
 SAVE = """async ([name, layout]) => {
+  const { api } = await import("/static/lib/api.js");
   await api(`/api/wall/layouts/${encodeURIComponent(name)}`, { method: "PUT", body: layout });
 }"""
 
@@ -178,11 +179,11 @@ def measure_grid(
     page.evaluate(SAVE, [f"bench-{grid}", layout])
     page.goto(f"{base}/wall/live")
     page.wait_for_function(
-        f"() => window.matthanWall && window.matthanWall.tiles.length === {grid}"
+        f"() => window.matthan?.wall && window.matthan.wall.tiles.length === {grid}"
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        states = page.evaluate("() => window.matthanWall.tiles.map((tile) => tile.state)")
+        states = page.evaluate("() => window.matthan.wall.tiles.map((tile) => tile.state)")
         if all(state == "playing" for state in states):
             break
         page.wait_for_timeout(500)
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 page.click("#login-submit")
                 page.wait_for_url(f"{base}/")
                 page.goto(f"{base}/wall/live")
-                page.wait_for_function("() => window.matthanWall !== undefined")
+                page.wait_for_function("() => window.matthan?.wall !== undefined")
                 time.sleep(args.settle)  # the service's start-up work (model, first frames)
                 groups["browser"] = chromium_pids()
                 grids.append(baseline(page, base, groups, args.window))

@@ -95,10 +95,10 @@ def test_a_store_of_schema_3_gets_the_uid_column(tmp_path: Path) -> None:
 
 
 def test_every_kind_is_named_in_both_languages_and_offered_for_phones() -> None:
-    strings = (REPO / "dashboard" / "static" / "i18n.js").read_text("utf-8")
+    strings = (REPO / "dashboard" / "static" / "lib" / "i18n.js").read_text("utf-8")
     for kind in AlertKind:
         assert strings.count(f"    kind_{kind.value}: ") == 2, kind  # vi and en
-    page = (REPO / "dashboard" / "static" / "notifications.js").read_text("utf-8")
+    page = (REPO / "dashboard" / "static" / "pages" / "notifications.js").read_text("utf-8")
     offered = re.search(r"const KINDS = \[(.*?)\];", page, re.S)
     assert offered is not None
     assert re.findall(r'"([a-z_]+)"', offered.group(1)) == [kind.value for kind in AlertKind]

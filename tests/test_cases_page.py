@@ -97,7 +97,8 @@ def work_the_case(page: Page, footage: MarketFootage) -> None:
 
     page.select_option("#clip-camera", "bai-xe")
     start, end = page.evaluate(
-        f"[siteInputValue({footage.start + 1}), siteInputValue({footage.start + 4})]"
+        f"import('/static/lib/time.js').then((m) => [m.siteInputValue({footage.start + 1}),"
+        f" m.siteInputValue({footage.start + 4})])"
     )
     page.fill("#clip-from", start)
     page.fill("#clip-to", end)

@@ -84,7 +84,9 @@ def page() -> Iterator[Page]:
 
 
 def strings(page: Page, lang: str) -> dict[str, str]:
-    table: dict[str, str] = page.evaluate(f"window.MATTHAN_STRINGS.{lang}")
+    table: dict[str, str] = page.evaluate(
+        f"import('/static/lib/i18n.js').then((m) => m.STRINGS.{lang})"
+    )
     return table
 
 

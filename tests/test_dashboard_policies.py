@@ -21,7 +21,7 @@ from tests.site_store import app, client, database, template
 
 __all__ = ["app", "client", "database", "template"]  # fixtures, found by pytest here
 
-I18N = Path(__file__).parents[1] / "dashboard" / "static" / "i18n.js"
+I18N = Path(__file__).parents[1] / "dashboard" / "static" / "lib" / "i18n.js"
 
 
 @pytest.mark.parametrize(

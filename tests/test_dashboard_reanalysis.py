@@ -36,7 +36,8 @@ ROW = """(id) => {
   return { state: row.dataset.state, progress: Number(row.querySelector("progress").value),
            frames: parseInt(row.querySelector(".job-frames").textContent, 10) };
 }"""
-SET_RANGE = """([from, to]) => {
+SET_RANGE = """async ([from, to]) => {
+  const { siteInputValue } = await import("/static/lib/time.js");
   document.getElementById("ra-from").value = siteInputValue(from);
   document.getElementById("ra-to").value = siteInputValue(to);
 }"""

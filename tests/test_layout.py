@@ -198,3 +198,124 @@ def test_the_dashboard_keeps_routes_schemas_and_services_apart() -> None:
     assert not offences, "\n".join(offences)
     route_modules = {path.stem for path in (root / "routes").glob("*.py")} - {"__init__"}
     assert len(ROUTERS) == len(route_modules) >= 20  # every route module's router is included
+
+
+# The dashboard's static side: ES modules in static/lib (shared) and static/pages (one entry
+# module per page), nothing global but the one inspection handle, and one shared <head>.
+STATIC_JS_HOMES = ("lib", "pages")
+CLASSIC_WORKER = "sw.js"  # a service worker, served at /sw.js: a classic script by design
+INSPECTION_MODULE = "lib/inspect.js"
+WINDOW_ASSIGNMENT = re.compile(
+    r"\b(?:window|globalThis|self)\s*(?:\.\s*[\w$]+|\[[^\]]*\])"  # window.x, window["x"]
+    r"[\w$.\[\]\"' ]*?\s*(?:[-+*/%&|^]|\?\?|<<|>>)?=(?!=)"  # .y[z] then =, += ... (not ==)
+)
+"""An assignment to a property of the global object (``window.x = ...``, ``window["x"] += 1``)."""
+SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
+HEAD_MARKS = re.compile(r"<head\b|<meta\s+charset|<!doctype", re.IGNORECASE)
+
+
+def misplaced_scripts(paths: list[str]) -> list[str]:
+    """The ``.js`` files (paths relative to ``dashboard/static``) outside lib/ and pages/."""
+    return [
+        path
+        for path in paths
+        if path.endswith(".js")
+        and path != CLASSIC_WORKER
+        and path.split("/")[0] not in STATIC_JS_HOMES
+    ]
+
+
+def global_assignments(path: str, source: str) -> list[str]:
+    """``path:line`` of each assignment to the global object in a module but the inspection one."""
+    if path == INSPECTION_MODULE:
+        return []
+    return [
+        f"{path}:{number}: {line.strip()}"
+        for number, line in enumerate(source.splitlines(), start=1)
+        if not line.lstrip().startswith("//") and WINDOW_ASSIGNMENT.search(line)
+    ]
+
+
+def script_offences(page: str, html: str) -> list[str]:
+    """What a whole page's HTML does against "exactly one module script, nothing classic"."""
+    tags = SCRIPT_TAG.findall(html)
+    found = [
+        f"{page}: a classic script <script{attrs}>"
+        for attrs in tags
+        if 'type="module"' not in attrs
+    ]
+    if len(tags) != 1:
+        found.append(f"{page}: {len(tags)} scripts (one module per page)")
+    return found
+
+
+def repeated_heads(name: str, html: str) -> list[str]:
+    """A page file (not the shell) holding a head of its own: <head>, <meta charset>, doctype."""
+    return [f"{name}: {mark.group(0)}" for mark in HEAD_MARKS.finditer(html)]
+
+
+def test_the_static_checks_see_each_offence() -> None:
+    assert misplaced_scripts(["sw.js", "lib/dom.js", "pages/alerts.js", "icon.svg"]) == []
+    assert misplaced_scripts(["common.js", "css/x.js"]) == ["common.js", "css/x.js"]
+    bad = [
+        "window.MATTHAN_STRINGS = {",
+        '  window["x"] = 1;',
+        "  window.matthanWall.count += 1;",
+        "globalThis.api = api;",
+    ]
+    assert len(global_assignments("pages/x.js", "\n".join(bad))) == 4
+    fine = [
+        "if (window.matthan === undefined) return;",
+        "const ratio = window.devicePixelRatio || 1;",
+        'window.addEventListener("pagehide", stop);',
+        "// window.x = 1 in a comment",
+        "if (!window.confirm(t(key))) return;",
+    ]
+    assert global_assignments("pages/x.js", "\n".join(fine)) == []
+    assert global_assignments(INSPECTION_MODULE, "window.matthan = {};") == []
+    one = '<script type="module" src="/static/pages/a.js"></script>'
+    assert script_offences("a", one) == []
+    assert len(script_offences("a", one + '<script src="/static/x.js" defer></script>')) == 2
+    assert len(script_offences("a", one + one)) == 1
+    assert script_offences("a", "<body></body>") == ["a: 0 scripts (one module per page)"]
+    assert repeated_heads("a.html", '<body data-page="page_a"><main></main></body>') == []
+    assert len(repeated_heads("a.html", '<head>\n<meta charset="utf-8"></head><body>')) == 2
+
+
+def test_the_static_side_is_es_modules_with_one_shared_head() -> None:
+    from dashboard.services.page_shell import PAGES, SHELL, STATIC, assembled
+
+    files = sorted(path for path in STATIC.rglob("*") if path.is_file())
+    relative = [path.relative_to(STATIC).as_posix() for path in files]
+    assert not misplaced_scripts(relative), "move these into static/lib or static/pages"
+    offences = [
+        offence
+        for path, name in zip(files, relative, strict=True)
+        if name.endswith(".js") and name != CLASSIC_WORKER
+        for offence in global_assignments(name, path.read_text(encoding="utf-8"))
+    ]
+    assert not offences, "share through imports (tests: lib/inspect.js):\n" + "\n".join(offences)
+    modules = {name.removeprefix("pages/").removesuffix(".js") for name in relative}
+    bodies = {name.removeprefix("pages/").removesuffix(".html") for name in relative}
+    assert (
+        set(PAGES)
+        == {m for m in modules if f"pages/{m}.js" in relative}
+        == {b for b in bodies if f"pages/{b}.html" in relative}
+    ), "every page is pages/<name>.html + pages/<name>.js + an entry of PAGES"
+    for name in PAGES:
+        assert not script_offences(name, assembled(name))
+        assert assembled(name).count("<head>") == 1
+    html_files = sorted((REPO / "dashboard").rglob("*.html"))
+    assert SHELL in html_files
+    heads = [
+        offence
+        for path in html_files
+        if path != SHELL
+        for offence in repeated_heads(path.relative_to(REPO).as_posix(), path.read_text("utf-8"))
+    ]
+    heads += [
+        f"{path}: a script"
+        for path in html_files
+        if path != SHELL and "<script" in path.read_text("utf-8")
+    ]
+    assert not heads, "the <head> is written once, in static/shell.html:\n" + "\n".join(heads)

@@ -108,7 +108,7 @@ def test_live_view_plays_passthrough_h264(dashboard: InProcessDashboard, page: P
     page.goto(f"{base}/cameras/cho-gom")
     expect(page.locator("#live-toggle")).to_have_text("Xem trực tiếp")
     page.click("#live-toggle")
-    wait_for_promise(page, "() => window.matthanLive.framesDecoded().then(n => n > 20)", 30)
+    wait_for_promise(page, "() => window.matthan.live.framesDecoded().then(n => n > 20)", 30)
     expect(page.locator("#live-video")).to_be_visible()
     page.wait_for_function(
         "() => document.getElementById('live-video').videoWidth > 0", timeout=10_000
@@ -150,7 +150,7 @@ def test_past_the_live_view_cap_the_page_says_why(
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/cameras/cho-gom")
     page.click("#live-toggle")
-    wait_for_promise(page, "() => window.matthanLive.framesDecoded().then(n => n > 5)", 30)
+    wait_for_promise(page, "() => window.matthan.live.framesDecoded().then(n => n > 5)", 30)
     with page.expect_popup() as opened:  # a second tab of the same login
         page.evaluate("window.open('/cameras/cho-gom')")
     second = opened.value

@@ -325,15 +325,15 @@ def test_live_view_draws_the_tracked_people_over_the_video(
         expect(page.locator("#live-toggle")).to_have_text("Xem trực tiếp")
         expect(page.locator(".overlay-toggle")).to_have_text("Hiện khung đối tượng")
         page.click("#live-toggle")
-        wait_for_promise(page, "() => window.matthanLive.framesDecoded().then(n => n > 10)", 60)
+        wait_for_promise(page, "() => window.matthan.live.framesDecoded().then(n => n > 10)", 60)
         page.wait_for_function(
             "() => document.getElementById('live-video').videoWidth > 0", timeout=10_000
         )
         # The core sends the boxes of the camera now watched; the page draws them.
         handle = page.wait_for_function(
             """() => {
-              const frame = window.matthanOverlay.frame;
-              return frame && frame.boxes.length > 0 && window.matthanOverlay.boxesDrawn > 0
+              const frame = window.matthan.overlay.frame;
+              return frame && frame.boxes.length > 0 && window.matthan.overlay.boxesDrawn > 0
                 ? frame : null;
             }""",
             timeout=60_000,

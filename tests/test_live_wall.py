@@ -141,9 +141,11 @@ cameras:
 CAMERA = """\
   - {{id: {id}, name: "{name}", area: "Thôn Bát Tràng", detect_url: "{url}", record: false}}
 """
-FRAMES = "() => Promise.all(window.matthanWall.tiles.map((tile) => tile.framesDecoded()))"
+TILES = "[...document.querySelectorAll('#live-wall .live-tile')]"
+"""The wall's tiles as the page shows them (data-state, data-camera-id), in order."""
+FRAMES = "() => Promise.all(window.matthan.wall.tiles.map((tile) => tile.framesDecoded()))"
 TILE_INKED = """(index) => {
-  const tile = window.matthanWall.tiles[index];
+  const tile = window.matthan.wall.tiles[index];
   const canvas = tile.canvas;
   if (!tile.overlay || tile.overlay.boxesDrawn === 0) return false;
   if (!canvas.width || !canvas.height) return false;
@@ -217,7 +219,7 @@ def page() -> Iterator[Page]:
 def plays(page: Page, least: int = 10, timeout_s: float = 60) -> None:
     """Every tile has decoded more than ``least`` frames, and goes on decoding."""
 
-    page.wait_for_function("() => window.matthanWall !== undefined")
+    page.wait_for_function("() => window.matthan?.wall !== undefined")
 
     def decoded() -> list[int]:
         frames: list[int] = page.evaluate(FRAMES)
@@ -225,7 +227,7 @@ def plays(page: Page, least: int = 10, timeout_s: float = 60) -> None:
 
     deadline = time.monotonic() + timeout_s
     while not all(count > least for count in decoded()):
-        states = page.evaluate("() => window.matthanWall.tiles.map((tile) => tile.state)")
+        states = page.evaluate(f"() => {TILES}.map((tile) => tile.dataset.state)")
         assert time.monotonic() < deadline, f"frames {decoded()}, tiles {states}"
         page.wait_for_timeout(250)
     # Rising on every tile: within one keyframe interval of the slowest clip (2.5 s), since a
@@ -239,8 +241,8 @@ def plays(page: Page, least: int = 10, timeout_s: float = 60) -> None:
 
 
 def tile_cameras(page: Page) -> list[str]:
-    page.wait_for_function("() => window.matthanWall !== undefined")
-    return page.evaluate("() => window.matthanWall.tiles.map((tile) => tile.cameraId)")  # type: ignore[no-any-return]
+    page.wait_for_function("() => window.matthan?.wall !== undefined")
+    return page.evaluate(f"() => {TILES}.map((tile) => tile.dataset.cameraId || null)")  # type: ignore[no-any-return]
 
 
 def add_alert(service: Service, camera_id: str) -> int:
@@ -271,14 +273,14 @@ def pauses_when_hidden(page: Page, service: Service) -> None:
     """A hidden page holds no peer connection, nor does a tile out of view; shown again, or
     in view again, every tile plays again."""
     page.evaluate(VISIBILITY, True)
-    page.wait_for_function("() => window.matthanWall.tiles.every((tile) => tile.live === null)")
+    page.wait_for_function("() => window.matthan.wall.tiles.every((tile) => tile.live === null)")
     until(lambda: webrtc_viewers(service) == 0, 15, "the server closes the hidden page's peers")
     page.evaluate(VISIBILITY, False)
     plays(page, least=5)
     assert webrtc_viewers(service) == 4
     # Tiles out of view (pushed below the window) close theirs too, and reopen in view.
     page.evaluate(PUSHED_DOWN, True)
-    page.wait_for_function("() => window.matthanWall.tiles.every((tile) => tile.live === null)")
+    page.wait_for_function("() => window.matthan.wall.tiles.every((tile) => tile.live === null)")
     until(lambda: webrtc_viewers(service) == 0, 15, "the server closes the unseen tiles' peers")
     page.evaluate(PUSHED_DOWN, False)
     plays(page, least=5)
@@ -290,7 +292,7 @@ def saves_a_layout(page: Page) -> None:
     page.locator(".live-tile").first.locator(".tile-pin-box").check()
     page.fill("#wall-name", "Ca đêm")
     page.click("#wall-save")
-    page.wait_for_function("() => window.matthanWall.layouts().length === 1")
+    page.wait_for_function("() => window.matthan.wall.layouts().length === 1")
     page.reload()
     expect(page.locator("#wall-layout")).to_have_value("Ca đêm")
     assert tile_cameras(page) == ["nga-tu-cho-gom", "bai-xe", "via-he", "san-kho"]
@@ -306,13 +308,11 @@ def pulls_alerts_when_asked(page: Page, service: Service) -> None:
         "() => document.getElementById('feed-status').dataset.i18n === 'feed_live'"
     )
     add_alert(service, "hanh-lang")
-    page.wait_for_function("() => window.matthanWall.alertsSeen() === 1", timeout=15_000)
+    page.wait_for_function("() => window.matthan.wall.alertsSeen() === 1", timeout=15_000)
     assert tile_cameras(page) == ["nga-tu-cho-gom", "bai-xe", "via-he", "san-kho"]
     page.check("#wall-pull")
     add_alert(service, "hanh-lang")
-    page.wait_for_function(
-        "() => window.matthanWall.tiles[1].cameraId === 'hanh-lang'", timeout=15_000
-    )
+    page.wait_for_function(f"() => {TILES}[1].dataset.cameraId === 'hanh-lang'", timeout=15_000)
     assert tile_cameras(page) == ["nga-tu-cho-gom", "hanh-lang", "via-he", "san-kho"]
     expect(page.locator(".live-tile").nth(1)).to_have_class("live-tile pulled")
     plays(page, least=5)
@@ -371,10 +371,10 @@ def waits_past_the_cap(page: Page, service: Service) -> None:
     for index, camera in enumerate(cameras[:4], start=4):
         page.locator(".live-tile").nth(index).locator("select").select_option(camera)
         page.wait_for_function(
-            f"() => window.matthanWall.tiles[{index}].state === 'playing'", timeout=45_000
+            f"() => {TILES}[{index}].dataset.state === 'playing'", timeout=45_000
         )
     page.locator(".live-tile").nth(8).locator("select").select_option(cameras[4])
-    page.wait_for_function("() => window.matthanWall.tiles[8].state === 'capped'", timeout=20_000)
+    page.wait_for_function(f"() => {TILES}[8].dataset.state === 'capped'", timeout=20_000)
     capped = page.locator(".live-tile").nth(8).locator(".tile-status")
     expect(capped).to_have_text(
         "As many live pictures as allowed are open; this tile opens when one closes"
@@ -383,5 +383,5 @@ def waits_past_the_cap(page: Page, service: Service) -> None:
     page.locator(".live-tile").first.locator("select").select_option("")  # an empty tile
     # At once when the freed view is seen, else at the tile's 30 s retry (a loaded machine
     # can close the freed peer after the first try).
-    page.wait_for_function("() => window.matthanWall.tiles[8].state === 'playing'", timeout=45_000)
+    page.wait_for_function(f"() => {TILES}[8].dataset.state === 'playing'", timeout=45_000)
     page.screenshot(path=str(ARTIFACTS / "en-wall-live-9.png"))

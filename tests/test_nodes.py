@@ -10,17 +10,22 @@ end; and a node with a wrong site token is refused with a clear message.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from benchmarks.service_probe import token_header
 from matthan.cluster.client import NatsClient
 from matthan.cluster.leases import node_reports
 from matthan.farm import CameraFarm, Mount
@@ -132,6 +137,19 @@ class Site:
         found = [r.get("analysing", []) for n, r in self.reports().items() if n != but]
         return sorted(camera for cameras in found for camera in cameras)  # type: ignore[attr-defined]
 
+    def readiness(self) -> dict[str, Any]:
+        """The station's /readyz, as an administrator's scraper reads it (the token)."""
+        request = urllib.request.Request(f"{self.station.base_url}/readyz", headers=token_header())
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                body: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 503: not ready, with the reasons
+            body = json.loads(error.read())
+        return body
+
+    def live_nodes(self) -> list[str]:
+        return sorted(n["name"] for n in self.readiness().get("nodes", []) if n["state"] == "live")
+
     def node_alerts(self, name: str) -> dict[str, bool]:
         return uids(self.config.parent / "data" / "nodes" / name / "station.db", node=True)
 
@@ -183,6 +201,8 @@ def test_nodes_share_the_cameras_fail_over_and_lose_no_alert(
         for name in ("n1", "n2", "n3"):
             site.start(name)
         until(lambda: site.analysing() == list(CAMERAS), 120, "every camera analysed")
+        until(lambda: site.readiness()["ready"], 15, "the station ready")
+        assert site.live_nodes() == ["n1", "n2", "n3"]
         held = {name: report.get("cameras") for name, report in site.reports().items()}
         assert sorted(held.values()) == [[camera] for camera in CAMERAS], held  # one each
         until(lambda: site.node_alerts("n1"), 90, "an alert on n1's camera")
@@ -196,6 +216,7 @@ def test_nodes_share_the_cameras_fail_over_and_lose_no_alert(
         site.nodes["n1"].process.wait()
         until(lambda: moved in site.analysing(but="n1"), LEASE_S + 10, f"{moved} taken over")
         failover_s = time.monotonic() - killed_at
+        until(lambda: site.live_nodes() == ["n2", "n3"], 10, "/readyz: n1 gone")
         until(
             lambda: site.station_alerts(moved).keys() - site.node_alerts("n1").keys(),
             60,

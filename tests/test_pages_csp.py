@@ -85,7 +85,7 @@ def test_no_page_breaks_its_csp_and_the_timeline_is_drawn_to_scale(
     expect(page.locator("#timeline .tl-rec").first).to_be_attached(timeout=15_000)
     drawn = page.evaluate(
         """async () => {
-          const replay = window.matthanReplay;
+          const replay = window.matthan.replay;
           const bar = document.getElementById("timeline").getBoundingClientRect();
           const query = `start=${replay.start}&end=${replay.end}`;
           const url = `/api/cameras/nga-tu-cho-gom/timeline?${query}`;
@@ -115,10 +115,14 @@ def test_no_page_breaks_its_csp_and_the_timeline_is_drawn_to_scale(
     shown = page.input_value("#export-from")
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}(:\d{2})?", shown), shown
     read = page.evaluate(
-        """() => [siteInputSeconds("07/12/2026 21:30"), siteInputSeconds("7/12/2026 21:30:15"),
+        """async () => {
+          const time = "/static/lib/time.js";
+          const { formatTime, siteInputSeconds, siteInputValue } = await import(time);
+          return [siteInputSeconds("07/12/2026 21:30"), siteInputSeconds("7/12/2026 21:30:15"),
                   siteInputSeconds("31/02/2026 10:00"), siteInputSeconds("12/07/2026 24:00"),
                   siteInputSeconds("2026-12-07T21:30"), siteInputValue(1796653800),
-                  formatTime(1796653815)]"""
+                  formatTime(1796653815)];
+        }"""
     )
     at = 1796653800  # 07/12/2026 21:30 in Hà Nội (UTC+7)
     assert read == [at, at + 15, None, None, None, "07/12/2026 21:30", "07/12/2026 21:30:15"]

@@ -45,6 +45,8 @@ from tests.test_dashboard_i18n import english_leaks, log_in
 
 PLATES_HOW = "put the vn-parking plate data set there, or set MATTHAN_SHARED"
 WATCHED = "84-B1*"
+# A time as the pages write it (the page's own module: the site's zone is set in it).
+FORMAT_TIME = "(at) => import('/static/lib/time.js').then((m) => m.formatTime(at))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +477,7 @@ def vietnamese_search_and_watch(page: Page, served: Served) -> None:
     expect(picture).to_have_js_property("complete", True)
     assert picture.evaluate("img => img.naturalWidth") > 20  # the real crop was drawn
     at = served.reads.moments["75-H1 357.92"]
-    expect(card.locator(".time")).to_have_text(page.evaluate(f"formatTime({at})"))
+    expect(card.locator(".time")).to_have_text(page.evaluate(FORMAT_TIME, at))
 
     page.fill("#w-pattern", "29B1#")
     page.click("#w-add")
@@ -502,7 +504,7 @@ def replay_opens_at_the_moment(page: Page, served: Served) -> None:
     assert served.footage.start < at < served.footage.end
     page.locator("#plates .plate-read .replay-link").click()
     page.wait_for_url(f"{served.base_url}/cameras/{MARKET_CAMERA}?at={int(at)}")
-    expect(page.locator("#replay-at")).to_have_text(page.evaluate(f"formatTime({int(at)})"))
+    expect(page.locator("#replay-at")).to_have_text(page.evaluate(FORMAT_TIME, int(at)))
     video = page.locator("#replay-video")
     expect(video).to_have_attribute("src", f"/api/recordings/{served.footage.segment_id}/video.mp4")
     expect(page.locator("#timeline-moment")).to_be_attached()

@@ -22,20 +22,17 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sy
 
 from common.store import Store
 from dashboard.app import create_app
+from dashboard.services.page_shell import PAGES, assembled
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
 from tests.dashboard_site import PASSWORD, add_alert, fill_store, site_config
 from tests.push_endpoint import Browser
 from tests.test_dashboard_i18n import english_leaks
 
-STATIC = Path(__file__).parent.parent / "dashboard" / "static"
 
-
-@pytest.mark.parametrize("page", sorted(path.name for path in STATIC.glob("*.html")))
+@pytest.mark.parametrize("page", sorted(PAGES))
 def test_every_page_links_the_manifest(page: str) -> None:
     """Any page may be the one a phone adds to its home screen."""
-    assert (
-        '<link rel="manifest" href="/static/manifest.webmanifest">' in (STATIC / page).read_text()
-    )
+    assert '<link rel="manifest" href="/static/manifest.webmanifest">' in assembled(page)
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +188,8 @@ def test_the_notifications_page_in_vietnamese_and_english(
     log_in(page, base_url, "operator")
     subscription = Browser("phone").subscription("https://push.example.net/send")
     made = page.evaluate(
-        "(subscription) => api('/api/push/subscription',"
-        " { method: 'PUT', body: { subscription } })",
+        "(subscription) => import('/static/lib/api.js').then(({ api }) =>"
+        " api('/api/push/subscription', { method: 'PUT', body: { subscription } }))",
         subscription,
     )
     page.goto(f"{base_url}/notifications")
@@ -205,7 +202,9 @@ def test_the_notifications_page_in_vietnamese_and_english(
     page.check("#push-picture")
     page.click("#push-save")
     expect(page.locator("#toast")).to_have_text("Đã lưu lựa chọn.")
-    mine = page.evaluate("() => api('/api/push/subscriptions')")
+    mine = page.evaluate(
+        "() => import('/static/lib/api.js').then(({ api }) => api('/api/push/subscriptions'))"
+    )
     assert mine[0]["filters"] == {
         "cameras": ["cho-gom"],
         "kinds": [],

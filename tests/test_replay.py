@@ -64,14 +64,14 @@ def test_replay_clip_and_export(
     # A moment inside the second segment plays from the right offset of that segment.
     segment_id, start, _ = segments[1]
     moment = float(start) + 2.5
-    page.evaluate(f"() => window.matthanReplay.playAt({moment})")
+    page.evaluate(f"() => window.matthan.replay.playAt({moment})")
     page.wait_for_function("() => document.getElementById('replay-video').currentTime > 2.6")
     src = page.evaluate("() => document.getElementById('replay-video').currentSrc")
     assert src.endswith(f"/api/recordings/{segment_id}/video.mp4")
     assert page.evaluate("() => document.getElementById('replay-video').videoWidth") == 768
 
     # The alert's clip plays, with the pre-roll before the alert.
-    page.evaluate(f"() => window.matthanReplay.playClip({alert_id})")
+    page.evaluate(f"() => window.matthan.replay.playClip({alert_id})")
     page.wait_for_function(
         "() => { const v = document.getElementById('replay-video');"
         " return v.currentSrc.includes('/clip.mp4') && v.currentTime > 1 && v.duration > 5; }",
@@ -80,7 +80,8 @@ def test_replay_clip_and_export(
 
     # Export the window of the first two segments and check every file against the manifest.
     page.evaluate(
-        "([from, to]) => {"
+        "async ([from, to]) => {"
+        " const { siteInputValue } = await import('/static/lib/time.js');"
         " document.getElementById('export-from').value = siteInputValue(from);"
         " document.getElementById('export-to').value = siteInputValue(to); }",
         [float(segments[0][1]) + 1, float(segments[1][2]) - 1],

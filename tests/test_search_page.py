@@ -69,6 +69,8 @@ class SearchSite:
 ZONE = "toan-canh"
 """The cameras' zone (the dashboard tests' ``all``, renamed: zone names show on the page, and
 an English word there would count as English on the Vietnamese page)."""
+# A time as the pages write it (the page's own module: the site's zone is set in it).
+FORMAT_TIME = "(at) => import('/static/lib/time.js').then((m) => m.formatTime(at))"
 
 
 def search_site(database: Path) -> SiteConfig:
@@ -348,7 +350,7 @@ def search_person_in_red(page: Page, template: SearchSite, language: str) -> Non
     picture = first.locator("img")
     expect(picture).to_have_js_property("complete", True)
     assert picture.evaluate("img => img.naturalWidth") > 20  # the real crop was drawn
-    moment = page.evaluate(f"formatTime({template_best_at(template)})")
+    moment = page.evaluate(FORMAT_TIME, template_best_at(template))
     expect(first.locator(".time")).to_have_text(moment)
     swatch = page.locator("#s-colours .swatch-red").evaluate(
         "node => getComputedStyle(node).backgroundColor"
@@ -393,7 +395,7 @@ def replay_opens_at_her_moment(page: Page, served: str, template: SearchSite) ->
     moment = int(best_at)
     page.locator("#sightings .sighting").first.locator(".sighting-picture").click()
     page.wait_for_url(f"{served}/cameras/{MARKET}?at={moment}")
-    expect(page.locator("#replay-at")).to_have_text(page.evaluate(f"formatTime({moment})"))
+    expect(page.locator("#replay-at")).to_have_text(page.evaluate(FORMAT_TIME, moment))
     video = page.locator("#replay-video")
     expect(video).to_have_attribute("src", f"/api/recordings/{template.segment_id}/video.mp4")
     page.wait_for_function(

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 
 from common import case_exports, cases, jobs, recordings
 from common.accounts import Role, User
@@ -100,8 +100,8 @@ def case_detail(state: DashboardState, found: Case) -> CaseDetailOut:
 
 
 @router.get("/cases", dependencies=[PAGE], include_in_schema=False)
-def cases_page() -> FileResponse:
-    return page("cases.html")
+def cases_page() -> HTMLResponse:
+    return page("cases")
 
 
 @router.get("/api/cases")

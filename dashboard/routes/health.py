@@ -17,32 +17,26 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse, Response
 
+from common import cluster_nodes
 from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.roles import DETECT_ROLE, INTAKE_ROLE, REANALYSIS_ROLE, ingest_role, shard
 from common.store import Store
 from dashboard.health_access import Caller, HealthCaller
 from dashboard.metrics import ScrapeCollector, exposition
-from dashboard.schemas.health import ReadyOrNot, RoleHealth
+from dashboard.schemas.health import NodeHealth, Readiness, ReadyOrNot, RoleHealth
 from dashboard.state import State
 
 STALE_AFTER_S = 5 * BEAT_EVERY_S
 """A role that missed this many seconds of beats is stale: hung, or dead and not restarted."""
 
 router = APIRouter()
-
-
-class Readiness(ReadyOrNot):
-    """The answer of /readyz: ready or not, and why."""
-
-    store: str
-    roles: list[RoleHealth]
-    reasons: list[str]
 
 
 def expected_roles(site: SiteConfig, workers: int | None = None) -> list[str]:
@@ -102,6 +96,29 @@ def readiness(store: Store, roles: list[str], stale_after_s: float = STALE_AFTER
     )
 
 
+def node_health(site: SiteConfig, store: Store) -> tuple[list[NodeHealth], list[str]]:
+    """The analysis nodes of a site over several machines as the station's intake last saw
+    them, and what is wrong: no node reporting, or enabled cameras no live node analyses."""
+    now = time.time()
+    nodes = [
+        NodeHealth(
+            name=report.name,
+            state="live" if now - report.seen_at <= site.cluster.lease_s else "gone",
+            cameras=list(report.cameras),
+            analysing=list(report.analysing),
+            age_s=round(now - report.seen_at, 1),
+        )
+        for report in cluster_nodes.reports(store)
+    ]
+    live = [node for node in nodes if node.state == "live"]
+    if not live:
+        return nodes, ["no analysis node reports (start matthan node on the nodes)"]
+    analysed = {camera for node in live for camera in node.analysing}
+    missing = sorted(c.id for c in site.cameras if c.enabled and c.id not in analysed)
+    reasons = [f"no node analyses {', '.join(missing)}"] if missing else []
+    return nodes, reasons
+
+
 def _open_to(caller: Caller, state: State) -> None:
     """Liveness and bare readiness are public while ``public_health`` is on."""
     if caller is Caller.ANONYMOUS and not state.site.dashboard.public_health:
@@ -125,6 +142,15 @@ def readyz(caller: HealthCaller, state: State, roles: ExpectedRoles) -> JSONResp
     for a logged-in user or the token."""
     _open_to(caller, state)
     answer = readiness(state.store, roles)
+    if state.site.cluster.enabled:
+        nodes, reasons = node_health(state.site, state.store)
+        answer = answer.model_copy(
+            update={
+                "ready": answer.ready and not reasons,
+                "nodes": nodes,
+                "reasons": [*answer.reasons, *reasons],
+            }
+        )
     body = answer if caller is not Caller.ANONYMOUS else ReadyOrNot(ready=answer.ready)
     return JSONResponse(body.model_dump(), status_code=200 if answer.ready else 503)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from starlette.requests import HTTPConnection
 
 from common import push_subscriptions
@@ -45,8 +45,8 @@ def service_worker() -> FileResponse:
 
 
 @router.get("/notifications", dependencies=[PAGE], include_in_schema=False)
-def notifications_page() -> FileResponse:
-    return page("notifications.html")
+def notifications_page() -> HTMLResponse:
+    return page("notifications")
 
 
 @router.get("/api/push/key")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 
 from common import wall_layouts
 from common.accounts import User
@@ -48,9 +48,9 @@ def _out(state: DashboardState, user: User, layout: wall_layouts.WallLayout) -> 
 
 
 @router.get("/wall/live", dependencies=[PAGE], include_in_schema=False)
-def live_wall_page() -> FileResponse:
+def live_wall_page() -> HTMLResponse:
     """The live wall; the thumbnails wall stays at ``/cameras``."""
-    return page("wall_live.html")
+    return page("wall_live")
 
 
 @router.get("/api/wall/layouts")

@@ -20,3 +20,23 @@ class ReadyOrNot(BaseModel):
     """The answer of /readyz to a caller without a login or the token."""
 
     ready: bool
+
+
+class NodeHealth(BaseModel):
+    """An analysis node of a site over several machines, as the station last heard of it."""
+
+    name: str
+    state: Literal["live", "gone"]
+    cameras: list[str]
+    analysing: list[str]
+    age_s: float
+
+
+class Readiness(ReadyOrNot):
+    """The answer of /readyz: ready or not, and why."""
+
+    store: str
+    roles: list[RoleHealth]
+    reasons: list[str]
+    nodes: list[NodeHealth] = []
+    """Only on a multi-machine site's station."""

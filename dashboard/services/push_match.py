@@ -43,7 +43,7 @@ class Push:
 
 
 def alert_link(alert_id: int) -> str:
-    """The page that shows the alert: the alerts page opens it (:file:`static/feed.js`)."""
+    """The page that shows the alert: the alerts page opens it (:file:`static/pages/alerts.js`)."""
     return f"/?alert={alert_id}"
 
 
