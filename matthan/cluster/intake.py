@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nats.errors
 
+from common import cluster_nodes
 from common.channel import Channel
+from common.cluster_nodes import NodeReport
 from common.config import SiteConfig
 from common.heartbeat import Heartbeat
 from common.messages import AlertNotice
@@ -25,11 +28,17 @@ from common.store import Store
 from common.store_retry import UNTIL_COMMITTED
 from matthan.cluster.alert_stream import AlertStreamConsumer
 from matthan.cluster.client import NatsClient
+from matthan.cluster.leases import node_reports
+from matthan.cluster.metrics import CAMERAS_UNANALYSED, NODE_CAMERAS, NODE_UP, NODES_LIVE
 from matthan.cluster.server import site_token
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0
+NODES_EVERY_S = 2.0
+"""How often the intake reads the nodes' reports (metrics and the store's ``cluster_nodes``)."""
+FORGET_NODE_S = 24 * 3600.0
+"""A node gone this long is no longer reported as down (it was taken out of service)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +54,16 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
     heartbeat = Heartbeat(store, INTAKE_ROLE)
     client = NatsClient.connect(cluster.url, site_token(cluster.token_env), name="station")
     consumer = AlertStreamConsumer(client, store, notices)
+    enabled = {camera.id for camera in plan.site.cameras if camera.enabled}
     log.info("alert intake ready: %s into %s", cluster.url, plan.database)
+    next_nodes = 0.0
     try:
         while not stop.is_set():
             try:
                 consumer.step(wait_s=0.5)
+                if time.monotonic() >= next_nodes:
+                    next_nodes = time.monotonic() + NODES_EVERY_S
+                    watch_nodes(client, store, enabled, cluster.lease_s)
             except (TimeoutError, nats.errors.Error) as exc:
                 log.warning("alert intake: %s; trying again", exc)
                 stop.wait(RETRY_S)
@@ -59,3 +73,36 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
         client.close()
         notices.close()
         store.close()
+
+
+def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: float) -> None:
+    """Read the nodes' reports into the metrics and the store: which node analyses what, and
+    which enabled cameras no live node analyses."""
+    now = time.time()
+    reports = [
+        NodeReport(
+            name,
+            tuple(str(c) for c in _list(report.get("cameras"))),
+            tuple(str(c) for c in _list(report.get("analysing"))),
+            float(at) if isinstance(at := report.get("at"), int | float) else now,
+        )
+        for name, report in client.run(node_reports(client)).items()
+    ]
+    live = [report for report in reports if now - report.seen_at <= lease_s]
+    NODES_LIVE.set(len(live))
+    for known in cluster_nodes.reports(store):  # a node gone since: nothing held any more
+        NODE_CAMERAS.labels(known.name, "held").set(0)
+        NODE_CAMERAS.labels(known.name, "analysing").set(0)
+        if now - known.seen_at <= FORGET_NODE_S:
+            NODE_UP.labels(known.name).set(0)
+    for report in live:
+        NODE_UP.labels(report.name).set(1)
+        NODE_CAMERAS.labels(report.name, "held").set(len(report.cameras))
+        NODE_CAMERAS.labels(report.name, "analysing").set(len(report.analysing))
+    analysed = {camera for report in live for camera in report.analysing}
+    CAMERAS_UNANALYSED.set(len(enabled - analysed))
+    cluster_nodes.record(store, reports)
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []

@@ -39,3 +39,25 @@ ALERT_STREAM_LAG = Gauge(
     "Alert events in the stream the station has not yet received (its consumer's pending)",
     multiprocess_mode="livemax",
 )
+NODES_LIVE = Gauge(
+    "matthan_cluster_nodes_live",
+    "Analysis nodes that reported within the lease time (as the station's intake sees them)",
+    multiprocess_mode="livemax",
+)
+NODE_CAMERAS = Gauge(
+    "matthan_cluster_node_cameras",
+    "Cameras of each live node: held (its leases) and analysing (detection beating, online)",
+    ["node", "state"],
+    multiprocess_mode="livemax",
+)
+CAMERAS_UNANALYSED = Gauge(
+    "matthan_cluster_cameras_unanalysed",
+    "Enabled cameras of the site that no live node analyses now",
+    multiprocess_mode="livemax",
+)
+NODE_UP = Gauge(
+    "matthan_cluster_node_up",
+    "1 while a node that reported in the last day reports, 0 once it is gone",
+    ["node"],
+    multiprocess_mode="livemax",
+)
