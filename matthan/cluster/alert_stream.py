@@ -21,6 +21,7 @@ is dropped and logged (a producer bug, not a race).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -181,17 +182,26 @@ class AlertStreamConsumer:
 
     def step(self, wait_s: float = 1.0) -> Handled:
         """Fetch up to one batch (waiting at most ``wait_s`` for the first event), store each
-        event and ack it after its commit."""
+        event and ack it after its commit.
+
+        The first event is fetched alone: a fetch of several waits until it has them all or
+        its time is up, which would hold a lone alert back for up to ``wait_s``. The events
+        already waiting behind it (its ``num_pending``) then come in one fetch that returns
+        as soon as they are there."""
         subscription = self._subscribe()
         try:
-            messages = self._client.run(
-                subscription.fetch(self._batch, timeout=wait_s), wait_s + 5.0
-            )
+            messages = self._client.run(subscription.fetch(1, timeout=wait_s), wait_s + 5.0)
         except nats.errors.TimeoutError:
             ALERT_STREAM_LAG.set(0)
             return Handled()
         if not messages:  # a fetch cut short by a reconnect
             return Handled()
+        behind = min(self._batch - 1, messages[0].metadata.num_pending or 0)
+        if behind:
+            with contextlib.suppress(nats.errors.TimeoutError):
+                messages += self._client.run(
+                    subscription.fetch(behind, timeout=wait_s), wait_s + 5.0
+                )
         stored = skipped = redelivered = deferred = 0
         for message in messages:
             metadata = message.metadata

@@ -56,23 +56,37 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
     consumer = AlertStreamConsumer(client, store, notices)
     enabled = {camera.id for camera in plan.site.cameras if camera.enabled}
     log.info("alert intake ready: %s into %s", cluster.url, plan.database)
-    next_nodes = 0.0
+    nodes = threading.Thread(
+        target=_watch_nodes_until,
+        args=(stop, client, store, enabled, cluster.lease_s),
+        name="nodes",
+        daemon=True,
+    )
+    nodes.start()  # apart from the stream, whose events must not wait for it
     try:
         while not stop.is_set():
             try:
                 consumer.step(wait_s=0.5)
-                if time.monotonic() >= next_nodes:
-                    next_nodes = time.monotonic() + NODES_EVERY_S
-                    watch_nodes(client, store, enabled, cluster.lease_s)
             except (TimeoutError, nats.errors.Error) as exc:
                 log.warning("alert intake: %s; trying again", exc)
                 stop.wait(RETRY_S)
                 continue
             heartbeat.maybe_beat()
     finally:
+        nodes.join(5.0)
         client.close()
         notices.close()
         store.close()
+
+
+def _watch_nodes_until(
+    stop: threading.Event, client: NatsClient, store: Store, enabled: set[str], lease_s: float
+) -> None:
+    while not stop.wait(NODES_EVERY_S):
+        try:
+            watch_nodes(client, store, enabled, lease_s)
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("alert intake: the nodes' reports: %s", exc)
 
 
 def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: float) -> None:
