@@ -12,6 +12,7 @@ name like ``../matthan.db`` must never get that far, whatever called us.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -39,3 +40,15 @@ def temporary_path(path: Path) -> Path:
     """Where a new thumbnail is written before it replaces ``path``: hidden, same folder
     (``os.replace`` is atomic only within one file system), never served."""
     return path.with_name(f".{path.name}.tmp")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` so that a reader sees the old file or the new, whole."""
+    temporary = temporary_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -27,7 +27,6 @@ interval, so a full disk does not cost an encode per frame.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from pathlib import Path
 import av
 import cv2
 
-from common.thumbnail_files import temporary_path, thumbnail_path
+from common.thumbnail_files import thumbnail_path, write_atomically
 from ingest.decode import scaled_size
 from ingest.metrics import THUMBNAIL_ERRORS, THUMBNAILS_WRITTEN
 
@@ -52,18 +51,6 @@ def encode_thumbnail(frame: av.VideoFrame, long_side: int = LONG_SIDE) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return bytes(data.tobytes())
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Put ``data`` at ``path`` so that a reader sees the old file or the new, whole."""
-    temporary = temporary_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 class ThumbnailWriter:

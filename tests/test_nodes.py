@@ -203,6 +203,13 @@ def test_nodes_share_the_cameras_fail_over_and_lose_no_alert(
         until(lambda: site.analysing() == list(CAMERAS), 120, "every camera analysed")
         until(lambda: site.readiness()["ready"], 15, "the station ready")
         assert site.live_nodes() == ["n1", "n2", "n3"]
+        thumbnails = tmp_path / "data" / "thumbnails"  # the station's camera wall
+        until(
+            lambda: all((thumbnails / f"{camera}.jpg").exists() for camera in CAMERAS),
+            20,
+            "each camera's thumbnail at the station",
+        )
+        assert (thumbnails / f"{CAMERAS[0]}.jpg").read_bytes().startswith(b"\xff\xd8")
         held = {name: report.get("cameras") for name, report in site.reports().items()}
         assert sorted(held.values()) == [[camera] for camera in CAMERAS], held  # one each
         until(lambda: site.node_alerts("n1"), 90, "an alert on n1's camera")

@@ -25,10 +25,10 @@ from prometheus_client import REGISTRY
 from common.accounts import Accounts, Role
 from common.config import RecordingConfig, SiteConfig
 from common.store import Store
-from common.thumbnail_files import thumbnail_path, thumbnails_folder
+from common.thumbnail_files import thumbnail_path, thumbnails_folder, write_atomically
 from dashboard.app import create_app
 from dashboard.services.thumbnails import STALE_AFTER_S, Thumbnails
-from ingest.thumbnail import ThumbnailWriter, encode_thumbnail, write_atomically
+from ingest.thumbnail import ThumbnailWriter, encode_thumbnail
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
 from tests.dashboard_site import PASSWORD, add_alert, copy_store, fill_store, login, site_config

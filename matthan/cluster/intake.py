@@ -3,7 +3,9 @@
 One process under the supervisor, like every role: it reads the nodes' alert and camera events
 from the stream (:class:`~matthan.cluster.alert_stream.AlertStreamConsumer`), commits each to
 the station's store before acking it, announces new alerts to the dashboard's feed, and beats
-its heartbeat (``alerts-in``) so that ``/readyz`` says when it is stuck. A lost NATS server is
+its heartbeat (``alerts-in``) so that ``/readyz`` says when it is stuck. It also writes the
+cameras' thumbnails the nodes publish (:mod:`.thumbnails`) and reads the nodes' reports
+(:func:`watch_nodes`). A lost NATS server is
 waited for; a killed intake is restarted by the supervisor and resumes at its last ack.
 """
 
@@ -26,11 +28,13 @@ from common.messages import AlertNotice
 from common.roles import INTAKE_ROLE
 from common.store import Store
 from common.store_retry import UNTIL_COMMITTED
+from common.thumbnail_files import thumbnails_folder
 from matthan.cluster.alert_stream import AlertStreamConsumer
 from matthan.cluster.client import NatsClient
 from matthan.cluster.leases import node_reports
 from matthan.cluster.metrics import CAMERAS_UNANALYSED, NODE_CAMERAS, NODE_UP, NODES_LIVE
 from matthan.cluster.server import site_token
+from matthan.cluster.thumbnails import receive_thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
     heartbeat = Heartbeat(store, INTAKE_ROLE)
     client = NatsClient.connect(cluster.url, site_token(cluster.token_env), name="station")
     consumer = AlertStreamConsumer(client, store, notices)
+    receive_thumbnails(client, cluster.site_id, thumbnails_folder(plan.database))
     enabled = {camera.id for camera in plan.site.cameras if camera.enabled}
     log.info("alert intake ready: %s into %s", cluster.url, plan.database)
     nodes = threading.Thread(

@@ -8,7 +8,8 @@ runs for all of them: ingest shards and the detection core, under the same super
 under ``<database folder>/nodes/<name>/``. Frames never leave the node. When the cameras it
 holds change, the node restarts its roles on the new set.
 
-What leaves the node: its alerts and its cameras' states, relayed from its store to the
+What leaves the node: its cameras' thumbnails for the station's camera wall
+(:mod:`.thumbnails`), its alerts and its cameras' states, relayed from its store to the
 station's alert stream by the outbox (:mod:`.outbox`: commit first, then send, nothing lost
 across a crash), and at each lease step a report in the nodes bucket (``node.<name>``): the
 cameras it holds and those it analyses now (its detection core beat and the camera is online
@@ -28,11 +29,13 @@ from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState
 from common.roles import DETECT_ROLE
 from common.store import Store
+from common.thumbnail_files import thumbnails_folder
 from matthan.cluster.alert_stream import AlertPublisher
 from matthan.cluster.client import NatsClient
 from matthan.cluster.leases import CameraLeases
 from matthan.cluster.outbox import AlertOutbox
 from matthan.cluster.server import site_token
+from matthan.cluster.thumbnails import ThumbnailRelay
 from matthan.supervisor import SiteMode, Supervisor, SupervisorError, prepare_metrics_dir
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,7 @@ class Node:
         relay.start()
         enabled = [camera.id for camera in self.site.cameras if camera.enabled]
         leases = CameraLeases(client, self.name, enabled, cluster.lease_s)
+        pictures = ThumbnailRelay(client, cluster.site_id, thumbnails_folder(self.database))
         roles: _Roles | None = None
         log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
         next_step = 0.0
@@ -131,6 +135,7 @@ class Node:
                 if roles is not None and roles.error is not None:
                     log.error("node %s: %s", self.name, roles.error)
                     return 1
+                pictures.publish_changed(roles.cameras if roles is not None else frozenset())
                 analysing = self._analysing(store, roles)
                 if analysing != leases.report.get("analysing"):
                     leases.report = {"cameras": sorted(held), "analysing": analysing}
