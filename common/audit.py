@@ -59,8 +59,8 @@ make no new row: see :func:`record_once`."""
 def guard_statements(table: str) -> tuple[str, ...]:
     """Triggers that abort any UPDATE or DELETE on ``table``.
 
-    They are whole statements with a ``;`` inside their body, so they cannot go through
-    the store's schema runner (which splits on ``;``); they are executed one by one.
+    They are whole statements with a ``;`` inside their body: :mod:`common.migrations`
+    splits its scripts into whole statements, and runs them with the tables at every open.
     """
     return tuple(
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "

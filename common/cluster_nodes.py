@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from common.store import Store
+if TYPE_CHECKING:
+    from common.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cluster_nodes (
@@ -36,7 +38,6 @@ class NodeReport:
 def record(store: Store, reports: list[NodeReport]) -> None:
     """Replace the rows of the nodes in ``reports`` (others keep their last report)."""
     with store.transaction() as db:
-        db.execute(SCHEMA)
         db.executemany(
             "INSERT INTO cluster_nodes (name, cameras, analysing, seen_at) VALUES (?,?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET cameras=excluded.cameras,"
@@ -47,9 +48,6 @@ def record(store: Store, reports: list[NodeReport]) -> None:
 
 def reports(store: Store) -> list[NodeReport]:
     """Every node that ever reported, by name (none on a single machine)."""
-    exists = store.read("SELECT 1 FROM sqlite_master WHERE type='table' AND name='cluster_nodes'")
-    if not exists:
-        return []
     return [
         NodeReport(
             row["name"],

@@ -5,85 +5,30 @@ cut, and readers (the dashboard) never block the writer (the detection core). Ea
 process opens its own :class:`Store`; one connection is shared by the threads of a
 process behind a lock.
 
-This module holds the alerts and camera states; other areas keep their tables and
-queries in modules of their own (:mod:`common.accounts`, :mod:`common.recordings`) that
-use :meth:`Store.transaction` and :meth:`Store.read`. Every schema statement is
-idempotent (``IF NOT EXISTS``) and runs at open.
+A :class:`Store` is the connection (:class:`common.db.Database`, which knows no table)
+brought up to date by :mod:`common.migrations` when it opens, with the queries of the alerts
+and camera states (their tables: :mod:`common.alert_tables`). Other areas keep their tables
+and queries in modules of their own (:mod:`common.accounts`, :mod:`common.recordings`) that
+use :meth:`Store.transaction` and :meth:`Store.read`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from common import (
-    accounts,
-    case_exports,
-    cases,
-    heartbeat,
-    jobs,
-    plates,
-    push_subscriptions,
-    recordings,
-    sightings,
-    wall_layouts,
-)
-from common.audit_chain import chain_existing_rows
+from common.alert_tables import SCHEMA
 from common.box_text import box_from_text, box_to_text
+from common.db import Database, StoreError
 from common.messages import CameraState, CameraStatus, Severity
-from common.store_retry import RetryPolicy, retry_while_busy
+from common.migrations import SCHEMA_VERSION, migrate
+from common.store_retry import RetryPolicy
 
-SCHEMA_VERSION = 4
 T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id          INTEGER PRIMARY KEY,
-    camera_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    rule        TEXT NOT NULL,
-    class_name  TEXT NOT NULL DEFAULT '',
-    track_id    INTEGER,
-    severity    TEXT NOT NULL,
-    confidence  REAL,
-    box         TEXT,
-    started_at  REAL NOT NULL,
-    ended_at    REAL,
-    created_at  REAL NOT NULL,
-    triggered_at REAL,
-    state       TEXT NOT NULL DEFAULT 'new',
-    uid         TEXT
-);
-CREATE INDEX IF NOT EXISTS alerts_camera_time ON alerts (camera_id, started_at);
-CREATE TABLE IF NOT EXISTS alert_images (
-    alert_id    INTEGER PRIMARY KEY REFERENCES alerts (id),
-    snapshot    BLOB NOT NULL,
-    crop        BLOB
-);
-CREATE TABLE IF NOT EXISTS camera_events (
-    id          INTEGER PRIMARY KEY,
-    camera_id   TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    at          REAL NOT NULL,
-    detail      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS camera_events_camera_time ON camera_events (camera_id, at);
-CREATE TABLE IF NOT EXISTS camera_decode (
-    camera_id       TEXT PRIMARY KEY,
-    keyframes_only  INTEGER NOT NULL,
-    at              REAL NOT NULL
-);
-"""
-
-
-class StoreError(RuntimeError):
-    """The store could not be opened or is of an unknown schema."""
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "AlertRecord", "NewAlert", "Store", "StoreError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +99,7 @@ def _alert_from_row(row: sqlite3.Row) -> AlertRecord:
     )
 
 
-class Store:
+class Store(Database):
     """One process's handle on the SQLite store.
 
     Opened with a ``retry`` policy, the store's own writes (its schema at open, alerts and
@@ -167,114 +112,12 @@ class Store:
     def __init__(
         self, path: Path, busy_timeout_s: float = 10.0, retry: RetryPolicy | None = None
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._busy_timeout_ms = round(busy_timeout_s * 1000)
-        self._retry = retry
-        try:
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._write("migrate", self._migrate)
-
-    def _write(self, operation: str, write: Callable[[], T]) -> T:
-        """Run one write transaction, retried while busy if the store has a retry policy."""
-        if self._retry is None:
-            return write()
-        return retry_while_busy(operation, write, self._retry)
-
-    def _migrate(self) -> None:
-        with self.transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema {version}, newer than this program")
-            for part in (
-                SCHEMA,
-                accounts.SCHEMA,
-                recordings.SCHEMA,
-                jobs.SCHEMA,
-                plates.SCHEMA,
-                sightings.SCHEMA,
-                push_subscriptions.SCHEMA,
-                cases.SCHEMA,
-                case_exports.SCHEMA,
-                heartbeat.SCHEMA_SQL,
-                wall_layouts.SCHEMA,
-            ):
-                for statement in part.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            if version == 1:
-                db.execute("ALTER TABLE alerts ADD COLUMN triggered_at REAL")
-            if version < 3:  # the audit log's hash chain (common.audit), over existing rows
-                chain_existing_rows(db)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(alerts)")}
-            if "uid" not in columns:  # a store of schema 3 or older
-                db.execute("ALTER TABLE alerts ADD COLUMN uid TEXT")
-            db.execute(
-                "CREATE UNIQUE INDEX IF NOT EXISTS alerts_uid ON alerts (uid) WHERE uid IS NOT NULL"
-            )
-            jobs.add_missing_columns(db)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def transaction(self, busy_timeout_s: float | None = None) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error.
-
-        ``busy_timeout_s`` waits that long (instead of the store's busy timeout) for another
-        connection's write lock: for writes that are better skipped than waited for.
-        """
-        with self._lock, self._busy_timeout(busy_timeout_s):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    @contextmanager
-    def _busy_timeout(self, seconds: float | None) -> Iterator[None]:
-        """Another busy timeout for the duration (the caller holds ``_lock``)."""
-        if seconds is None:
-            yield
-            return
-        self._db.execute(f"PRAGMA busy_timeout={round(seconds * 1000)}")
-        try:
-            yield
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-
-    def can_write(self, timeout_s: float) -> bool:
-        """Whether a write could start within ``timeout_s``: takes the write lock and lets it
-        go at once, writing nothing (a probe for "is another connection holding the store")."""
-        try:
-            with self.transaction(busy_timeout_s=timeout_s):
-                pass
-        except sqlite3.OperationalError:
-            return False
-        return True
-
-    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        """Run one query and return its rows."""
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, busy_timeout_s, retry)
+        self.write("migrate", lambda: migrate(self))
 
     def add_alert(self, alert: NewAlert) -> int:
         """Commit an alert and its pictures; returns its id once it is durable."""
-        return self._write("add_alert", lambda: self._insert_alert(alert))
+        return self.write("add_alert", lambda: self._insert_alert(alert))
 
     def _insert_alert(self, alert: NewAlert) -> int:
         box = box_to_text(alert.box)
@@ -317,7 +160,7 @@ class Store:
             with self.transaction() as db:
                 db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
 
-        self._write("end_alert", update)
+        self.write("end_alert", update)
 
     def end_alert_by_uid(self, uid: str, ended_at: float) -> int | None:
         """End the alert a producer knows as ``uid``; returns its id (None: not stored).
@@ -334,7 +177,7 @@ class Store:
                 )
                 return int(row[0])
 
-        return self._write("end_alert", update)
+        return self.write("end_alert", update)
 
     def recent_alerts(self, limit: int = 50, before_id: int | None = None) -> list[AlertRecord]:
         """Newest first; ``before_id`` pages back through history."""
@@ -378,7 +221,7 @@ class Store:
                     (status.camera_id, status.state.value, status.at, status.detail),
                 )
 
-        self._write("camera_event", insert)
+        self.write("camera_event", insert)
 
     def set_decode_mode(self, camera_id: str, keyframes_only: bool, at: float) -> None:
         """Since ``at`` the camera is decoded keyframes only (idle) or fully; one row per
@@ -393,7 +236,7 @@ class Store:
                     (camera_id, int(keyframes_only), at),
                 )
 
-        self._write("decode_mode", upsert)
+        self.write("decode_mode", upsert)
 
     def keyframes_only_cameras(self) -> dict[str, bool]:
         """Whether each camera that ever reported a decode mode is decoded keyframes only."""

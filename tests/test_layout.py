@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from tests.paths import REPO
 
@@ -319,3 +320,41 @@ def test_the_static_side_is_es_modules_with_one_shared_head() -> None:
         if path != SHELL and "<script" in path.read_text("utf-8")
     ]
     assert not heads, "the <head> is written once, in static/shell.html:\n" + "\n".join(heads)
+
+
+def test_the_store_connection_knows_no_table(tmp_path: Path) -> None:
+    """``common/db.py`` is the bottom layer: the table modules and the migrations build on it,
+    never the other way round (issue 15, store layering); and opening a store makes every
+    table a module of ``common`` declares, and the audit log's triggers."""
+    from common.store import Store
+
+    tree = ast.parse((REPO / "common" / "db.py").read_text(encoding="utf-8"))
+    ours = sorted(name for _, name in imported_modules(tree) if name.split(".")[0] == "common")
+    assert ours == ["common.store_retry"], ours
+    declared = {
+        name
+        for path in (REPO / "common").glob("*.py")
+        if path.stem != "alert_outbox"  # a node's outbox makes its table when it first runs
+        for name in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", path.read_text("utf-8"))
+    }
+    store = Store(tmp_path / "layers.db")
+    made = {row[0] for row in store.read("SELECT name FROM sqlite_master WHERE type='table'")}
+    triggers = {row[0] for row in store.read("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    store.close()
+    assert declared <= made, f"tables no migration makes: {sorted(declared - made)}"
+    assert {"audit_log_no_update", "audit_log_no_delete"} <= triggers
+
+
+def test_migrations_split_whole_statements_and_come_in_order() -> None:
+    from common.migrations import AUDIT_GUARDS, MIGRATIONS, SCHEMA_VERSION, statements
+
+    guards = statements(AUDIT_GUARDS)
+    assert len(guards) == 4, guards
+    assert all(guard.endswith("END;") for guard in guards), guards  # not cut at the inner ;
+    assert statements("CREATE TABLE a (x);\n\nCREATE TABLE b (y)") == [
+        "CREATE TABLE a (x);",
+        "CREATE TABLE b (y)",
+    ]
+    versions = [migration.version for migration in MIGRATIONS]
+    assert versions == sorted(set(versions))
+    assert versions[-1] == SCHEMA_VERSION
