@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
 def node(args: argparse.Namespace) -> int:
     """An analysis node of a site over several machines (``cluster.enabled``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.name):
+        print(
+            f"--name {args.name!r}: a node's name is 1-64 letters, digits, - or _", file=sys.stderr
+        )
+        return 2
     site = _load_or_exit(args.config)
     if not site.cluster.enabled:
         print(

@@ -153,7 +153,8 @@ def test_past_the_live_view_cap_the_page_says_why(
     wait_for_promise(page, "() => window.matthan.live.framesDecoded().then(n => n > 5)", 30)
     with page.expect_popup() as opened:  # a second tab of the same login
         page.evaluate("window.open('/cameras/cho-gom')")
-    second = opened.value
+    second = opened.value  # a popup is handed over before it has loaded
+    second.wait_for_selector("html[data-ready]")  # its buttons answer once its init ran
     second.click("#live-toggle")
     expect(second.locator("#live-status")).to_have_text(
         "Đang xem quá nhiều hình trực tiếp; hãy đóng bớt một cửa sổ rồi thử lại", timeout=20_000

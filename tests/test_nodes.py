@@ -246,3 +246,20 @@ def test_nodes_share_the_cameras_fail_over_and_lose_no_alert(
         print(f"failover {failover_s:.1f} s, {len(everything)} alerts")
     finally:
         site.close()
+
+
+def test_a_node_says_what_is_wrong_with_how_it_was_started(tmp_path: Path) -> None:
+    """A bad name, or a site file without ``cluster.enabled``: exit 2 with the reason, before
+    anything is started."""
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        'site: {name: "Một máy"}\ncameras:\n  - {id: cong, detect_url: "rtsp://127.0.0.1:9/x"}\n',
+        "utf-8",
+    )
+    command = [sys.executable, "-m", "matthan.cli", "node", "-c", str(config), "--name"]
+    bad_name = subprocess.run([*command, "a b"], capture_output=True, text=True, check=False)
+    assert bad_name.returncode == 2
+    assert "a node's name is 1-64 letters" in bad_name.stderr
+    single = subprocess.run([*command, "n1"], capture_output=True, text=True, check=False)
+    assert single.returncode == 2
+    assert "cluster.enabled is false" in single.stderr

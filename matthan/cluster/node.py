@@ -31,7 +31,7 @@ from common.roles import DETECT_ROLE
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
 from matthan.cluster.alert_stream import AlertPublisher
-from matthan.cluster.client import NatsClient
+from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError
 from matthan.cluster.leases import CameraLeases
 from matthan.cluster.outbox import AlertOutbox
 from matthan.cluster.server import site_token
@@ -41,6 +41,7 @@ from matthan.supervisor import SiteMode, Supervisor, SupervisorError, prepare_me
 log = logging.getLogger(__name__)
 
 FRESH_BEAT_S = 3 * BEAT_EVERY_S
+CONNECT_RETRY_S = 2.0
 REPORT_EVERY_S = 0.5
 """How often the node checks what it analyses; a change is announced at once."""
 
@@ -113,7 +114,9 @@ class Node:
         cluster = self.site.cluster
         self.database.parent.mkdir(parents=True, exist_ok=True)
         prepare_metrics_dir(self.database.parent)
-        client = NatsClient.connect(cluster.url, site_token(cluster.token_env), name=self.name)
+        client = self._connect()
+        if client is None:  # asked to stop while waiting for the server
+            return 0
         store = Store(self.database)
         outbox = AlertOutbox(store, AlertPublisher(client, cluster.site_id))
         outbox_stop = threading.Event()
@@ -152,6 +155,30 @@ class Node:
             client.close()
             store.close()
         return 0
+
+    def _connect(self) -> NatsClient | None:
+        """The connection to the site's NATS server, waited for while it cannot be reached (a
+        node may start before its station); a refused token is an error at once."""
+        cluster = self.site.cluster
+        token = site_token(cluster.token_env)
+        waiting = False
+        while not self._stop.is_set():
+            try:
+                return NatsClient.connect(cluster.url, token, name=self.name)
+            except NatsAuthError:
+                raise
+            except (NatsClientError, TimeoutError) as exc:
+                if not waiting:
+                    log.warning(
+                        "node %s: waiting for the site's NATS server at %s (is the station"
+                        " running?): %s",
+                        self.name,
+                        cluster.url,
+                        exc,
+                    )
+                    waiting = True
+                self._stop.wait(CONNECT_RETRY_S)
+        return None
 
     def _restart(self, roles: _Roles | None, held: frozenset[str]) -> _Roles | None:
         """Roles for the cameras ``held``. The last ones stop meanwhile, not first: the new

@@ -1,5 +1,7 @@
 // Starts a page: who is logged in, their language, the header, the service worker, then the
 // page's own init. Every page module but the login page ends with `boot(active, init)`.
+// Once the page's init has run (its buttons answer), <html> gets data-ready: what a test, or
+// a script driving the page, waits for before it clicks.
 
 import { api } from "./api.js";
 import { renderHeader } from "./header.js";
@@ -15,4 +17,5 @@ export async function boot(active, init) {
   applyLanguage();
   registerServiceWorker();
   await init();
+  document.documentElement.dataset.ready = "true";
 }
