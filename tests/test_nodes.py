@@ -253,7 +253,7 @@ def test_a_node_says_what_is_wrong_with_how_it_was_started(tmp_path: Path) -> No
     anything is started."""
     config = tmp_path / "site.yaml"
     config.write_text(
-        'site: {name: "Một máy"}\ncameras:\n  - {id: cong, detect_url: "rtsp://127.0.0.1:9/x"}\n',
+        'site: {name: "Một máy"}\ncameras:\n  - {id: cong, name: Cổng, detect_url: "rtsp://127.0.0.1:9/x"}\n',
         "utf-8",
     )
     command = [sys.executable, "-m", "matthan.cli", "node", "-c", str(config), "--name"]

@@ -139,9 +139,9 @@ class Node:
                     log.error("node %s: %s", self.name, roles.error)
                     return 1
                 pictures.publish_changed(roles.cameras if roles is not None else frozenset())
-                analysing = self._analysing(store, roles)
-                if analysing != leases.report.get("analysing"):
-                    leases.report = {"cameras": sorted(held), "analysing": analysing}
+                report = {"cameras": sorted(held), "analysing": self._analysing(store, roles)}
+                if report != leases.report:
+                    leases.report = report
                     leases.announce()
                 self._stop.wait(REPORT_EVERY_S)
         finally:
