@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_mix import MIXES, camera_mounts
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, write_report
 from benchmarks.pipeline_bench import free_port, percentiles, start_service
 from benchmarks.service_probe import by_label, scrape
 from matthan.farm import CameraFarm
@@ -313,10 +313,7 @@ def main() -> None:
         "config": vars(args) | {"out": str(args.out)},
         "result": result,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for name in (f"churn-{stamp}.json", "churn-latest.json"):
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "churn", report)
     print(json.dumps({k: v for k, v in result.items() if k != "cycles"}, indent=2))
 
 

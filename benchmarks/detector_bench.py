@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, write_report
 from common.paths import default_clips_dir, resolve_model
 from detect.backends.factory import BackendKind, create_backend
 from detect.detector import Detector
@@ -311,10 +311,7 @@ def main() -> None:
             for cell, samples in rates.items()
         ],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for name in (f"detector-{stamp}.json", "detector-latest.json"):
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "detector", report)
     print(json.dumps(report["summary"], indent=2))
     print(f"wrote {args.out / 'detector-latest.json'}")
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from benchmarks.camera_mix import MIXES, Mix, camera_mounts
 from benchmarks.decode_floor import FloorResult, measure_floor
-from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes
+from benchmarks.machine import machine_info, process_cpu_seconds, process_rss_bytes, write_report
 from matthan.farm import CameraFarm
 
 RESULTS = Path(__file__).parent / "results"
@@ -330,10 +330,7 @@ def main() -> None:
         "summary": summary,
         "runs": runs,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for name in (f"ingest-{stamp}.json", "ingest-latest.json"):
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "ingest", report)
     print(table(summary))
     print(f"wrote {args.out / 'ingest-latest.json'}")
 

@@ -3,9 +3,11 @@ CPU time and memory of processes, read from /proc (Linux)."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,15 @@ def process_rss_bytes(pids: Iterable[int]) -> int:
             if line.startswith("Pss:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def write_report(out: Path, name: str, report: dict[str, Any], stamp: str | None = None) -> Path:
+    """Write ``report`` as ``<name>-<stamp>.json`` (kept) and ``<name>-latest.json`` (what the
+    README and the next runs read) in ``out``; returns the latest file's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%S")
+    text = json.dumps(report, indent=2) + "\n"
+    (out / f"{name}-{stamp}.json").write_text(text, encoding="utf-8")
+    latest = out / f"{name}-latest.json"
+    latest.write_text(text, encoding="utf-8")
+    return latest

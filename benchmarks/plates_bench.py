@@ -42,7 +42,7 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, write_report
 from detect.backends.factory import create_backend
 from detect.detector import Detector, class_ids_for
 from detect.plates import PlateRead, PlateReader
@@ -357,10 +357,7 @@ def main() -> None:
         "crops": crops,
         "frames": frames,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for name in (f"plates-{stamp}.json", "plates-latest.json"):  # --out tmp: a test's run
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "plates", report)
     print(json.dumps(summary, indent=2))
 
 

@@ -19,7 +19,6 @@ Results: ``benchmarks/results/reanalysis-<time>.json`` and ``reanalysis-latest.j
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import threading
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, write_report
 from common import jobs
 from common.config import SiteConfig
 from common.jobs import JobSource, JobState, NewJob
@@ -126,11 +125,7 @@ def main() -> None:
         size, threads = row["input_size"], row["threads"]
         print(f"{size:>5} {threads:>7} {row['frames_per_s']:>9} {row['speed']:>22}")
     report = {"benchmark": "reanalysis", "clip": CLIP, "machine": machine_info(), "runs": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    text = json.dumps(report, indent=2)
-    (args.out / f"reanalysis-{stamp}.json").write_text(text, encoding="utf-8")
-    (args.out / "reanalysis-latest.json").write_text(text, encoding="utf-8")
+    write_report(args.out, "reanalysis", report)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_mix import camera_mounts
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, write_report
 from benchmarks.pipeline_bench import free_port
+from benchmarks.service_probe import healthy
 from matthan.cluster.client import NatsClient
 from matthan.cluster.leases import node_reports
 from matthan.farm import CameraFarm, Mount
@@ -83,7 +83,7 @@ class Site:
         self.station = self._spawn(["run", "-c", str(self.config)], "station")
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         deadline = time.monotonic() + 90
-        while not _healthy(ports["http"]):
+        while not healthy(ports["http"]):
             if self.station.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the station did not start; see {folder / 'station.log'}")
             time.sleep(0.5)
@@ -129,14 +129,6 @@ class Site:
             self.station.wait(60)
         except subprocess.TimeoutExpired:
             self.station.kill()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def wait_for(condition: Any, timeout_s: float, what: str, poll_s: float = 0.2) -> float:
@@ -303,9 +295,7 @@ def main() -> None:
         "result": result,
         "summary": result["summary"],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name in (f"scaleout-{stamp}.json", "scaleout-latest.json"):
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "scaleout", report, stamp)
     print(json.dumps(report["summary"], indent=2))
 
 

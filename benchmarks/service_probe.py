@@ -184,3 +184,12 @@ class AlertListener:
                 captured = alert.get("triggered_at")
                 if first_time and captured is not None:
                     self.latencies_s.append((captured, arrived - captured))
+
+
+def healthy(port: int) -> bool:
+    """Whether ``matthan run``'s dashboard on ``port`` answers ``/healthz`` (plain HTTP)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+            return True
+    except OSError:
+        return False

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +39,9 @@ import av
 from playwright.sync_api import Page, sync_playwright
 
 from benchmarks.camera_mix import camera_mounts
-from benchmarks.machine import CLOCK_TICKS, cpu_seconds_by_pid, machine_info
+from benchmarks.machine import CLOCK_TICKS, cpu_seconds_by_pid, machine_info, write_report
 from benchmarks.pipeline_bench import free_port
-from benchmarks.service_probe import by_label, metrics_token, process_tree, scrape
+from benchmarks.service_probe import by_label, healthy, metrics_token, process_tree, scrape
 from matthan.farm import CameraFarm, Mount
 
 RESULTS = Path(__file__).parent / "results"
@@ -106,14 +105,6 @@ def service(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def chromium_pids() -> list[int]:
@@ -281,10 +272,7 @@ def main() -> None:
         "config": vars(args) | {"out": str(args.out)},
         "result": result,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for name in (f"wall-{stamp}.json", "wall-latest.json"):
-        (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_report(args.out, "wall", report)
     print(json.dumps({k: v for k, v in result.items() if k != "grids"}, indent=2))
 
 
