@@ -470,6 +470,22 @@ class SiteInfo(StrictModel):
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
+class HubLinkConfig(StrictModel):
+    """The district hub this station's NATS server joins as a leaf node (``docs/SCALING.md``).
+    The hub reads the station's alert stream over that link; a cut link delays what the hub
+    sees, never what the station does."""
+
+    url: str = Field(
+        pattern=r"^nats-leaf://[^/\s@:]+:\d{1,5}$",
+        description="the hub's leaf-node listener, nats-leaf://host:port",
+    )
+    token_env: str = Field(
+        default="MATTHAN_HUB_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="the environment variable holding the hub token (never the YAML)",
+    )
+
+
 class ClusterConfig(StrictModel):
     """A site over several machines (``docs/SCALING.md``): analysis nodes hold cameras by
     leases and send their alerts to the station over NATS JetStream. Off: one machine does
@@ -500,6 +516,9 @@ class ClusterConfig(StrictModel):
         default="MATTHAN_SITE_TOKEN",
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="the environment variable holding the site token (never the YAML)",
+    )
+    hub: HubLinkConfig | None = Field(
+        default=None, description="the district hub the station joins (none: no hub)"
     )
 
 

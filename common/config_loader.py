@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from common.config import RULE_KINDS, Loc, SiteConfig, semantic_issues
+from common.hub_config import HubConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +98,11 @@ def _issue(file: Path, raw: Any, lines: dict[Loc, int], loc: Loc, message: str) 
     )
 
 
-def parse_site(text: str, file: Path) -> SiteConfig:
-    """Validate YAML text; raise :class:`ConfigError` listing every problem."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], text: str, file: Path, expected: str) -> M:
+    """``text`` parsed and validated as ``model``; :class:`ConfigError` lists every problem."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -111,10 +115,10 @@ def parse_site(text: str, file: Path) -> SiteConfig:
     if node is not None:
         _line_index(node, (), lines)
     if not isinstance(raw, dict):
-        issue = _issue(file, raw, lines, (), "expected a mapping with site: and cameras:")
+        issue = _issue(file, raw, lines, (), f"expected a mapping with {expected}")
         raise ConfigError(file, [issue])
     try:
-        site = SiteConfig.model_validate(raw)
+        config = model.model_validate(raw)
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_url=False):
@@ -123,20 +127,48 @@ def parse_site(text: str, file: Path) -> SiteConfig:
             value = None if error["type"] == "missing" else _short(error.get("input"))
             issues.append(_with_value(issue, value))
         raise ConfigError(file, issues) from None
-    semantic = [_issue(file, raw, lines, loc, msg) for loc, msg in semantic_issues(site)]
-    if semantic:
-        raise ConfigError(file, semantic)
-    return site
+    if isinstance(config, SiteConfig):
+        semantic = [_issue(file, raw, lines, loc, msg) for loc, msg in semantic_issues(config)]
+        if semantic:
+            raise ConfigError(file, semantic)
+    return config
+
+
+def parse_site(text: str, file: Path) -> SiteConfig:
+    """Validate a site's YAML text; raise :class:`ConfigError` listing every problem."""
+    return _validated(SiteConfig, text, file, "site: and cameras:")
+
+
+def parse_hub(text: str, file: Path) -> HubConfig:
+    """Validate a district hub's YAML text (:mod:`common.hub_config`)."""
+    return _validated(HubConfig, text, file, "hub: and stations:")
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        issue = ConfigIssue(str(file), None, "(file)", None, f"cannot read: {exc.strerror}")
+        raise ConfigError(file, [issue]) from None
 
 
 def load_site(file: Path) -> SiteConfig:
     """Read and validate a site file."""
+    return parse_site(_read(file), file)
+
+
+def load_hub(file: Path) -> HubConfig:
+    """Read and validate a district hub's file."""
+    return parse_hub(_read(file), file)
+
+
+def is_hub_file(file: Path) -> bool:
+    """Whether ``file`` is a hub's config (its top level has ``hub:``), not a site's."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        issue = ConfigIssue(str(file), None, "(file)", None, f"cannot read: {exc.strerror}")
-        raise ConfigError(file, [issue]) from None
-    return parse_site(text, file)
+        raw = yaml.safe_load(_read(file))
+    except yaml.YAMLError:
+        return False
+    return isinstance(raw, dict) and "hub" in raw
 
 
 def _friendly(loc: Loc, error_type: str, message: str) -> str:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common.accounts import AccountError, Accounts, Role
-from common.config_loader import ConfigError, load_site
+from common.config_loader import ConfigError, is_hub_file, load_hub, load_site
 from common.store import Store
 
 PASSWORD_ENV = "MATTHAN_PASSWORD"  # noqa: S105 (the variable's name, not a password)
@@ -43,9 +43,13 @@ def read_password() -> str:
 
 @contextmanager
 def _accounts(config: Path) -> Iterator[Accounts]:
-    """The accounts in the store of the site at ``config``."""
-    site = load_site(config)
-    store = Store(site.storage.database)
+    """The accounts in the store of the site (or the district hub) at ``config``."""
+    if is_hub_file(config):
+        database = load_hub(config).hub.database
+        database.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        database = load_site(config).storage.database
+    store = Store(database)
     try:
         yield Accounts(store)
     finally:

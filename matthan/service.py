@@ -44,21 +44,14 @@ def _run_station(site: SiteConfig, workers: int | None) -> int:
     """The station of a site over several machines: its NATS server (``cluster.serve``), then
     the dashboard, re-analysis and the intake of the nodes' alerts; the nodes read the cameras
     (``matthan node``, see docs/SCALING.md)."""
-    from matthan.cluster.server import NatsServer, NatsServerError, site_token, store_dir_for
+    from matthan.cluster.server import NatsServer, NatsServerError, station_server
     from matthan.supervisor import SiteMode, Supervisor, SupervisorError
 
     cluster = site.cluster
     server: NatsServer | None = None
     try:
         if cluster.serve:
-            host, port = cluster.url.removeprefix("nats://").rsplit(":", 1)
-            listen = host if host in ("127.0.0.1", "localhost", "::1") else "0.0.0.0"
-            server = NatsServer(
-                store_dir_for(site).resolve(),
-                token=site_token(cluster.token_env),
-                port=int(port),
-                host=listen,
-            ).start()
+            server = station_server(site).start()
     except NatsServerError as exc:
         log.error("%s", exc)
         return 1

@@ -62,19 +62,26 @@ class NatsClient:
         name: str = "matthan",
         timeout_s: float = DEFAULT_TIMEOUT_S,
         reconnect_wait_s: float = 0.5,
+        user: str | None = None,
+        domain: str | None = None,
     ) -> NatsClient:
         """Connect to ``url`` with the site ``token``; raises :class:`NatsAuthError` when the
-        server refuses the token and :class:`NatsClientError` when it cannot be reached."""
+        server refuses the token and :class:`NatsClientError` when it cannot be reached.
+
+        With ``user`` the token is that user's password (a district hub's per-station
+        accounts, :mod:`matthan.cluster.hub_server`). With ``domain``, ``js`` speaks to the
+        JetStream of that domain (a station's, over the hub's leaf link) instead of the one
+        of the server connected to."""
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name=f"nats-{name}", daemon=True)
         thread.start()
         client = cls(loop, thread)
         try:
-            client._nc = client.run(_open(url, token, name, reconnect_wait_s), timeout_s)
+            client._nc = client.run(_open(url, token, name, reconnect_wait_s, user), timeout_s)
         except BaseException:
             client._stop_loop()
             raise
-        client._js = client._nc.jetstream()
+        client._js = client._nc.jetstream(domain=domain)
         return client
 
     @property
@@ -125,14 +132,20 @@ class NatsClient:
             self._loop.close()
 
 
-async def _open(url: str, token: str, name: str, reconnect_wait_s: float) -> Client:
+async def _open(
+    url: str, token: str, name: str, reconnect_wait_s: float, user: str | None = None
+) -> Client:
     """Check the token with one connection that does not retry (nats-py retries a refused
     token forever once reconnecting is on), then open the reconnecting one."""
+    password = None if user is None else token
+    token_only = token if user is None else None
     probe = Client()
     try:
         await probe.connect(
             url,
-            token=token,
+            token=token_only,
+            user=user,
+            password=password,
             name=name,
             allow_reconnect=False,
             connect_timeout=2,
@@ -156,7 +169,9 @@ async def _open(url: str, token: str, name: str, reconnect_wait_s: float) -> Cli
 
     return await nats.connect(
         url,
-        token=token,
+        token=token_only,
+        user=user,
+        password=password,
         name=name,
         error_cb=on_error,
         disconnected_cb=on_disconnected,

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from common.config import SiteConfig
 
@@ -79,6 +80,35 @@ def store_dir_for(site: SiteConfig) -> Path:
     return site.storage.database.parent / "nats"
 
 
+def leaf_remote_url(hub_url: str, station_id: str, token: str) -> str:
+    """The ``nats-leaf://`` URL a station's server joins its district hub with (its site id
+    as the user, the hub token as the password); it goes only into the owner-only config."""
+    rest = hub_url.removeprefix("nats-leaf://")
+    return f"nats-leaf://{quote(station_id, safe='')}:{quote(token, safe='')}@{rest}"
+
+
+def station_server(site: SiteConfig) -> NatsServer:
+    """The NATS server a station runs for its site (``cluster.serve``), not started: its
+    JetStream domain is the site id, and with ``cluster.hub`` it joins the hub as a leaf."""
+    cluster = site.cluster
+    host, port = cluster.url.removeprefix("nats://").rsplit(":", 1)
+    listen = host if host in ("127.0.0.1", "localhost", "::1") else "0.0.0.0"
+    hub = cluster.hub
+    leaf = (
+        None
+        if hub is None
+        else leaf_remote_url(hub.url, cluster.site_id, site_token(hub.token_env))
+    )
+    return NatsServer(
+        store_dir_for(site).resolve(),
+        token=site_token(cluster.token_env),
+        port=int(port),
+        host=listen,
+        domain=cluster.site_id,
+        leaf_remote=leaf,
+    )
+
+
 class NatsServer:
     """One ``nats-server`` child process on 127.0.0.1 (or ``host``), JetStream on.
 
@@ -95,33 +125,47 @@ class NatsServer:
         host: str = "127.0.0.1",
         binary: Path | None = None,
         server_name: str = "matthan",
+        domain: str | None = None,
+        leaf_remote: str | None = None,
     ) -> None:
+        """``domain`` names the server's JetStream domain (a station's site id, so that a
+        district hub reaches this stream as ``$JS.<domain>.API``); ``leaf_remote`` is the
+        hub's ``nats-leaf://user:password@host:port`` this server joins as a leaf node."""
         self.store_dir = store_dir
         self.port = port
         self.host = host
         self._token = token
         self._binary = binary
         self._server_name = server_name
+        self._domain = domain
+        self._leaf_remote = leaf_remote
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    def config_lines(self) -> list[str]:
+        """The server's config, a line per setting (JSON strings are valid NATS config)."""
+        jetstream = f"store_dir: {json.dumps(str(self.store_dir / 'jetstream'))}"
+        if self._domain is not None:
+            jetstream += f", domain: {json.dumps(self._domain)}"
+        lines = [
+            f"server_name: {json.dumps(self._server_name)}",
+            f"listen: {json.dumps(f'{self.host}:{self.port}')}",
+            f"jetstream {{ {jetstream} }}",
+            f"authorization {{ token: {json.dumps(self._token)} }}",
+            f"max_payload: {MAX_PAYLOAD_BYTES}",
+        ]
+        if self._leaf_remote is not None:
+            lines.append(f"leafnodes {{ remotes: [ {{ url: {json.dumps(self._leaf_remote)} }} ] }}")
+        return lines
+
     def _write_config(self) -> Path:
         """The server's config file, readable by its owner only (it holds the token)."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats-server.conf"
-        text = "\n".join(
-            (
-                f"server_name: {json.dumps(self._server_name)}",
-                f"listen: {json.dumps(f'{self.host}:{self.port}')}",
-                f"jetstream {{ store_dir: {json.dumps(str(self.store_dir / 'jetstream'))} }}",
-                f"authorization {{ token: {json.dumps(self._token)} }}",
-                f"max_payload: {MAX_PAYLOAD_BYTES}",
-                "",
-            )
-        )
+        text = "\n".join((*self.config_lines(), ""))
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
             file.write(text)

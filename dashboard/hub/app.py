@@ -1,0 +1,56 @@
+"""The district hub's web app: the API of :mod:`dashboard.hub.routes`, its one page
+(``static/hub/``) and ``/metrics`` for Prometheus."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dashboard.hub.routes import router
+from dashboard.hub.state import HubState
+
+PAGE_FOLDER = Path(__file__).resolve().parent.parent / "static" / "hub"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_hub_app(state: HubState) -> FastAPI:
+    app = FastAPI(title="matthan hub", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.hub = state
+    app.include_router(router)
+    app.mount("/hub/static", StaticFiles(directory=PAGE_FOLDER), name="hub-static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/hub", status_code=307)
+
+    @app.get("/hub", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(PAGE_FOLDER / "hub.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,264 @@
+"""A district hub over real NATS leaf nodes: a station's server joins the hub, its link is
+cut and restored, and the hub shows every alert after, in the station's order.
+
+Real parts: ``matthan hub`` as a process (its nats-server, its readers, its page), the
+station's nats-server exactly as ``matthan run`` starts it (:func:`station_server`), the
+nodes' publisher of the alert stream (:class:`AlertPublisher`), the hub's page in Chromium.
+The one stand-in is the link itself (:class:`tests.tcp_cut.LinkCutter`), a TCP relay between
+the station's leaf connection and the hub, since nothing else cuts a link on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.config_loader import parse_site
+from common.messages import Severity
+from common.store import NewAlert
+from matthan.cluster.alert_stream import AlertPublisher
+from matthan.cluster.client import NatsClient
+from matthan.cluster.server import NatsServer, station_server
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
+from tests.paths import REPO
+from tests.tcp_cut import LinkCutter
+
+SITE_TOKEN = "hub-test-site-token-0123456789"
+HUB_TOKEN = "hub-test-hub-token-0123456789ab"
+PASSWORD = "Gia-Lam-district-Test-2026"
+STATION = "battrang"
+HUB = """\
+hub:
+  {{id: gialam, database: hub/hub.db, port: {port}, leaf_port: {leaf_port},
+   leaf_advertise: "127.0.0.1:{link_port}"}}
+dashboard: {{port: {http_port}}}
+stations:
+  - {{id: battrang, name: "Bát Tràng"}}
+  - {{id: kieuky, name: "Kiêu Kỵ"}}
+"""
+STATION_SITE = """\
+site: {{name: "Bát Tràng"}}
+storage: {{database: {folder}/station.db}}
+cluster:
+  enabled: true
+  site_id: battrang
+  url: "nats://127.0.0.1:{port}"
+  hub: {{url: "nats-leaf://127.0.0.1:{link_port}"}}
+cameras:
+  - {{id: cong-lang, name: "Cổng làng", detect_url: "rtsp://127.0.0.1:1/none"}}
+"""
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "MATTHAN_HUB_TOKEN": HUB_TOKEN,
+        "MATTHAN_PASSWORD": PASSWORD,
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _alert(index: int) -> NewAlert:
+    return NewAlert(
+        camera_id="cong-lang",
+        kind="intrusion",
+        rule="fence",
+        severity=Severity.CRITICAL if index % 2 else Severity.WARNING,
+        started_at=1_800_000_000.0 + index,
+        snapshot_jpeg=b"\xff\xd8 not a picture " + bytes([index]),
+        uid=f"node-a-{index}",
+    )
+
+
+def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+class Hub:
+    """``matthan hub`` as a process, with one logged-in HTTP session per user."""
+
+    def __init__(self, folder: Path) -> None:
+        self.http_port, self.leaf_port, self.link_port = free_port(), free_port(), free_port()
+        self.config = folder / "hub.yaml"
+        self.config.write_text(
+            HUB.format(
+                port=free_port(),
+                leaf_port=self.leaf_port,
+                link_port=self.link_port,
+                http_port=self.http_port,
+            )
+        )
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.log = ARTIFACTS / "hub-test.log"
+        for name, role, areas in (("quan", "admin", []), ("xem", "viewer", ["kieuky"])):
+            area_args = [arg for area in areas for arg in ("--area", area)]
+            subprocess.run(
+                [sys.executable, "-m", "matthan.cli", "user", "add", "-c", str(self.config),
+                 name, "--role", role, *area_args],
+                check=True, cwd=folder, env=_env(), capture_output=True,
+            )  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "matthan.cli", "hub", "-c", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+                env=_env(),
+            )
+        wait_http(f"{self.base}/healthz", 30, self.process)
+
+    def session(self, username: str) -> httpx.Client:
+        client = httpx.Client(base_url=self.base, timeout=10)
+        answer = client.post("/api/hub/login", json={"username": username, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        return client
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    running = Hub(tmp_path)
+    yield running
+    assert running.stop() == 0, running.log.read_text()[-3000:]
+
+
+def _station(hub: Hub, folder: Path, link_port: int) -> NatsServer:
+    os.environ["MATTHAN_SITE_TOKEN"] = SITE_TOKEN
+    os.environ["MATTHAN_HUB_TOKEN"] = HUB_TOKEN
+    text = STATION_SITE.format(folder=folder, port=free_port(), link_port=link_port)
+    return station_server(parse_site(text, folder / "station.yaml"))
+
+
+def _overview(client: httpx.Client) -> dict[str, Any]:
+    answer = client.get("/api/hub/overview")
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def _link(client: httpx.Client) -> dict[str, Any]:
+    (station,) = [item for item in _overview(client)["stations"] if item["id"] == STATION]
+    return station
+
+
+def test_a_station_link_cut_and_restored_reaches_the_hub_in_order(
+    hub: Hub, tmp_path: Path
+) -> None:
+    link = LinkCutter(hub.link_port, hub.leaf_port).start()
+    server = _station(hub, tmp_path, link.listen_port).start()
+    publisher_client = NatsClient.connect(server.url, SITE_TOKEN, name="node")
+    admin = hub.session("quan")
+    try:
+        publisher = AlertPublisher(publisher_client, STATION)
+        alerts = [_alert(index) for index in range(12)]
+        for alert in alerts[:4]:
+            publisher.opened(alert)
+        _wait(lambda: len(_overview(admin)["alerts"]) == 4, 30, "the hub has the first 4 alerts")
+        assert _link(admin)["link_up"]
+
+        link.cut()
+        _wait(lambda: not _link(admin)["link_up"], 15, "the hub sees the link down")
+        # The station keeps working: its stream takes every event while the hub is away.
+        for alert in alerts[4:]:
+            publisher.opened(alert)
+        for alert in alerts[:3]:
+            assert alert.uid is not None
+            publisher.ended(alert.camera_id, alert.kind, alert.uid, alert.started_at + 60)
+        time.sleep(3.0)
+        assert len(_overview(admin)["alerts"]) == 4
+
+        link.restore()
+        _wait(lambda: _link(admin)["link_up"], 30, "the hub sees the link back")
+        _wait(
+            lambda: sum(a["ended_at"] is not None for a in _overview(admin)["alerts"]) == 3,
+            30,
+            "the hub has every alert and every end",
+        )
+        shown = _overview(admin)["alerts"]
+        assert len(shown) == len(alerts)
+        # In the station's order: the hub's rows (ids) follow the order of the stream.
+        by_id = sorted(shown, key=lambda alert: alert["id"])
+        assert [a["started_at"] for a in by_id] == [a.started_at for a in alerts]
+        assert {a["started_at"] for a in shown if a["ended_at"]} == {
+            a.started_at for a in alerts[:3]
+        }
+        assert _link(admin)["open_alerts"] == len(alerts) - 3
+        _wait(lambda: _link(admin)["lag"] == 0, 10, "the hub's lag back to 0")
+
+        # Scoped by role: a viewer of another station sees neither this one nor its alerts.
+        viewer = hub.session("xem")
+        seen = _overview(viewer)
+        viewer.close()
+        assert [item["id"] for item in seen["stations"]] == ["kieuky"]
+        assert seen["alerts"] == []
+        assert not seen["stations"][0]["link_up"]  # a station that never joined
+        # Read-only: the hub has no route that changes an alert.
+        assert admin.post(f"/api/alerts/{by_id[0]['id']}/ack").status_code in (404, 405)
+        assert httpx.get(f"{hub.base}/api/hub/overview").status_code == 401
+
+        metrics = httpx.get(f"{hub.base}/metrics").text
+        assert 'matthan_hub_station_up{station="battrang"} 1.0' in metrics
+        assert 'matthan_hub_station_up{station="kieuky"} 0.0' in metrics
+        assert 'matthan_hub_stream_lag{station="battrang"} 0.0' in metrics
+        _page(hub, len(alerts))
+    finally:
+        admin.close()
+        publisher_client.close()
+        server.stop()
+        link.cut()
+
+
+def _page(hub: Hub, alerts: int) -> None:
+    """The hub's page in Chromium: log in, see the station linked and its alerts (vi)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on(
+                "console",
+                lambda m: problems.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text
+                else None,
+            )
+            page.goto(f"{hub.base}/hub")
+            page.wait_for_selector("html[data-ready]")
+            page.fill("input[name=username]", "quan")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form#login button[type=submit]")
+            page.wait_for_selector(f'.station[data-station="{STATION}"][data-link="up"]')
+            page.wait_for_function(
+                f"document.querySelectorAll('#alerts tbody tr').length === {alerts}"
+            )
+            assert page.inner_text("#overview h2 >> nth=0") == "Các trạm"
+            assert page.inner_text(".station .link") == "đã kết nối"
+            assert page.inner_text("#alerts tbody tr:first-child td:nth-child(4)") == "Xâm nhập vùng"
+            page.screenshot(path=str(ARTIFACTS / "hub-page.png"), full_page=True)
+            assert problems == []
+        finally:
+            browser.close()
