@@ -4,11 +4,12 @@ On a site of several machines (``docs/SCALING.md``) an analysis node stores its 
 cameras' states in its own SQLite store exactly as a single machine does (commit first), and
 a relay (:mod:`matthan.cluster.outbox`) then sends them to the station's alert stream. This
 module is that relay's memory: one row, ``alert_outbox``, with the node store's ``origin`` (a
-random id made once, so the uids of two stores never meet even when their row ids do) and three
+random id made once, so the uids of two stores never meet even when their row ids do) and four
 cursors: the last alert id whose ``opened`` is sent, the last ``(ended_at, id)`` whose
-``ended`` is sent, and the last camera event sent. A cursor moves only after the stream holds
-the event, so a relay killed between the two sends the event again, which the stream and the
-station drop as a duplicate (the uid).
+``ended`` is sent, the last camera event sent, and the last recorded segment announced (its
+file stays on the node; the station indexes it and fetches it when watched). A cursor moves
+only after the stream holds the event, so a relay killed between the two sends the event again,
+which the stream and the station drop as a duplicate (the uid).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
     opened_through  INTEGER NOT NULL DEFAULT 0,
     ended_at        REAL NOT NULL DEFAULT 0,
     ended_id        INTEGER NOT NULL DEFAULT 0,
-    events_through  INTEGER NOT NULL DEFAULT 0
+    events_through  INTEGER NOT NULL DEFAULT 0,
+    segments_through INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_ended ON alerts (ended_at, id) WHERE ended_at IS NOT NULL
 """
@@ -42,6 +44,7 @@ class OutboxCursor:
     ended_at: float
     ended_id: int
     events_through: int
+    segments_through: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,18 @@ class PendingCameraEvent:
     status: CameraStatus
 
 
+@dataclass(frozen=True, slots=True)
+class PendingSegment:
+    """A finished segment of the node's store to announce: ``row_id`` is its id there."""
+
+    row_id: int
+    uid: str
+    camera_id: str
+    start: float
+    end: float
+    bytes: int
+
+
 def cursor(store: Store) -> OutboxCursor:
     """The relay's cursor, made (with its table and a new origin) the first time it is asked
     for: only a node's store has the table. The relay reads it once and then keeps it."""
@@ -79,10 +94,12 @@ def cursor(store: Store) -> OutboxCursor:
             (uuid.uuid4().hex,),
         )
         row = db.execute(
-            "SELECT origin, opened_through, ended_at, ended_id, events_through"
+            "SELECT origin, opened_through, ended_at, ended_id, events_through, segments_through"
             " FROM alert_outbox WHERE id = 1"
         ).fetchone()
-    return OutboxCursor(str(row[0]), int(row[1]), float(row[2]), int(row[3]), int(row[4]))
+    return OutboxCursor(
+        str(row[0]), int(row[1]), float(row[2]), int(row[3]), int(row[4]), int(row[5])
+    )
 
 
 def alert_uid(origin: str, row_id: int, own: str | None) -> str:
@@ -91,12 +108,13 @@ def alert_uid(origin: str, row_id: int, own: str | None) -> str:
 
 
 def pending_opens(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingOpen]:
-    """Alerts stored after ``at.opened_through``, oldest first, with their pictures."""
+    """Live alerts stored after ``at.opened_through``, oldest first, with their pictures (a
+    re-analysis finding stays in its store: ``job_id`` set)."""
     rows = store.read(
         "SELECT a.id, a.camera_id, a.kind, a.rule, a.class_name, a.track_id, a.severity,"
         " a.confidence, a.box, a.started_at, a.triggered_at, a.uid, i.snapshot, i.crop"
         " FROM alerts a LEFT JOIN alert_images i ON i.alert_id = a.id"
-        " WHERE a.id > ? ORDER BY a.id LIMIT ?",
+        " WHERE a.id > ? AND a.job_id IS NULL ORDER BY a.id LIMIT ?",
         (at.opened_through, limit),
     )
     return [
@@ -123,11 +141,11 @@ def pending_opens(store: Store, at: OutboxCursor, limit: int = 64) -> list[Pendi
 
 
 def pending_ends(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingEnd]:
-    """Alerts ended after ``(at.ended_at, at.ended_id)`` whose ``opened`` is sent, in the
+    """Live alerts ended after ``(at.ended_at, at.ended_id)`` whose ``opened`` is sent, in the
     order they ended."""
     rows = store.read(
         "SELECT id, camera_id, kind, uid, ended_at FROM alerts"
-        " WHERE ended_at IS NOT NULL AND id <= ?"
+        " WHERE ended_at IS NOT NULL AND job_id IS NULL AND id <= ?"
         " AND (ended_at > ? OR (ended_at = ? AND id > ?))"
         " ORDER BY ended_at, id LIMIT ?",
         (at.opened_through, at.ended_at, at.ended_at, at.ended_id, limit),
@@ -163,12 +181,33 @@ def pending_camera_events(
     ]
 
 
+def pending_segments(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingSegment]:
+    """The node's own segments indexed after ``at.segments_through``, oldest first."""
+    rows = store.read(
+        "SELECT id, camera_id, start, end, bytes FROM segments"
+        " WHERE id > ? AND node IS NULL ORDER BY id LIMIT ?",
+        (at.segments_through, limit),
+    )
+    return [
+        PendingSegment(
+            int(row["id"]),
+            f"{at.origin}-seg-{row['id']}",
+            row["camera_id"],
+            float(row["start"]),
+            float(row["end"]),
+            int(row["bytes"]),
+        )
+        for row in rows
+    ]
+
+
 def advance(
     store: Store,
     *,
     opened_through: int | None = None,
     ended: tuple[float, int] | None = None,
     events_through: int | None = None,
+    segments_through: int | None = None,
 ) -> None:
     """Move the cursors that are given (after the stream holds what they pass)."""
     with store.transaction() as db:
@@ -181,3 +220,7 @@ def advance(
             )
         if events_through is not None:
             db.execute("UPDATE alert_outbox SET events_through = ? WHERE id = 1", (events_through,))
+        if segments_through is not None:
+            db.execute(
+                "UPDATE alert_outbox SET segments_through = ? WHERE id = 1", (segments_through,)
+            )

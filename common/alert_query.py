@@ -5,7 +5,8 @@ Areas and the user's scope are turned into a set of camera ids before the query,
 the store knows cameras, not areas; a scope that names no single camera also takes the
 site-wide alerts (:data:`SITE_WIDE`). The query finds the ids (with the camera-time
 index); the rows are then read through :meth:`Store.alert`, the store's single mapping
-of a row to an :class:`~common.store.AlertRecord`.
+of a row to an :class:`~common.store.AlertRecord`. Every query here is of the live alerts
+(``job_id IS NULL``): a re-analysis finding is not part of the history (:mod:`common.jobs`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class AlertFilter:
 
 
 def _where(wanted: AlertFilter, before: int | None) -> tuple[str, list[object]]:
-    clauses = ["id < ?"]
+    clauses = ["id < ?", "job_id IS NULL"]
     params: list[object] = [before if before is not None else 2**62]
     if wanted.camera_ids is not None:
         clauses.append(f"camera_id IN ({','.join('?' * len(wanted.camera_ids))})")
@@ -72,10 +73,17 @@ def latest_alert(store: Store, camera_id: str) -> tuple[int, float] | None:
     """The id and start time of one camera's newest alert (one index probe, however long
     its history)."""
     rows = store.read(
-        "SELECT id, started_at FROM alerts WHERE camera_id = ? ORDER BY started_at DESC LIMIT 1",
+        "SELECT id, started_at FROM alerts WHERE camera_id = ? AND job_id IS NULL"
+        " ORDER BY started_at DESC LIMIT 1",
         (camera_id,),
     )
     return (int(rows[0]["id"]), float(rows[0]["started_at"])) if rows else None
+
+
+def open_alert_count(store: Store) -> int:
+    """How many live alerts have not ended (a district hub's summary of a station)."""
+    rows = store.read("SELECT COUNT(*) FROM alerts WHERE ended_at IS NULL AND job_id IS NULL")
+    return int(rows[0][0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +99,8 @@ class AlertMark:
 def alert_marks(store: Store, camera_id: str, start: float, end: float) -> list[AlertMark]:
     """The camera's alerts that started between ``start`` and ``end``, oldest first."""
     rows = store.read(
-        "SELECT id, started_at, kind, rule FROM alerts WHERE camera_id = ? "
-        "AND started_at BETWEEN ? AND ? ORDER BY started_at",
+        "SELECT id, started_at, kind, rule FROM alerts WHERE camera_id = ? AND job_id IS NULL"
+        " AND started_at BETWEEN ? AND ? ORDER BY started_at",
         (camera_id, start, end),
     )
     return [AlertMark(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in rows]

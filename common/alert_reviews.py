@@ -60,7 +60,9 @@ def review_alert(
 ) -> str:
     """Apply ``action`` with ``note`` as ``user``; returns the alert's camera id."""
     with store.transaction() as db:
-        row = db.execute("SELECT state, camera_id FROM alerts WHERE id=?", (alert_id,)).fetchone()
+        row = db.execute(
+            "SELECT state, camera_id FROM alerts WHERE id=? AND job_id IS NULL", (alert_id,)
+        ).fetchone()
         if row is None:
             raise UnknownAlertError(f"no alert {alert_id}")
         if row["state"] not in action.allowed_from:

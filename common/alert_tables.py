@@ -1,6 +1,10 @@
 """The tables of alerts and camera states: ``alerts``, ``alert_images`` (an alert's pictures),
 ``camera_events`` (each camera's state changes) and ``camera_decode`` (each camera's decode
 mode). :class:`common.store.Store` holds their queries; :mod:`common.migrations` creates them.
+
+``alerts`` holds the live alerts (``job_id`` NULL) and the findings of re-analysis jobs
+(``job_id`` the job's: :mod:`common.jobs`, :mod:`common.findings_migration`), each with its
+pictures in ``alert_images``. A query that serves live alerts says ``job_id IS NULL``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     created_at  REAL NOT NULL,
     triggered_at REAL,
     state       TEXT NOT NULL DEFAULT 'new',
+    job_id      INTEGER,
     uid         TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_camera_time ON alerts (camera_id, started_at);

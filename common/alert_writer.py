@@ -5,8 +5,9 @@ The rules of the detection core (:mod:`detect.alerts`), the watch-listed plates
 disk (:mod:`ingest.retention`) and the supervisor's analysis-down watch
 (:mod:`matthan.analysis_watch`) all do the same two things, in the same order:
 
-1. **commit** the alert (or its end) to the sink: the store's alerts table, or a re-analysis
-   job's findings (:class:`common.jobs.JobAlertSink`);
+1. **commit** the alert (or its end) to the sink: the store's live alerts, or a re-analysis
+   job's findings (:class:`common.jobs.JobAlertSink`: rows of the same table with the job's
+   id, which no live query answers);
 2. **then announce** it on the notices channel (:class:`common.messages.AlertNotice`), so that
    whatever the dashboard shows is already durable; a notice lost on the way is recovered by
    the dashboard reading the store.

@@ -3,9 +3,14 @@
 An operator asks "what would the rules have raised here?" about a camera's recordings
 (yesterday 22:00-23:00) or about a video brought in on a USB stick. The dashboard creates a
 job (``queued``); the re-analysis process takes the oldest (``running``), reports its
-progress, and stores what the rules raised as *job alerts*. Job alerts have the shape of live
-alerts but are kept apart: they are findings of an investigation, not events of now, so they
-never enter the live feed, the alert counts or retention's "open alert" protection.
+progress, and stores what the rules raised as the job's *findings*. A finding is a row of the
+``alerts`` table like a live alert, with its pictures in ``alert_images``, but its ``job_id``
+names the job (a live alert's is NULL): it is a finding of an investigation, not an event of
+now. Every query that serves live alerts leaves it out (``job_id IS NULL``), and its writer
+has no notices channel: a finding is never announced, pushed, sent to the station, counted in
+the live metrics, shown in the feed, the alert list, search, cases' alerts, the wall or a
+camera's page, and it holds no recording back from retention. :func:`job_alerts` and
+:func:`job_alert` read the findings.
 
 A job ends ``done``, ``failed`` (``detail`` says why) or ``cancelled`` (the operator asked:
 a queued job is cancelled at once, a running one when the runner next looks). A job that was
@@ -17,12 +22,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from common import plates
-from common.box_text import box_from_text, box_to_text
+from common.box_text import box_from_text
 
 if TYPE_CHECKING:
     from common.store import NewAlert, Store
@@ -48,25 +53,9 @@ CREATE TABLE IF NOT EXISTS analysis_jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS analysis_jobs_state ON analysis_jobs (state, id);
-CREATE TABLE IF NOT EXISTS job_alerts (
-    id          INTEGER PRIMARY KEY,
-    job_id      INTEGER NOT NULL REFERENCES analysis_jobs (id) ON DELETE CASCADE,
-    camera_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    rule        TEXT NOT NULL,
-    class_name  TEXT NOT NULL DEFAULT '',
-    track_id    INTEGER,
-    severity    TEXT NOT NULL,
-    confidence  REAL,
-    box         TEXT,
-    started_at  REAL NOT NULL,
-    ended_at    REAL,
-    triggered_at REAL,
-    snapshot    BLOB NOT NULL,
-    crop        BLOB
-);
-CREATE INDEX IF NOT EXISTS job_alerts_job ON job_alerts (job_id, id);
 """
+"""The jobs; their findings are rows of ``alerts`` (:mod:`common.alert_tables`), which until
+schema 7 were a table of their own, ``job_alerts`` (:mod:`common.findings_migration`)."""
 
 
 class JobSource(StrEnum):
@@ -172,7 +161,7 @@ class JobAlert:
 _JOB_COLUMNS = (
     "id, camera_id, source, start, end, upload_name, upload_path, state, progress, frames, "
     "detail, detail_code, created_by, created_at, started_at, finished_at, cancel_requested, "
-    "(SELECT COUNT(*) FROM job_alerts WHERE job_alerts.job_id = analysis_jobs.id) AS alerts"
+    "(SELECT COUNT(*) FROM alerts WHERE alerts.job_id = analysis_jobs.id) AS alerts"
 )
 _ALERT_COLUMNS = (
     "id, job_id, camera_id, kind, rule, class_name, track_id, severity, confidence, box, "
@@ -354,10 +343,7 @@ def requeue_interrupted(store: Store) -> int:
     findings; returns how many. Call only when no runner is alive."""
     with store.transaction() as db:
         running = (JobState.RUNNING.value,)
-        db.execute(
-            "DELETE FROM job_alerts WHERE job_id IN (SELECT id FROM analysis_jobs WHERE state = ?)",
-            running,
-        )
+        _delete_findings(db, "IN (SELECT id FROM analysis_jobs WHERE state = ?)", running)
         cursor = db.execute(
             "UPDATE analysis_jobs SET state = ?, progress = 0, frames = 0, started_at = NULL,"
             " detail = 'restarted after an interruption', detail_code = 'interrupted'"
@@ -376,43 +362,35 @@ def delete_job(store: Store, job_id: int) -> Job | None:
     if found.state not in FINISHED:
         raise ValueError("cancel the job before deleting it")
     with store.transaction() as db:
-        db.execute("DELETE FROM job_alerts WHERE job_id = ?", (job_id,))
+        _delete_findings(db, "= ?", (job_id,))
         plates.delete_job_reads(db, job_id)
         db.execute("DELETE FROM analysis_jobs WHERE id = ?", (job_id,))
     return found
 
 
+def _delete_findings(db: sqlite3.Connection, jobs_where: str, params: tuple[object, ...]) -> None:
+    """Inside a transaction: delete the findings (and their pictures, first) of the jobs whose
+    id is ``job_id {jobs_where}``."""
+    db.execute(
+        "DELETE FROM alert_images WHERE alert_id IN"
+        f" (SELECT id FROM alerts WHERE job_id {jobs_where})",
+        params,
+    )
+    db.execute(f"DELETE FROM alerts WHERE job_id {jobs_where}", params)
+
+
 def add_job_alert(store: Store, job_id: int, alert: NewAlert) -> int:
-    """Store one finding of a job with its pictures."""
-    box = box_to_text(alert.box)
-    with store.transaction() as db:
-        cursor = db.execute(
-            "INSERT INTO job_alerts (job_id, camera_id, kind, rule, class_name, track_id,"
-            " severity, confidence, box, started_at, triggered_at, snapshot, crop)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                job_id,
-                alert.camera_id,
-                alert.kind,
-                alert.rule,
-                alert.class_name,
-                alert.track_id,
-                alert.severity.value,
-                alert.confidence,
-                box,
-                alert.started_at,
-                alert.triggered_at,
-                alert.snapshot_jpeg,
-                alert.crop_jpeg,
-            ),
-        )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    """Store one finding of a job with its pictures: a row of ``alerts`` with the job's id
+    (a finding has no producer's uid: that is the live alert stream's)."""
+    return store.add_alert(replace(alert, uid=None), job_id=job_id)
 
 
 def end_job_alert(store: Store, alert_id: int, ended_at: float) -> None:
     with store.transaction() as db:
-        db.execute("UPDATE job_alerts SET ended_at = ? WHERE id = ?", (ended_at, alert_id))
+        db.execute(
+            "UPDATE alerts SET ended_at = ? WHERE id = ? AND job_id IS NOT NULL",
+            (ended_at, alert_id),
+        )
 
 
 def job_alerts(
@@ -420,27 +398,33 @@ def job_alerts(
 ) -> list[JobAlert]:
     """A job's findings in the order they were raised; ``after_id`` pages on."""
     rows = store.read(
-        f"SELECT {_ALERT_COLUMNS} FROM job_alerts WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
         (job_id, after_id or 0, limit),
     )
     return [_job_alert(row) for row in rows]
 
 
 def job_alert(store: Store, alert_id: int) -> JobAlert | None:
-    rows = store.read(f"SELECT {_ALERT_COLUMNS} FROM job_alerts WHERE id = ?", (alert_id,))
+    rows = store.read(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ? AND job_id IS NOT NULL", (alert_id,)
+    )
     return _job_alert(rows[0]) if rows else None
 
 
 def job_alert_picture(store: Store, alert_id: int, crop: bool = False) -> bytes | None:
     """A finding's JPEG: the whole frame with the box drawn, or the clean crop."""
     column = "crop" if crop else "snapshot"
-    rows = store.read(f"SELECT {column} FROM job_alerts WHERE id = ?", (alert_id,))
+    rows = store.read(
+        f"SELECT i.{column} FROM alert_images i JOIN alerts a ON a.id = i.alert_id"
+        " WHERE i.alert_id = ? AND a.job_id IS NOT NULL",
+        (alert_id,),
+    )
     return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 class JobAlertSink:
     """Where a job's :class:`~detect.alerts.AlertKeeper` stores alerts: the job's findings
-    instead of the live alerts table."""
+    (rows of ``alerts`` with its ``job_id``) instead of live alerts."""
 
     def __init__(self, store: Store, job_id: int) -> None:
         self._store = store

@@ -24,6 +24,7 @@ from common import (
     case_exports,
     cases,
     cluster_nodes,
+    findings_migration,
     heartbeat,
     jobs,
     plates,
@@ -92,6 +93,19 @@ def _add_job_columns(db: sqlite3.Connection) -> None:
     jobs.add_missing_columns(db)
 
 
+def _add_node_footage(db: sqlite3.Connection) -> None:
+    """The station indexes its nodes' footage: ``segments.node``/``remote_id``,
+    ``cluster_nodes.footage_url``, and a node's outbox cursor of segments sent (only a node's
+    store has ``alert_outbox``; :mod:`common.alert_outbox` makes it with the column)."""
+    recordings.add_missing_columns(db)
+    cluster_nodes.add_missing_columns(db)
+    outbox = _columns(db, "alert_outbox")
+    if outbox and "segments_through" not in outbox:
+        db.execute(
+            "ALTER TABLE alert_outbox ADD COLUMN segments_through INTEGER NOT NULL DEFAULT 0"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "alerts.triggered_at: when the frame that raised the alert was taken", _add_triggered_at
@@ -100,6 +114,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alerts.uid: a producer's own id, one alert per uid", _add_alert_uid),
     Migration(
         5, "analysis_jobs: the columns added after its first release", jobs.add_missing_columns
+    ),
+    Migration(6, "the nodes' footage indexed at the station", _add_node_footage),
+    Migration(
+        7,
+        "re-analysis findings: rows of alerts with their job_id (job_alerts dropped)",
+        findings_migration.move_findings_into_alerts,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -246,8 +246,8 @@ def plates_of_tracks(
 
 def plates_of_alerts(store: Store, alert_ids: list[int]) -> dict[int, str]:
     """The plate of each live watch-list alert among ``alert_ids`` (the read that raised it:
-    :func:`mark_watch_hit`); alerts that no read raised are left out. A job's read names a
-    finding, whose ids are another table's, so only live reads count."""
+    :func:`mark_watch_hit`); alerts that no read raised are left out. A job's read names one
+    of its findings (:func:`common.jobs.job_plates` is theirs), so only live reads count."""
     if not alert_ids:
         return {}
     marks = ",".join("?" * len(alert_ids))

@@ -6,10 +6,17 @@ opened when the camera drops and closed when it is back. A *legal hold* protects
 range of a camera from retention; placing and lifting one are audited in the same
 transaction (only admins do either, see :mod:`dashboard.routes.holds`). A lifted hold's
 row is deleted: its history is the audit log's.
+
+On a site of several machines the station's ``segments`` also index the footage its nodes
+recorded (:func:`add_node_segment`): such a row names its ``node`` and the segment's id there
+(``remote_id``), and its ``path`` is a name, not a file (``node:<node>/<remote_id>``). The file
+stays on the node; :mod:`common.node_footage` fetches a copy when it is watched or cut, and
+retention here never touches it (the node's own retention does).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,7 +33,9 @@ CREATE TABLE IF NOT EXISTS segments (
     start       REAL NOT NULL,
     end         REAL NOT NULL,
     path        TEXT NOT NULL UNIQUE,
-    bytes       INTEGER NOT NULL
+    bytes       INTEGER NOT NULL,
+    node        TEXT,
+    remote_id   INTEGER
 );
 CREATE INDEX IF NOT EXISTS segments_camera_time ON segments (camera_id, start);
 CREATE TABLE IF NOT EXISTS coverage_gaps (
@@ -51,7 +60,8 @@ CREATE TABLE IF NOT EXISTS legal_holds (
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One recorded MP4 file."""
+    """One recorded MP4 file: here (``node`` None), or on node ``node`` as its segment
+    ``remote_id`` (``path`` is then a name, see the module's docstring)."""
 
     id: int
     camera_id: str
@@ -59,6 +69,8 @@ class Segment:
     end: float
     path: str
     bytes: int
+    node: str | None = None
+    remote_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,22 @@ class LegalHold:
 
 
 _HOLD_COLUMNS = "id, camera_id, start, end, reason, created_by, created_at"
+_SEGMENT_COLUMNS = "id, camera_id, start, end, path, bytes, node, remote_id"
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Give a ``segments`` table made before the nodes' footage its ``node`` and ``remote_id``
+    (migration 6)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(segments)")}
+    for column, kind in (("node", "TEXT"), ("remote_id", "INTEGER")):
+        if column not in columns:
+            db.execute(f"ALTER TABLE segments ADD COLUMN {column} {kind}")
+
+
+def node_segment_path(node: str, remote_id: int) -> str:
+    """The ``path`` of the station's row for node ``node``'s segment ``remote_id``: unique,
+    and no file."""
+    return f"node:{node}/{remote_id}"
 
 
 def add_segment(
@@ -111,22 +139,43 @@ def add_segment(
     return cursor.lastrowid
 
 
+def add_node_segment(
+    store: Store,
+    camera_id: str,
+    *,
+    node: str,
+    remote_id: int,
+    start: float,
+    end: float,
+    size: int,
+) -> bool:
+    """Index at the station a segment that node ``node`` recorded (its id there:
+    ``remote_id``); False when it is indexed already (a replayed event adds nothing)."""
+    with store.transaction() as db:
+        cursor = db.execute(
+            "INSERT INTO segments (camera_id, start, end, path, bytes, node, remote_id)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO NOTHING",
+            (camera_id, start, end, node_segment_path(node, remote_id), size, node, remote_id),
+        )
+    return cursor.rowcount == 1
+
+
 def segments(
     store: Store, camera_id: str | None = None, start: float = 0.0, end: float = 1e12
 ) -> list[Segment]:
     """Segments overlapping [start, end], oldest first; all cameras when ``camera_id`` is None."""
     rows = store.read(
-        "SELECT id, camera_id, start, end, path, bytes FROM segments "
+        f"SELECT {_SEGMENT_COLUMNS} FROM segments "
         "WHERE end >= ? AND start <= ? AND (? IS NULL OR camera_id = ?) ORDER BY start",
         (start, end, camera_id, camera_id),
     )
     return [Segment(*row) for row in rows]
 
 
-def segment_file(store: Store, segment_id: int) -> tuple[str, str] | None:
-    """The camera and file path of a segment, or None if there is no such segment."""
-    rows = store.read("SELECT camera_id, path FROM segments WHERE id = ?", (segment_id,))
-    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+def segment(store: Store, segment_id: int) -> Segment | None:
+    """The segment ``segment_id``, or None if there is no such segment."""
+    rows = store.read(f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE id = ?", (segment_id,))
+    return Segment(*rows[0]) if rows else None
 
 
 def last_segment_end(store: Store, camera_id: str) -> float | None:
@@ -142,14 +191,15 @@ def delete_segment(store: Store, segment_id: int) -> None:
 
 def retention_candidates(store: Store, older_than: float | None, limit: int = 100) -> list[Segment]:
     """Oldest segments first (those ending before ``older_than`` when given) that are
-    neither on legal hold nor overlapping an alert of that camera still open."""
+    neither on legal hold nor overlapping a live alert of that camera still open. Only this
+    machine's own files: a node's segment (``node`` set) is its node's to delete."""
     rows = store.read(
         "SELECT s.id, s.camera_id, s.start, s.end, s.path, s.bytes FROM segments s "
-        "WHERE (? IS NULL OR s.end < ?) "
+        "WHERE s.node IS NULL AND (? IS NULL OR s.end < ?) "
         "AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.camera_id = s.camera_id "
         "  AND h.start <= s.end AND h.end >= s.start) "
         "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.camera_id = s.camera_id "
-        "  AND a.ended_at IS NULL AND a.started_at <= s.end + 60) "
+        "  AND a.ended_at IS NULL AND a.job_id IS NULL AND a.started_at <= s.end + 60) "
         "ORDER BY s.start LIMIT ?",
         (older_than, older_than, limit),
     )
@@ -166,7 +216,8 @@ def on_hold(store: Store, camera_id: str, start: float, end: float) -> bool:
 
 
 def recorded_bytes(store: Store) -> int:
-    return int(store.read("SELECT COALESCE(SUM(bytes), 0) FROM segments")[0][0])
+    """The bytes of the segment files on this machine's disk (not those kept by nodes)."""
+    return int(store.read("SELECT COALESCE(SUM(bytes), 0) FROM segments WHERE node IS NULL")[0][0])
 
 
 def add_legal_hold(

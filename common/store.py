@@ -115,11 +115,13 @@ class Store(Database):
         super().__init__(path, busy_timeout_s, retry)
         self.write("migrate", lambda: migrate(self))
 
-    def add_alert(self, alert: NewAlert) -> int:
-        """Commit an alert and its pictures; returns its id once it is durable."""
-        return self.write("add_alert", lambda: self._insert_alert(alert))
+    def add_alert(self, alert: NewAlert, *, job_id: int | None = None) -> int:
+        """Commit an alert and its pictures; returns its id once it is durable. With a
+        ``job_id`` it is that re-analysis job's finding (:mod:`common.jobs`), which the live
+        queries here (``job_id IS NULL``) never answer."""
+        return self.write("add_alert", lambda: self._insert_alert(alert, job_id))
 
-    def _insert_alert(self, alert: NewAlert) -> int:
+    def _insert_alert(self, alert: NewAlert, job_id: int | None) -> int:
         box = box_to_text(alert.box)
         with self.transaction() as db:
             if alert.uid is not None:
@@ -128,8 +130,8 @@ class Store(Database):
                     return int(stored[0])
             cursor = db.execute(
                 "INSERT INTO alerts (camera_id, kind, rule, class_name, track_id, severity,"
-                " confidence, box, started_at, created_at, triggered_at, uid)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " confidence, box, started_at, created_at, triggered_at, uid, job_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.camera_id,
                     alert.kind,
@@ -143,6 +145,7 @@ class Store(Database):
                     time.time(),
                     alert.triggered_at,
                     alert.uid,
+                    job_id,
                 ),
             )
             alert_id = cursor.lastrowid
@@ -154,11 +157,15 @@ class Store(Database):
         return alert_id
 
     def end_alert(self, alert_id: int, ended_at: float) -> None:
-        """Record when the situation behind an alert was over."""
+        """Record when the situation behind a live alert was over (a finding's end:
+        :func:`common.jobs.end_job_alert`)."""
 
         def update() -> None:
             with self.transaction() as db:
-                db.execute("UPDATE alerts SET ended_at=? WHERE id=?", (ended_at, alert_id))
+                db.execute(
+                    "UPDATE alerts SET ended_at=? WHERE id=? AND job_id IS NULL",
+                    (ended_at, alert_id),
+                )
 
         self.write("end_alert", update)
 
@@ -168,7 +175,9 @@ class Store(Database):
 
         def update() -> int | None:
             with self.transaction() as db:
-                row = db.execute("SELECT id FROM alerts WHERE uid = ?", (uid,)).fetchone()
+                row = db.execute(
+                    "SELECT id FROM alerts WHERE uid = ? AND job_id IS NULL", (uid,)
+                ).fetchone()
                 if row is None:
                     return None
                 db.execute(
@@ -183,7 +192,8 @@ class Store(Database):
         """Newest first; ``before_id`` pages back through history."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id < ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id < ? AND job_id IS NULL"
+                " ORDER BY id DESC LIMIT ?",
                 (before_id if before_id is not None else 2**62, limit),
             ).fetchall()
         return [_alert_from_row(row) for row in rows]
@@ -192,24 +202,30 @@ class Store(Database):
         """Oldest first: what a reconnecting client missed since ``alert_id``."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id > ? AND job_id IS NULL"
+                " ORDER BY id LIMIT ?",
                 (alert_id, limit),
             ).fetchall()
         return [_alert_from_row(row) for row in rows]
 
     def alert(self, alert_id: int) -> AlertRecord | None:
+        """The live alert ``alert_id``; None for a re-analysis finding
+        (:func:`common.jobs.job_alert`)."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ? AND job_id IS NULL", (alert_id,)
             ).fetchone()
         return _alert_from_row(row) if row else None
 
     def snapshot(self, alert_id: int, crop: bool = False) -> bytes | None:
-        """The alert's JPEG: the whole frame with the box drawn, or the clean crop."""
+        """The live alert's JPEG: the whole frame with the box drawn, or the clean crop (a
+        finding's: :func:`common.jobs.job_alert_picture`)."""
         column = "crop" if crop else "snapshot"
         with self._lock:
             row = self._db.execute(
-                f"SELECT {column} FROM alert_images WHERE alert_id = ?", (alert_id,)
+                f"SELECT i.{column} FROM alert_images i JOIN alerts a ON a.id = i.alert_id"
+                " WHERE i.alert_id = ? AND a.job_id IS NULL",
+                (alert_id,),
             ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from common import case_exports
@@ -20,6 +20,7 @@ from common.bus import EventBus
 from common.channel import Channel
 from common.config import SiteConfig
 from common.messages import AlertNotice
+from common.node_footage import NodeFootageError, NodeFootageMissingError
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
 from common.watching import DetectionsChannel, WatchedCameras
@@ -54,6 +55,20 @@ async def _login_redirect(_request: Request, exc: Exception) -> Response:
     """A page asked for without a session: to the login page, and back afterwards."""
     assert isinstance(exc, LoginRequiredError)
     return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+
+async def _node_footage_failed(_request: Request, exc: Exception) -> Response:
+    """A node's segment could not be fetched (:mod:`common.node_footage`): 404 when the node
+    no longer has it, 504 when it did not answer in time, else 502, saying which node."""
+    assert isinstance(exc, NodeFootageError)
+    status = (
+        404
+        if isinstance(exc, NodeFootageMissingError)
+        else 504
+        if isinstance(exc, TimeoutError)
+        else 502
+    )
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 async def _security_headers(
@@ -134,6 +149,7 @@ def create_app(
         title="matthan", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.add_exception_handler(LoginRequiredError, _login_redirect)
+    app.add_exception_handler(NodeFootageError, _node_footage_failed)
     app.middleware("http")(_security_headers)
     app.add_middleware(HostGuard, allowed=allowed_hosts(site.dashboard))
     _include_routers(app)

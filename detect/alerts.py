@@ -147,10 +147,12 @@ class AlertKeeper:
     @staticmethod
     def end_orphans(store: Store, at: float) -> int:
         """End the alerts of the kinds the core raises (rules, watch-listed plates) left open
-        by a previous core; returns how many."""
+        by a previous core; returns how many (live alerts only: a re-analysis finding is not
+        the core's)."""
         marks = ",".join("?" * len(ANALYSIS_KINDS))
         rows = store.read(
-            f"SELECT id FROM alerts WHERE ended_at IS NULL AND kind IN ({marks})",
+            "SELECT id FROM alerts WHERE ended_at IS NULL AND job_id IS NULL"
+            f" AND kind IN ({marks})",
             tuple(ANALYSIS_KINDS),
         )
         for row in rows:

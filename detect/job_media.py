@@ -17,6 +17,8 @@ Typical use::
         ...  # frame.image (BGR), frame.at (wall-clock seconds)
         print(f"{media.progress:.0%}")
 
+A segment a node of the site recorded is fetched from that node when its turn comes
+(:func:`common.node_footage.local_path`); a node that cannot be reached makes it a broken one.
 A broken recorded segment (missing on disk, unreadable) is skipped and named in
 :attr:`JobMedia.skipped`, since the rest of the range is still worth analysing; a broken
 upload raises :class:`detect.errors.MediaError` with what PyAV said. An upload is opened with
@@ -27,8 +29,9 @@ FFmpeg guess from untrusted bytes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -42,6 +45,7 @@ from common import containers, recordings
 from common.config import CameraConfig
 from common.frame_ring import Frame
 from common.messages import FrameRef
+from common.node_footage import DEFAULT_TOKEN_ENV, local_path
 from common.store import Store
 from detect.errors import MediaError
 from ingest.decode import AnalysisScaler, FrameSampler, unreferenced_skip
@@ -69,6 +73,9 @@ class Piece:
     demuxer: str | None = None
     """The FFmpeg demuxer to open it with (an upload's); None lets FFmpeg tell (our own
     recordings)."""
+    fetch: Callable[[], Path] | None = None
+    """How to get the file when its turn comes, instead of ``path`` (a node's segment:
+    fetched from the node); raises ``OSError`` when it cannot."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -144,7 +151,8 @@ class JobMedia:
 
     def _decode(self, piece: Piece, sampler: FrameSampler, done_s: float) -> Iterator[MediaFrame]:
         scale = AnalysisScaler(self._long_side)
-        with _open(piece.path, piece.demuxer) as container:
+        path = piece.fetch() if piece.fetch is not None else piece.path
+        with _open(path, piece.demuxer) as container:
             if not container.streams.video:
                 raise MediaError("no video in it")
             stream = container.streams.video[0]
@@ -178,9 +186,11 @@ def recording_media(
     *,
     fps: float,
     long_side: int,
+    token_env: str = DEFAULT_TOKEN_ENV,
 ) -> JobMedia:
     """The camera's recorded segments overlapping [start, end], oldest first; gaps between
-    them are simply not analysed. MediaError when there is none."""
+    them are simply not analysed. MediaError when there is none. A node's segment is fetched
+    with the site token in ``token_env`` when it is decoded."""
     found = recordings.segments(store, camera_id, start, end)
     if not found:
         raise MediaError(
@@ -196,6 +206,11 @@ def recording_media(
             until=min(segment.end, end),
             seconds=max(0.0, min(segment.end, end) - max(segment.start, start)),
             name=f"the segment of {wall_clock(segment.start, clock)}",
+            fetch=(
+                functools.partial(local_path, store, segment, token_env)
+                if segment.node is not None
+                else None
+            ),
         )
         for segment in found
     ]

@@ -129,7 +129,14 @@ class JobRun:
             end = job.end if job.end is not None else time.time()
             clock = ZoneInfo(site.site.timezone)
             return recording_media(
-                self._store, camera.id, job.start, end, clock, fps=fps, long_side=long_side
+                self._store,
+                camera.id,
+                job.start,
+                end,
+                clock,
+                fps=fps,
+                long_side=long_side,
+                token_env=site.cluster.token_env,
             )
         if job.upload_path is None:
             raise MediaError("the job names no uploaded file", "upload_missing")

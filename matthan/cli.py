@@ -27,11 +27,31 @@ def _load_or_exit(path: Path) -> SiteConfig:
         raise SystemExit(2) from None
 
 
+def hub(args: argparse.Namespace) -> int:
+    """A district hub over several stations (``docs/SCALING.md``)."""
+    from common.config_loader import load_hub
+    from matthan.hub.service import run_hub
+
+    try:
+        config = load_hub(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return run_hub(config)
+
+
 def check_config(args: argparse.Namespace) -> int:
-    """Validate each file; print every problem with file, line, key and camera."""
+    """Validate each file (a site's, or a district hub's); print every problem with file,
+    line, key and camera."""
+    from common.config_loader import is_hub_file, load_hub
+
     status = 0
     for path in args.files:
         try:
+            if is_hub_file(path):
+                hub_config = load_hub(path)
+                print(f"{path}: OK (district hub, {len(hub_config.stations)} stations)")
+                continue
             site = load_site(path)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
@@ -67,13 +87,22 @@ def node(args: argparse.Namespace) -> int:
     from matthan.cluster.node import Node
     from matthan.cluster.server import NatsServerError
 
-    running = Node(site, args.name, args.workers)
+    running = Node(
+        site,
+        args.name,
+        args.workers,
+        http_port=args.http_port,
+        advertise_host=args.advertise_host,
+    )
     signal.signal(signal.SIGTERM, running.request_stop)
     signal.signal(signal.SIGINT, running.request_stop)
     try:
         return running.run()
     except (NatsClientError, NatsServerError) as exc:
         log.error("node %s: %s", args.name, exc)
+        return 1
+    except OSError as exc:  # the footage server's port is taken
+        log.error("node %s: cannot serve footage on port %s: %s", args.name, args.http_port, exc)
         return 1
 
 
@@ -105,8 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", required=True, help="this node's name (letters, digits, - _)"
     )
     node_parser.add_argument("--workers", type=int, default=None, help="ingest processes")
+    node_parser.add_argument(
+        "--http-port",
+        type=int,
+        default=0,
+        help="port of the footage server the station fetches recordings from (0: any free)",
+    )
+    node_parser.add_argument(
+        "--advertise-host",
+        default="127.0.0.1",
+        help="host or address by which the station reaches this node's footage server",
+    )
     node_parser.set_defaults(handler=node)
-    check = commands.add_parser("check-config", help="validate site files")
+    hub_parser = commands.add_parser("hub", help="a district hub over several stations")
+    hub_parser.add_argument("-c", "--config", type=Path, required=True)
+    hub_parser.set_defaults(handler=hub)
+    check = commands.add_parser("check-config", help="validate site (or hub) files")
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=check_config)
     demo_parser = commands.add_parser("demo", help="camera farm of real clips + the demo site")

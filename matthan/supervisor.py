@@ -113,6 +113,9 @@ class Supervisor:
         self._analysis: AnalysisWatch | None = None
         self._rings: list[FrameRing] = []
         self._notices: Channel[AlertNotice] | None = None
+        self.overlay: DetectionsChannel | None = None
+        """The boxes channel and watched flags, once the roles are planned (a node's live
+        feeds use them: :mod:`matthan.cluster.live_feed`)."""
 
     def _plan_roles(self) -> None:
         site, database = self.site, self.site.storage.database.resolve()
@@ -127,6 +130,7 @@ class Supervisor:
         )
         self._store = Store(database)
         self._notices = notices
+        self.overlay = overlay
         if self.mode is not SiteMode.STATION:
             self._plan_analysis(notices, overlay)
         if self.mode is SiteMode.NODE:

@@ -121,7 +121,7 @@ def upload_and_read_findings(page: Page, service: Service, clip: Path) -> int:
     # No acknowledge or resolve on a finding; an operator may add it to a case.
     assert not page.locator("#findings .alert button:not(.add-to-case)").count()
     expect(finding.locator("button.add-to-case")).to_be_visible()
-    found = rows(service, f"SELECT class_name FROM job_alerts WHERE job_id = {job_id}")
+    found = rows(service, f"SELECT class_name FROM alerts WHERE job_id = {job_id}")
     assert ("person",) in found
     assert page.locator("#findings .alert.finding").count() == len(found)
     return job_id

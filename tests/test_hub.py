@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from common.config_loader import parse_site
@@ -68,6 +70,13 @@ def _env() -> dict[str, str]:
     }
 
 
+def _picture(index: int) -> bytes:
+    image = np.full((90, 160, 3), (40 + 15 * index, 90, 160), dtype=np.uint8)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return encoded.tobytes()
+
+
 def _alert(index: int) -> NewAlert:
     return NewAlert(
         camera_id="cong-lang",
@@ -75,7 +84,7 @@ def _alert(index: int) -> NewAlert:
         rule="fence",
         severity=Severity.CRITICAL if index % 2 else Severity.WARNING,
         started_at=1_800_000_000.0 + index,
-        snapshot_jpeg=b"\xff\xd8 not a picture " + bytes([index]),
+        snapshot_jpeg=_picture(index),
         uid=f"node-a-{index}",
     )
 
@@ -159,13 +168,12 @@ def _overview(client: httpx.Client) -> dict[str, Any]:
 
 
 def _link(client: httpx.Client) -> dict[str, Any]:
-    (station,) = [item for item in _overview(client)["stations"] if item["id"] == STATION]
+    stations: list[dict[str, Any]] = _overview(client)["stations"]
+    (station,) = [item for item in stations if item["id"] == STATION]
     return station
 
 
-def test_a_station_link_cut_and_restored_reaches_the_hub_in_order(
-    hub: Hub, tmp_path: Path
-) -> None:
+def test_a_station_link_cut_and_restored_reaches_the_hub_in_order(hub: Hub, tmp_path: Path) -> None:
     link = LinkCutter(hub.link_port, hub.leaf_port).start()
     server = _station(hub, tmp_path, link.listen_port).start()
     publisher_client = NatsClient.connect(server.url, SITE_TOKEN, name="node")
@@ -210,6 +218,9 @@ def test_a_station_link_cut_and_restored_reaches_the_hub_in_order(
         # Scoped by role: a viewer of another station sees neither this one nor its alerts.
         viewer = hub.session("xem")
         seen = _overview(viewer)
+        first = f"/api/hub/stations/{STATION}/alerts/{by_id[0]['id']}/snapshot.jpg"
+        assert admin.get(first).content == alerts[0].snapshot_jpeg
+        assert viewer.get(first).status_code == 404
         viewer.close()
         assert [item["id"] for item in seen["stations"]] == ["kieuky"]
         assert seen["alerts"] == []
@@ -242,9 +253,11 @@ def _page(hub: Hub, alerts: int) -> None:
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.on(
                 "console",
-                lambda m: problems.append(m.text)
-                if m.type == "error" and "Content Security Policy" in m.text
-                else None,
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error" and "Content Security Policy" in m.text
+                    else None
+                ),
             )
             page.goto(f"{hub.base}/hub")
             page.wait_for_selector("html[data-ready]")
@@ -255,9 +268,14 @@ def _page(hub: Hub, alerts: int) -> None:
             page.wait_for_function(
                 f"document.querySelectorAll('#alerts tbody tr').length === {alerts}"
             )
-            assert page.inner_text("#overview h2 >> nth=0") == "Các trạm"
+            assert page.text_content("#overview h2 >> nth=0") == "Các trạm"
             assert page.inner_text(".station .link") == "đã kết nối"
-            assert page.inner_text("#alerts tbody tr:first-child td:nth-child(4)") == "Xâm nhập vùng"
+            page.wait_for_function(
+                "[...document.querySelectorAll('#alerts img.snapshot')]"
+                ".every((img) => img.complete && img.naturalWidth === 160)"
+            )
+            kind = page.inner_text("#alerts tbody tr:first-child td:nth-child(4)")
+            assert kind == "Xâm nhập vùng"
             page.screenshot(path=str(ARTIFACTS / "hub-page.png"), full_page=True)
             assert problems == []
         finally:

@@ -1,20 +1,20 @@
 """The district hub's web app: the API of :mod:`dashboard.hub.routes`, its one page
-(``static/hub/``) and ``/metrics`` for Prometheus."""
+(``static/pages/hub.*`` in the shared shell, with the station's style sheet) and ``/metrics``
+for Prometheus."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dashboard.hub.routes import router
+from dashboard.hub.routes.hub import router
 from dashboard.hub.state import HubState
+from dashboard.services.page_shell import STATIC, page
 
-PAGE_FOLDER = Path(__file__).resolve().parent.parent / "static" / "hub"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -26,7 +26,7 @@ def create_hub_app(state: HubState) -> FastAPI:
     app = FastAPI(title="matthan hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hub = state
     app.include_router(router)
-    app.mount("/hub/static", StaticFiles(directory=PAGE_FOLDER), name="hub-static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
     async def security_headers(
@@ -42,8 +42,8 @@ def create_hub_app(state: HubState) -> FastAPI:
         return RedirectResponse("/hub", status_code=307)
 
     @app.get("/hub", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(PAGE_FOLDER / "hub.html", headers={"Cache-Control": "no-store"})
+    def hub_page() -> HTMLResponse:
+        return page("hub")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

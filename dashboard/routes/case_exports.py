@@ -69,9 +69,9 @@ def export_case(
         raise Refusal(409, "export_busy", str(error)) from error
     held = session.user.role is Role.ADMIN
     timezone = state.site.site.timezone
-    background.add_task(
-        run_export, state.store, ExportRequest(export, timezone, hold=held, address=address)
-    )
+    token_env = state.site.cluster.token_env
+    asked = ExportRequest(export, timezone, hold=held, address=address, token_env=token_env)
+    background.add_task(run_export, state.store, asked)
     return CaseExportOut.of(export)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import time
 import uuid
 import weakref
@@ -25,6 +26,7 @@ from common import audit, recordings
 from common.accounts import Role, User
 from common.audit import Action
 from common.evidence import ClipFile, NoFootageError, cut_clip, exports_folder, write_manifest
+from common.node_footage import NodeFootageError, local_segments
 from dashboard.auth import OperatorSession, client_address
 from dashboard.schemas.export import ExportFileOut, ExportIn, ExportOut
 from dashboard.services.camera_access import may_see, visible_camera
@@ -50,8 +52,9 @@ def _cut_all(
     files, missing = [], []
     for camera_id in body.camera_ids:
         found = recordings.segments(state.store, camera_id, body.start, body.end)
+        on_disk = local_segments(state.store, found, state.site.cluster.token_env)
         try:
-            files.append(cut_clip(found, body.start, body.end, folder / f"{camera_id}.mp4"))
+            files.append(cut_clip(on_disk, body.start, body.end, folder / f"{camera_id}.mp4"))
         except NoFootageError:
             missing.append(camera_id)
     return files, missing
@@ -71,7 +74,11 @@ async def create_export(
     folder = _exports_folder(state) / export_id
     folder.mkdir(parents=True)
     user = session.user.username
-    files, missing = await run_in_threadpool(_cut_all, state, body, folder)
+    try:
+        files, missing = await run_in_threadpool(_cut_all, state, body, folder)
+    except NodeFootageError:  # a node is down: no half export (the app answers 502/504)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if not files:
         folder.rmdir()
         raise HTTPException(status_code=404, detail="nothing recorded in that window")

@@ -2,8 +2,9 @@
 files themselves, and each alert's clip (pre- and post-roll around it).
 
 Files are only ever served by segment id from the store, never by a path from the
-request, so no request can reach a file outside the recordings. Every fetch of footage is
-audited (:mod:`dashboard.services.footage_audit`).
+request, so no request can reach a file outside the recordings. A segment a node recorded is
+fetched from that node first (:mod:`common.node_footage`; a node down answers 502/504). Every
+fetch of footage is audited (:mod:`dashboard.services.footage_audit`).
 
 An ended alert's clip is cut once, on the first request, and kept (``clips/alert-ID.mp4``,
 written under a name of its own and renamed into place); retention removes it with its
@@ -35,6 +36,7 @@ from common.evidence import (
     cut_clip,
     stored_clip,
 )
+from common.node_footage import local_path, local_segments
 from dashboard.auth import CurrentSession, client_address
 from dashboard.schemas.ids import RowId
 from dashboard.schemas.replay import (
@@ -82,7 +84,13 @@ def timeline(
         start=start,
         end=end,
         segments=[
-            SegmentOut(id=s.id, start=s.start, end=s.end, url=f"/api/recordings/{s.id}/video.mp4")
+            SegmentOut(
+                id=s.id,
+                start=s.start,
+                end=s.end,
+                url=f"/api/recordings/{s.id}/video.mp4",
+                node=s.node,
+            )
             for s in segments
         ],
         gaps=[GapOut(start=g.start, end=g.end, cause=g.cause) for g in gaps if g.start <= end],
@@ -122,17 +130,15 @@ def segment_video(
     state: State, session: CurrentSession, request: Request, segment_id: RowId
 ) -> FileResponse:
     """One recorded segment (byte ranges supported, so the player can seek); audited."""
-    found = recordings.segment_file(state.store, segment_id)
-    if (
-        found is None
-        or not may_see(state.site, session.user, found[0])
-        or not Path(found[1]).exists()
-    ):
+    found = recordings.segment(state.store, segment_id)
+    if found is None or not may_see(state.site, session.user, found.camera_id):
         raise HTTPException(status_code=404, detail="no such recording")
-    camera_id, path = found
+    path = local_path(state.store, found, state.site.cluster.token_env)
+    if not path.exists():
+        raise HTTPException(status_code=404, detail="no such recording")
     detail: audit.Detail = {"segment": segment_id}
     audit_footage(
-        state, session, request, action=Action.RECORDING_VIEW, target=camera_id, detail=detail
+        state, session, request, action=Action.RECORDING_VIEW, target=found.camera_id, detail=detail
     )
     return FileResponse(path, media_type="video/mp4")
 
@@ -150,7 +156,7 @@ def _clip_file(
     """Cut the window of the camera's recordings to ``out``; 404 when nothing is recorded."""
     found = recordings.segments(state.store, camera_id, *window)
     try:
-        cut_clip(found, *window, out)
+        cut_clip(local_segments(state.store, found, state.site.cluster.token_env), *window, out)
     except NoFootageError as exc:
         raise HTTPException(status_code=404, detail="nothing recorded around this alert") from exc
 

@@ -14,6 +14,8 @@ class SpanOut(BaseModel):
 class SegmentOut(SpanOut):
     id: int
     url: str
+    node: str | None = None
+    """The node that keeps the file (a site of several machines), None: this machine."""
 
 
 class GapOut(SpanOut):

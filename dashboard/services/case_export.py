@@ -45,6 +45,7 @@ from common.evidence import (
     file_sha256,
     write_manifest,
 )
+from common.node_footage import DEFAULT_TOKEN_ENV, local_segments
 from common.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class ExportRequest:
     hold: bool
     """Put the clips' footage on legal hold (the exporter is an admin)."""
     address: str = ""
+    token_env: str = DEFAULT_TOKEN_ENV
+    """Where the site token is, to fetch a node's footage (:mod:`common.node_footage`)."""
 
 
 def estimated_bytes(store: Store, clips: Sequence[CaseClip]) -> int:
@@ -74,7 +77,7 @@ def estimated_bytes(store: Store, clips: Sequence[CaseClip]) -> int:
 
 
 def _cut_clips(
-    store: Store, clips: Sequence[CaseClip], folder: Path
+    store: Store, clips: Sequence[CaseClip], folder: Path, token_env: str
 ) -> tuple[list[ClipFile], dict[int, str | None]]:
     """Each clip cut into the folder; which file each clip became (None: nothing recorded)."""
     files: list[ClipFile] = []
@@ -82,8 +85,9 @@ def _cut_clips(
     for clip in clips:
         found = recordings.segments(store, clip.camera_id, clip.start, clip.end)
         out = folder / f"clip-{clip.id}-{clip.camera_id}.mp4"
-        try:
-            files.append(cut_clip(found, clip.start, clip.end, out))
+        try:  # a node's footage is fetched first; a node down fails the package, saying so
+            on_disk = local_segments(store, found, token_env)
+            files.append(cut_clip(on_disk, clip.start, clip.end, out))
         except NoFootageError:
             made[clip.id] = None
             continue
@@ -150,7 +154,7 @@ def build_package(store: Store, request: ExportRequest) -> Path:
     folder = exports_folder(store.path) / export.folder
     folder.mkdir(parents=True)
     clips = cases.clips(store, found.id)
-    clip_files, made = _cut_clips(store, clips, folder)
+    clip_files, made = _cut_clips(store, clips, folder, request.token_env)
     others, listed = _pictures(store, found.id, folder)
     notes = cases.notes(store, found.id)
     about = {

@@ -50,9 +50,11 @@ PAGES: dict[str, Page] = {
         Page("notifications"),
         Page("audit"),
         Page("users"),
+        Page("hub", styles=("hub.css",)),
     )
 }
-"""Every page the dashboard serves, by name."""
+"""Every page the dashboard serves, by name (``hub``: the district hub's app,
+:mod:`dashboard.hub.app`, not the station's)."""
 
 
 @cache

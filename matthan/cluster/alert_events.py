@@ -3,7 +3,9 @@
 An event is one frozen dataclass: :class:`AlertOpened` carries the whole
 :class:`common.store.NewAlert` (its pictures base64 in the JSON; an alert is under 1 MB),
 :class:`AlertEnded` the producer's ``uid`` and the end time, :class:`CameraChanged` a camera's
-new state as the node's ingest saw it (the station's camera health). Alert events carry the
+new state as the node's ingest saw it (the station's camera health), :class:`SegmentRecorded`
+a segment the node recorded (the station indexes it; the file stays on the node and is
+fetched from it, :mod:`common.node_footage`). Alert events carry the
 producer's ``uid``, which is also what makes them idempotent: the server drops a re-publish with the
 same ``Nats-Msg-Id`` (:func:`message_id`) inside its duplicate window, and the station's
 store keeps one alert per ``uid`` whatever arrives later.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from common.messages import CameraState, CameraStatus, Severity
@@ -70,7 +72,22 @@ class CameraChanged:
         return self.status.camera_id
 
 
-AlertEvent = AlertOpened | AlertEnded | CameraChanged
+@dataclass(frozen=True, slots=True)
+class SegmentRecorded:
+    """Node ``node`` finished a segment of ``camera_id`` (its id there: ``remote_id``); the
+    file stays on the node, the station indexes it (``uid``: the node's store and its row)."""
+
+    site: str
+    uid: str
+    camera_id: str
+    node: str
+    remote_id: int
+    start: float
+    end: float
+    bytes: int
+
+
+AlertEvent = AlertOpened | AlertEnded | CameraChanged | SegmentRecorded
 
 
 def subject(event: AlertEvent) -> str:
@@ -82,13 +99,17 @@ def message_id(event: AlertEvent) -> str:
     """The ``Nats-Msg-Id`` of the event: its uid and what happened to it."""
     if isinstance(event, CameraChanged):
         return f"{event.uid}:camera"
+    if isinstance(event, SegmentRecorded):
+        return f"{event.uid}:segment"
     return f"{event.uid}:{'opened' if isinstance(event, AlertOpened) else 'ended'}"
 
 
 def encode(event: AlertEvent) -> bytes:
     """The event as UTF-8 JSON."""
-    if isinstance(event, CameraChanged):
-        body: dict[str, Any] = {
+    if isinstance(event, SegmentRecorded):
+        body: dict[str, Any] = {"event": "segment", **asdict(event)}
+    elif isinstance(event, CameraChanged):
+        body = {
             "event": "camera",
             "site": event.site,
             "uid": event.uid,
@@ -132,6 +153,17 @@ def decode(data: bytes) -> AlertEvent:
     """The event in ``data``; :class:`AlertEventError` if it is not one."""
     try:
         body = json.loads(data)
+        if body["event"] == "segment":
+            return SegmentRecorded(
+                site=str(body["site"]),
+                uid=str(body["uid"]),
+                camera_id=str(body["camera_id"]),
+                node=str(body["node"]),
+                remote_id=int(body["remote_id"]),
+                start=float(body["start"]),
+                end=float(body["end"]),
+                bytes=int(body["bytes"]),
+            )
         if body["event"] == "camera":
             status = CameraStatus(
                 camera_id=str(body["camera_id"]),

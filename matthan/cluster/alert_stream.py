@@ -30,16 +30,20 @@ import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
+from prometheus_client import Gauge
 
+from common import recordings
 from common.channel import Channel
 from common.messages import AlertNotice, CameraStatus
 from common.store import NewAlert, Store
 from matthan.cluster.alert_events import (
     SUBJECT_ROOT,
     AlertEnded,
+    AlertEvent,
     AlertEventError,
     AlertOpened,
     CameraChanged,
+    SegmentRecorded,
     decode,
     encode,
     message_id,
@@ -101,13 +105,22 @@ class AlertPublisher:
         """Publish a camera's new state (``uid`` names the event); False: had it already."""
         return self._publish(CameraChanged(self.site, uid, status))
 
-    def _publish(self, event: AlertOpened | AlertEnded | CameraChanged) -> bool:
+    def segment_recorded(self, event: SegmentRecorded) -> bool:
+        """Publish a segment a node recorded; False: the server had it already."""
+        return self._publish(event)
+
+    def _publish(self, event: AlertEvent) -> bool:
         """Returns once the stream holds the event; raises ``TimeoutError`` or a nats error
         when it may not (publish it again: the message id makes that safe)."""
         if not self._ready:
             self._client.run(ensure_stream(self._client.js), self._timeout_s)
             self._ready = True
-        kind = {AlertOpened: "opened", AlertEnded: "ended", CameraChanged: "camera"}[type(event)]
+        kind = {
+            AlertOpened: "opened",
+            AlertEnded: "ended",
+            CameraChanged: "camera",
+            SegmentRecorded: "segment",
+        }[type(event)]
         ack = self._client.run(
             self._client.js.publish(
                 subject(event),
@@ -152,8 +165,17 @@ class AlertStreamConsumer:
         durable: str = DURABLE,
         ack_wait_s: float = 30.0,
         batch: int = 32,
+        lag: Gauge = ALERT_STREAM_LAG,
+        creates_stream: bool = True,
+        indexes_segments: bool = True,
     ) -> None:
+        """``lag`` is the gauge of the events still to read; ``creates_stream`` is False for
+        a reader that is not the stream's owner, and ``indexes_segments`` for one that cannot
+        fetch the nodes' recordings (a district hub reading a station's stream)."""
+        self._indexes_segments = indexes_segments
         self._client = client
+        self._lag = lag
+        self._creates_stream = creates_stream
         self._store = store
         self._notices = notices
         self._durable = durable
@@ -172,7 +194,8 @@ class AlertStreamConsumer:
             )
 
             async def subscribe() -> JetStreamContext.PullSubscription:
-                await ensure_stream(self._client.js)
+                if self._creates_stream:
+                    await ensure_stream(self._client.js)
                 return await self._client.js.pull_subscribe(
                     f"{SUBJECT_ROOT}.>", durable=self._durable, stream=STREAM, config=config
                 )
@@ -192,7 +215,7 @@ class AlertStreamConsumer:
         try:
             messages = self._client.run(subscription.fetch(1, timeout=wait_s), wait_s + 5.0)
         except nats.errors.TimeoutError:
-            ALERT_STREAM_LAG.set(0)
+            self._lag.set(0)
             return Handled()
         if not messages:  # a fetch cut short by a reconnect
             return Handled()
@@ -212,7 +235,7 @@ class AlertStreamConsumer:
             stored += outcome == "stored"
             skipped += outcome == "skipped"
             deferred += outcome == "deferred"
-        ALERT_STREAM_LAG.set(messages[-1].metadata.num_pending or 0)
+        self._lag.set(messages[-1].metadata.num_pending or 0)
         return Handled(stored, skipped, redelivered, deferred)
 
     def run(self, stop: threading.Event, wait_s: float = 1.0) -> None:
@@ -236,6 +259,22 @@ class AlertStreamConsumer:
             ALERT_EVENTS_STORED.labels("camera", "new").inc()
             self._client.run(message.ack())
             return "stored"
+        if isinstance(event, SegmentRecorded) and not self._indexes_segments:
+            self._client.run(message.ack())  # a reader far from the nodes (a district hub)
+            return "skipped"
+        if isinstance(event, SegmentRecorded):  # indexed once, whatever comes again
+            new = recordings.add_node_segment(
+                self._store,
+                event.camera_id,
+                node=event.node,
+                remote_id=event.remote_id,
+                start=event.start,
+                end=event.end,
+                size=event.bytes,
+            )
+            ALERT_EVENTS_STORED.labels("segment", "new" if new else "skipped").inc()
+            self._client.run(message.ack())
+            return "stored" if new else "skipped"
         stored_id, was_ended = self._stored(event.uid)
         if isinstance(event, AlertOpened):
             outcome = self._open(event, stored_id)
@@ -273,7 +312,9 @@ class AlertStreamConsumer:
     def _stored(self, uid: str) -> tuple[int | None, bool]:
         """The stored id of ``uid`` (None: not stored) and whether it has ended. Only this
         consumer writes events of the stream, so the answer holds until its own write."""
-        rows = self._store.read("SELECT id, ended_at FROM alerts WHERE uid = ?", (uid,))
+        rows = self._store.read(
+            "SELECT id, ended_at FROM alerts WHERE uid = ? AND job_id IS NULL", (uid,)
+        )
         if not rows:
             return None, False
         return int(rows[0][0]), rows[0][1] is not None

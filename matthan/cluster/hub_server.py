@@ -10,9 +10,9 @@ the hub has not acked waits there while the link is down, and comes in order aft
 
 A station that lost its link dials again the leaf address the hub told it, which is the
 hub's own listen address unless ``hub.leaf_advertise`` names the one stations reach it by
-(a NAT, a relay). The hub's own clients (its intake, one per station) connect as ``hub-<station>`` into the
-station's account. Every user's password is the hub token (``MATTHAN_HUB_TOKEN``), which the
-config file, readable by its owner only, holds.
+(a NAT, a relay). The hub's own clients (its intake, one per station) connect as
+``hub-<station>`` into the station's account. Every user's password is the hub token
+(``MATTHAN_HUB_TOKEN``), which the config file, readable by its owner only, holds.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ class HubServer(NatsServer):
         )
         listen = json.dumps(f"{self.host}:{self.leaf_port}")
         advertise = (
-            "" if self._leaf_advertise is None else f" advertise: {json.dumps(self._leaf_advertise)},"
+            ""
+            if self._leaf_advertise is None
+            else f" advertise: {json.dumps(self._leaf_advertise)},"
         )
         return [
             f"server_name: {json.dumps(self._server_name)}",

@@ -104,6 +104,7 @@ def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: fl
             tuple(str(c) for c in _list(report.get("cameras"))),
             tuple(str(c) for c in _list(report.get("analysing"))),
             float(at) if isinstance(at := report.get("at"), int | float) else now,
+            url if isinstance(url := report.get("footage_url"), str) else None,
         )
         for name, report in client.run(node_reports(client)).items()
     ]

@@ -11,10 +11,12 @@ holds change, the node restarts its roles on the new set.
 What leaves the node: its cameras' thumbnails for the station's camera wall
 (:mod:`.thumbnails`), its alerts and its cameras' states, relayed from its store to the
 station's alert stream by the outbox (:mod:`.outbox`: commit first, then send, nothing lost
-across a crash), and at each lease step a report in the nodes bucket (``node.<name>``): the
-cameras it holds and those it analyses now (its detection core beat and the camera is online
-since its roles last started), which ``matthan_cluster`` metrics, the benchmarks and an
-operator's ``nats kv`` read.
+across a crash), the index of its recorded segments by the same outbox (the files stay here
+and are served to the station on request, with the site token: :mod:`.footage_server`,
+whose address the report carries as ``footage_url``), and at each lease step a report in
+the nodes bucket (``node.<name>``): the cameras it holds and those it analyses now (its
+detection core beat and the camera is online since its roles last started), which
+``matthan_cluster`` metrics, the benchmarks and an operator's ``nats kv`` read.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from common.messages import CameraState
 from common.roles import DETECT_ROLE
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
+from common.watching import DetectionsChannel
 from matthan.cluster.alert_stream import AlertPublisher
 from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError
+from matthan.cluster.footage_server import FootageServer
 from matthan.cluster.leases import CameraLeases
+from matthan.cluster.live_feed import LiveFeeds
 from matthan.cluster.outbox import AlertOutbox
 from matthan.cluster.server import site_token
 from matthan.cluster.thumbnails import ThumbnailRelay
@@ -93,17 +98,37 @@ class _Roles:
     def stopped(self) -> bool:
         return not self._thread.is_alive()
 
+    @property
+    def overlay(self) -> DetectionsChannel | None:
+        """The roles' boxes channel and watched flags (None until they are planned)."""
+        return self._supervisor.overlay
+
 
 class Node:
     """One analysis node until :meth:`request_stop` (SIGTERM, Ctrl-C)."""
 
-    def __init__(self, site: SiteConfig, name: str, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        name: str,
+        workers: int | None = None,
+        *,
+        http_port: int = 0,
+        advertise_host: str = "127.0.0.1",
+    ) -> None:
+        """``http_port`` (0: any free one) and ``advertise_host``: where the node serves its
+        footage to the station (:mod:`.footage_server`), reported as ``footage_url``."""
         self.site = site
         self.name = name
         self._workers = workers
+        self._http_port = http_port
+        self._advertise_host = advertise_host
         self._stop = threading.Event()
         self._stopping: list[_Roles] = []
         """Roles of an earlier set of cameras, still stopping."""
+        self._roles: _Roles | None = None
+        """The roles of the cameras held now (None: none held)."""
+        self._held: frozenset[str] = frozenset()
         self.database = node_folder(site, name) / site.storage.database.name
 
     def request_stop(self, *_: object) -> None:
@@ -118,42 +143,71 @@ class Node:
         if client is None:  # asked to stop while waiting for the server
             return 0
         store = Store(self.database)
-        outbox = AlertOutbox(store, AlertPublisher(client, cluster.site_id))
+        try:
+            footage = FootageServer(
+                store,
+                site_token(cluster.token_env),
+                advertise_host=self._advertise_host,
+                port=self._http_port,
+            )
+        except OSError:  # the port is taken
+            client.close()
+            store.close()
+            raise
+        outbox = AlertOutbox(store, AlertPublisher(client, cluster.site_id), node=self.name)
         outbox_stop = threading.Event()
         relay = threading.Thread(target=outbox.run, args=(outbox_stop,), name="outbox")
         relay.start()
         enabled = [camera.id for camera in self.site.cameras if camera.enabled]
         leases = CameraLeases(client, self.name, enabled, cluster.lease_s)
         pictures = ThumbnailRelay(client, cluster.site_id, thumbnails_folder(self.database))
-        roles: _Roles | None = None
+        live = LiveFeeds(
+            client,
+            self.site,
+            held=lambda: self._held,
+            overlay=lambda: self._roles.overlay if self._roles is not None else None,
+        ).start()
         log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
-        next_step = 0.0
         try:
-            while not self._stop.is_set():
-                if time.monotonic() >= next_step:
-                    next_step = time.monotonic() + leases.step_s
-                    held = leases.step()
-                    if roles is None or roles.cameras != held:
-                        roles = self._restart(roles, held)
-                if roles is not None and roles.error is not None:
-                    log.error("node %s: %s", self.name, roles.error)
-                    return 1
-                pictures.publish_changed(roles.cameras if roles is not None else frozenset())
-                report = {"cameras": sorted(held), "analysing": self._analysing(store, roles)}
-                if report != leases.report:
-                    leases.report = report
-                    leases.announce()
-                self._stop.wait(REPORT_EVERY_S)
+            return self._hold(store, leases, pictures, footage.url)
         finally:
-            for old in (*self._stopping, roles):
+            for old in (*self._stopping, self._roles):
                 if old is not None:
                     old.request_stop()
                     old.join()
+            live.stop()
             leases.release_all()
             outbox_stop.set()
             relay.join()
+            footage.close()
             client.close()
             store.close()
+
+    def _hold(
+        self, store: Store, leases: CameraLeases, pictures: ThumbnailRelay, footage_url: str
+    ) -> int:
+        """The node's loop: lease steps, roles on the cameras held, pictures and reports."""
+        next_step = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() >= next_step:
+                next_step = time.monotonic() + leases.step_s
+                self._held = leases.step()
+                if self._roles is None or self._roles.cameras != self._held:
+                    self._roles = self._restart(self._roles, self._held)
+            roles = self._roles
+            if roles is not None and roles.error is not None:
+                log.error("node %s: %s", self.name, roles.error)
+                return 1
+            pictures.publish_changed(roles.cameras if roles is not None else frozenset())
+            report = {
+                "cameras": sorted(self._held),
+                "analysing": self._analysing(store, roles),
+                "footage_url": footage_url,
+            }
+            if report != leases.report:
+                leases.report = report
+                leases.announce()
+            self._stop.wait(REPORT_EVERY_S)
         return 0
 
     def _connect(self) -> NatsClient | None:

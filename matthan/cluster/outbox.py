@@ -19,6 +19,7 @@ import nats.errors
 
 from common import alert_outbox
 from common.store import Store
+from matthan.cluster.alert_events import SegmentRecorded
 from matthan.cluster.alert_stream import AlertPublisher
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,21 @@ class Sent:
     opened: int = 0
     ended: int = 0
     camera_events: int = 0
+    segments: int = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.opened or self.ended or self.camera_events)
+        return bool(self.opened or self.ended or self.camera_events or self.segments)
 
 
 class AlertOutbox:
-    """Publishes the node store's new alerts, their ends and its camera events."""
+    """Publishes the node store's new alerts, their ends, its camera events and, when it
+    knows the ``node``'s name, the segments it recorded (the station indexes them)."""
 
-    def __init__(self, store: Store, publisher: AlertPublisher) -> None:
+    def __init__(self, store: Store, publisher: AlertPublisher, *, node: str | None = None) -> None:
         self._store = store
         self._publisher = publisher
+        self._node = node
         self._at = alert_outbox.cursor(store)
 
     def step(self) -> Sent:
@@ -72,7 +76,30 @@ class AlertOutbox:
             alert_outbox.advance(self._store, ended=(end.ended_at, end.row_id))
             self._at = replace(self._at, ended_at=end.ended_at, ended_id=end.row_id)
             ended += 1
-        return Sent(opened, ended, events)
+        return Sent(opened, ended, events, self._send_segments())
+
+    def _send_segments(self) -> int:
+        """Announce the segments finished since the last step (none without a node name)."""
+        if self._node is None:
+            return 0
+        sent = 0
+        for segment in alert_outbox.pending_segments(self._store, self._at):
+            self._publisher.segment_recorded(
+                SegmentRecorded(
+                    site=self._publisher.site,
+                    uid=segment.uid,
+                    camera_id=segment.camera_id,
+                    node=self._node,
+                    remote_id=segment.row_id,
+                    start=segment.start,
+                    end=segment.end,
+                    bytes=segment.bytes,
+                )
+            )
+            alert_outbox.advance(self._store, segments_through=segment.row_id)
+            self._at = replace(self._at, segments_through=segment.row_id)
+            sent += 1
+        return sent
 
     def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
         """Relay until ``stop``, then once more (what the node stored while stopping)."""

@@ -101,6 +101,7 @@ class StationIntake:
             durable=self.durable,
             lag=STREAM_LAG.labels(self.station_id),
             creates_stream=False,
+            indexes_segments=False,
         )
         probed_at = 0.0
         try:

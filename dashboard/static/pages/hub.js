@@ -10,7 +10,7 @@ const STRINGS = {
     ended: "Kết thúc", open: "đang mở", link_up: "đã kết nối", link_down: "mất kết nối",
     lag: "chờ nhận", open_alerts: "cảnh báo đang mở", no_alerts: "Chưa có cảnh báo.",
     read_only: "Chỉ xem: xác nhận cảnh báo tại trạm.", language: "English",
-    last_event: "sự kiện cuối", never: "chưa có",
+    last_event: "sự kiện cuối", never: "chưa có", picture: "Ảnh",
     severity_info: "Thông tin", severity_warning: "Cảnh báo", severity_critical: "Khẩn cấp",
     kind_intrusion: "Xâm nhập vùng", kind_loitering: "Lảng vảng", kind_line_crossing: "Vượt vạch",
     kind_crowd: "Tụ tập đông người", kind_camera_offline: "Camera mất tín hiệu",
@@ -29,7 +29,7 @@ const STRINGS = {
     ended: "Ended", open: "open", link_up: "linked", link_down: "link down",
     lag: "waiting", open_alerts: "open alerts", no_alerts: "No alerts yet.",
     read_only: "Read-only: alerts are acknowledged at their station.", language: "Tiếng Việt",
-    last_event: "last event", never: "never",
+    last_event: "last event", never: "never", picture: "Picture",
     severity_info: "Info", severity_warning: "Warning", severity_critical: "Critical",
     kind_intrusion: "Zone intrusion", kind_loitering: "Loitering", kind_line_crossing: "Line crossing",
     kind_crowd: "Crowd forming", kind_camera_offline: "Camera offline",
@@ -106,6 +106,13 @@ function showAlerts(alerts) {
       alert.ended_at ? formatTime(alert.ended_at) : t("open")]) {
       row.append(element("td", text));
     }
+    const picture = element("img", undefined, "snapshot");
+    picture.loading = "lazy";
+    picture.alt = "";
+    picture.src = `/api/hub/stations/${encodeURIComponent(alert.station)}/alerts/${alert.id}/snapshot.jpg`;
+    const cell = element("td");
+    cell.append(picture);
+    row.append(cell);
     return row;
   }));
   $("#no-alerts").hidden = alerts.length > 0;

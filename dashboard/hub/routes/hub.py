@@ -13,7 +13,7 @@ from common.accounts import Session
 from common.alert_query import open_alert_count
 from common.audit import Action
 from dashboard.auth import check_origin, client_address
-from dashboard.hub.schemas import (
+from dashboard.hub.schemas.hub import (
     HubAlertOut,
     HubCameraOut,
     HubLoginIn,
@@ -104,6 +104,17 @@ def _me(state: HubState, session: Session) -> HubMeOut:
     return HubMeOut(
         username=user.username, role=user.role, language=user.language, hub=state.config.hub.id
     )
+
+
+@router.get("/api/hub/stations/{station_id}/alerts/{alert_id}/snapshot.jpg")
+def snapshot(station_id: str, alert_id: int, session: HubSession, state: HubStateDep) -> Response:
+    """The picture of one station's alert; 404 for a station the user may not see."""
+    visible = {station.id for station in state.stations_of(session.user)}
+    picture = state.stores[station_id].snapshot(alert_id) if station_id in visible else None
+    if picture is None:
+        raise HTTPException(status_code=404, detail="no such alert")
+    cache = {"Cache-Control": "private, max-age=86400, immutable"}  # an alert's picture stays
+    return Response(picture, media_type="image/jpeg", headers=cache)
 
 
 @router.get("/api/hub/overview")

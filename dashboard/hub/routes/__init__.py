@@ -1,0 +1,1 @@
+"""The hub app's routers (its own: none of them is the station's)."""

@@ -1,0 +1,1 @@
+"""The hub page's JSON models."""

@@ -1,0 +1,74 @@
+"""A district hub's config file and the NATS configs written for a hub and a station."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from common.config_loader import ConfigError, load_hub, parse_hub, parse_site
+from matthan.cluster.hub_server import HubServer, hub_user
+from matthan.cluster.server import station_server
+from tests.paths import REPO
+
+TOKEN = "hub-config-test-token-0123456789"
+
+
+def test_the_example_hub_file_loads() -> None:
+    config = load_hub(REPO / "configs" / "hub.example.yaml")
+    assert [station.id for station in config.stations] == ["battrang", "kieuky", "da-ton"]
+    assert config.station_database("kieuky") == Path("data/hub/stations/kieuky/matthan.db")
+
+
+def test_a_bad_hub_file_names_file_line_and_key() -> None:
+    text = "hub: {id: gialam}\nstations:\n  - {id: a, name: A}\n  - {id: 'b c', name: B}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_hub(text, Path("hub.yaml"))
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.line, issue.key) == ("hub.yaml", 4, "stations[1].id")
+    with pytest.raises(ConfigError, match="listed twice"):
+        parse_hub("hub: {id: g}\nstations: [{id: a, name: A}, {id: a, name: B}]", Path("h.yaml"))
+
+
+def test_the_hub_gives_each_station_an_account_of_its_own(tmp_path: Path) -> None:
+    text = (
+        f"hub: {{id: g, database: {tmp_path}/hub.db}}\n"
+        "stations: [{id: a, name: A}, {id: b, name: B}]"
+    )
+    server = HubServer(parse_hub(text, Path("hub.yaml")), token=TOKEN)
+    config = "\n".join(server.config_lines())
+    for station in ("a", "b"):
+        assert f'{{ user: "{station}", password: "{TOKEN}", account: "{station}" }}' in config
+        assert f'"{station}": {{ users: [ {{ user: "{hub_user(station)}"' in config
+    assert "jetstream" not in config  # the hub reads the stations' streams where they are
+
+
+def test_a_station_joins_its_hub_as_a_leaf_with_its_domain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", "site-token-0123456789abcdef")
+    monkeypatch.setenv("MATTHAN_HUB_TOKEN", TOKEN)
+    site = parse_site(
+        f"""\
+site: {{name: "Bát Tràng"}}
+storage: {{database: {tmp_path}/station.db}}
+cluster: {{enabled: true, site_id: battrang, hub: {{url: "nats-leaf://hub.gialam:7422"}}}}
+cameras:
+  - {{id: cong, name: "Cổng", detect_url: "rtsp://127.0.0.1:1/x"}}
+""",
+        Path("site.yaml"),
+    )
+    server = station_server(site)
+    config_file = server._write_config()  # what reaches nats-server
+    text = config_file.read_text()
+    assert 'domain: "battrang"' in text
+    assert f'url: "nats-leaf://battrang:{TOKEN}@hub.gialam:7422"' in text
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600  # it holds both tokens
+    with pytest.raises(ConfigError) as caught:
+        parse_site(
+            "site: {name: x}\ncluster: {enabled: true, hub: {url: 'http://hub:7422'}}\n"
+            "cameras: [{id: c, name: C, detect_url: 'rtsp://h/x'}]\n",
+            Path("site.yaml"),
+        )
+    assert caught.value.issues[0].key == "cluster.hub.url"

@@ -1,0 +1,243 @@
+"""A node's recordings stay on the node; the station's index knows where, and fetches them.
+
+The end-to-end test runs the real parts: ``matthan run`` as the station (its nats-server, the
+intake, the dashboard) and one ``matthan node`` recording a camera of the clip farm in
+2-second segments. The station's timeline shows the node's segments, its
+``/api/recordings/{id}/video.mp4`` answers the node's very bytes (fetched once, then cached),
+the node's footage server wants the site token, and a segment asked for while the node is
+down is a 502 that names it. The small tests check the pieces without processes: the footage
+server's answers, the index's idempotence and retention's hands off, and migration 6 on a
+file of schema 5.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from benchmarks.service_probe import scrape
+from common import cluster_nodes, node_footage, recordings
+from common.cluster_nodes import NodeReport
+from common.migrations import SCHEMA_VERSION
+from common.store import Store
+from matthan.cluster.footage_server import FootageServer
+from matthan.farm import CameraFarm, Mount
+from tests.conftest import Service, free_port, wait_http
+from tests.paths import clips_dir
+from tests.test_nodes import TOKEN, NodeProcess, until
+
+CAMERA = "kho"
+NODE = "n1"
+PASSWORD = "mật-khẩu-đủ-dài-0123"
+SITE = """\
+site: {{name: "Kho (thử)"}}
+storage: {{database: data/station.db}}
+dashboard: {{port: {port}}}
+detector: {{max_batch: 2, max_wait_ms: 20}}
+ingest: {{workers: 1, analysis_fps: 2}}
+recording: {{enabled: true, segment_s: 2}}
+reanalysis: {{enabled: false}}
+cluster:
+  {{enabled: true, site_id: test-footage, url: "nats://127.0.0.1:{nats_port}", lease_s: 6}}
+cameras:
+  - {{id: {camera}, name: "Kho", detect_url: {url}, record_url: {url}}}
+"""
+
+
+def _get(url: str, token: str | None) -> tuple[int, bytes]:
+    """Status and body of a GET to the node's footage server, with ``token`` if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _node_segments(station: Store) -> list[recordings.Segment]:
+    return [s for s in recordings.segments(station, CAMERA) if s.node == NODE]
+
+
+@pytest.fixture
+def farm() -> Iterator[CameraFarm]:
+    with CameraFarm([Mount(CAMERA, clips_dir() / "pets09_s2l1_vtest.mp4")]) as running:
+        yield running
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(180)
+def test_the_station_plays_a_nodes_recording(
+    farm: CameraFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", TOKEN)  # the station's server and intake read it
+    port = free_port()
+    config = tmp_path / "site.yaml"
+    url = farm.url(CAMERA)
+    text = SITE.format(port=port, nats_port=free_port(), camera=CAMERA, url=url)
+    config.write_text(text, "utf-8")
+    station = Service(config, port, tmp_path / "station.log")
+    node: NodeProcess | None = None
+    try:
+        wait_http(f"{station.base_url}/healthz", 60, station.process)
+        station.add_user("admin", PASSWORD)
+        node = NodeProcess(config, NODE)
+        index = Store(tmp_path / "data" / "station.db")  # what the station's intake wrote
+        until(lambda: len(_node_segments(index)) >= 2, 90, "two of the node's segments indexed")
+        with httpx.Client(base_url=station.base_url, timeout=30) as client:
+            login = client.post("/api/login", json={"username": "admin", "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            now = time.time()
+            timeline = client.get(
+                f"/api/cameras/{CAMERA}/timeline", params={"start": now - 600, "end": now + 60}
+            ).json()
+            shown = [s for s in timeline["segments"] if s["node"] == NODE]
+            assert shown, timeline
+            first, second = _node_segments(index)[:2]
+            assert first.path == f"node:{NODE}/{first.remote_id}"
+
+            # Through the station: the node's very file, fetched once into its cache.
+            video = client.get(f"/api/recordings/{first.id}/video.mp4")
+            assert video.status_code == 200, video.text
+            node_store = Store(tmp_path / "data" / "nodes" / NODE / "station.db")
+            original = recordings.segment(node_store, first.remote_id or 0)
+            node_store.close()
+            assert original is not None
+            assert video.content == Path(original.path).read_bytes()
+            cached = tmp_path / "data" / "node-footage" / f"{NODE}-{first.remote_id}.mp4"
+            assert cached.read_bytes() == video.content
+            samples = scrape(station.base_url)
+            labels = (("node", NODE), ("outcome", "ok"))
+            assert samples[("matthan_node_footage_fetches_total", labels)] == 1
+
+            _check_the_nodes_own_server(index, first, video.content)
+
+            # The node down: a segment not fetched before is a 502 naming it; the cached one
+            # still plays.
+            node.stop()
+            down = client.get(f"/api/recordings/{second.id}/video.mp4")
+            assert down.status_code == 502, down.text
+            assert f"node {NODE} unreachable" in down.json()["detail"]
+            assert client.get(f"/api/recordings/{first.id}/video.mp4").content == video.content
+        index.close()
+    finally:
+        if node is not None:
+            node.stop()
+        station.stop()
+
+
+def _check_the_nodes_own_server(index: Store, segment: recordings.Segment, content: bytes) -> None:
+    """The node serves ``segment`` where it reported, with the site token or not at all."""
+    footage_url = cluster_nodes.footage_url(index, NODE)
+    assert footage_url is not None
+    segment_url = f"{footage_url}/footage/segments/{segment.remote_id}.mp4"
+    assert _get(segment_url, None)[0] == 401
+    assert _get(segment_url, "another-site-token-0123456789")[0] == 401
+    assert _get(segment_url, TOKEN) == (200, content)
+    assert _get(f"{footage_url}/footage/segments/999999.mp4", TOKEN)[0] == 404
+
+
+@pytest.fixture
+def node_store(tmp_path: Path) -> Iterator[tuple[Store, int, bytes]]:
+    """A node's store with one segment file: (store, its id, its bytes)."""
+    store = Store(tmp_path / "node" / "node.db")
+    clip = tmp_path / "node" / "segment.mp4"
+    clip.write_bytes(b"not really an mp4, but bytes all the same" * 100)
+    segment_id = recordings.add_segment(
+        store, CAMERA, start=100.0, end=102.0, path=str(clip), size=clip.stat().st_size
+    )
+    yield store, segment_id, clip.read_bytes()
+    store.close()
+
+
+def test_the_footage_server_wants_the_token_and_an_id_of_its_store(
+    node_store: tuple[Store, int, bytes],
+) -> None:
+    store, segment_id, content = node_store
+    server = FootageServer(store, TOKEN, advertise_host="127.0.0.1")
+    try:
+        base = f"{server.url}/footage/segments"
+        assert _get(f"{base}/{segment_id}.mp4", None)[0] == 401
+        assert _get(f"{base}/{segment_id}.mp4", TOKEN[:-1] + "x")[0] == 401
+        assert _get(f"{base}/{segment_id}.mp4", TOKEN) == (200, content)
+        assert _get(f"{base}/{segment_id + 1}.mp4", TOKEN)[0] == 404
+        assert _get(f"{server.url}/footage/segments/..%2Fnode.db", TOKEN)[0] == 404
+        assert _get(f"{server.url}/node.db", TOKEN)[0] == 404
+    finally:
+        server.close()
+
+
+def test_the_station_fetches_once_and_says_which_node_is_down(
+    node_store: tuple[Store, int, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", TOKEN)
+    store, segment_id, content = node_store
+    station = Store(tmp_path / "station" / "station.db")
+    server = FootageServer(store, TOKEN, advertise_host="127.0.0.1")
+    try:
+        cluster_nodes.record(station, [NodeReport(NODE, (CAMERA,), (), time.time(), server.url)])
+        assert recordings.add_node_segment(
+            station, CAMERA, node=NODE, remote_id=segment_id, start=100.0, end=102.0, size=9
+        )
+        found = _node_segments(station)[0]
+        copy = node_footage.local_path(station, found)
+        assert copy.read_bytes() == content
+        assert copy.parent == tmp_path / "station" / "node-footage"
+        server.close()  # the node goes: what was fetched is still there
+        assert node_footage.local_path(station, found) == copy
+        copy.unlink()
+        with pytest.raises(node_footage.NodeUnreachableError, match=f"node {NODE} unreachable"):
+            node_footage.local_path(station, found)
+    finally:
+        server.close()
+        station.close()
+
+
+def test_the_index_of_a_nodes_segment_is_idempotent_and_retention_leaves_it(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "station.db")
+    try:
+        kwargs = {"node": NODE, "remote_id": 7, "start": 10.0, "end": 12.0, "size": 500}
+        assert recordings.add_node_segment(store, CAMERA, **kwargs)  # type: ignore[arg-type]
+        assert not recordings.add_node_segment(store, CAMERA, **kwargs)  # type: ignore[arg-type]
+        assert len(recordings.segments(store)) == 1
+        assert recordings.retention_candidates(store, older_than=None) == []
+        assert recordings.recorded_bytes(store) == 0
+    finally:
+        store.close()
+
+
+def test_migration_6_brings_a_schema_5_file_to_the_nodes_footage(tmp_path: Path) -> None:
+    database = tmp_path / "old.db"
+    with sqlite3.connect(database) as db:
+        db.executescript(
+            "CREATE TABLE segments (id INTEGER PRIMARY KEY, camera_id TEXT NOT NULL,"
+            " start REAL NOT NULL, end REAL NOT NULL, path TEXT NOT NULL UNIQUE,"
+            " bytes INTEGER NOT NULL);"
+            "CREATE TABLE cluster_nodes (name TEXT PRIMARY KEY, cameras TEXT NOT NULL,"
+            " analysing TEXT NOT NULL, seen_at REAL NOT NULL);"
+            "CREATE TABLE alert_outbox (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " origin TEXT NOT NULL, opened_through INTEGER NOT NULL DEFAULT 0,"
+            " ended_at REAL NOT NULL DEFAULT 0, ended_id INTEGER NOT NULL DEFAULT 0,"
+            " events_through INTEGER NOT NULL DEFAULT 0);"
+            "INSERT INTO alert_outbox (id, origin) VALUES (1, 'o');"
+            "PRAGMA user_version = 5;"
+        )
+    Store(database).close()
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 6
+
+        def columns(table: str) -> set[str]:
+            return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+        assert {"node", "remote_id"} <= columns("segments")
+        assert "footage_url" in columns("cluster_nodes")
+        assert "segments_through" in columns("alert_outbox")
