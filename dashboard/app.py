@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -39,6 +41,9 @@ from dashboard.services.push_sender import PushPolicy, PushSender
 from dashboard.services.thumbnails import Thumbnails
 from dashboard.state import DashboardState
 from dashboard.tls import HSTS
+
+if TYPE_CHECKING:
+    from dashboard.services.node_live import NodeLive
 
 log = logging.getLogger(__name__)
 SECURITY_HEADERS = {
@@ -83,6 +88,17 @@ async def _security_headers(
     return response
 
 
+def _node_live(site: SiteConfig, detections: LiveDetections) -> NodeLive | None:
+    """On a station of several machines, live view comes from the nodes (loaded only there:
+    a single machine never imports NATS)."""
+    if not site.cluster.enabled:
+        return None
+    from dashboard.services.node_live import NodeLive
+
+    token = os.environ.get(site.cluster.token_env, "")
+    return NodeLive(site, token, detections.publish)
+
+
 def _include_routers(app: FastAPI) -> None:
     """One router per resource; health decides its own access (``dashboard.health_access``)."""
     for router in ROUTERS:
@@ -115,9 +131,10 @@ def create_app(
         audit_config(store, site)
         if interrupted := case_exports.fail_interrupted(store):
             log.warning("%d case package(s) left unfinished by the last run: failed", interrupted)
-        live = LiveRelay(LiveLimits.of(site))
         watched = overlay.watched if overlay else WatchedCameras.local([c.id for c in site.cameras])
         detections = LiveDetections(watched)
+        node_live = _node_live(site, detections)
+        live = LiveRelay(LiveLimits.of(site), node_live.open if node_live else None)
         thumbnails = Thumbnails(store, thumbnails_folder(database))
         logins = LoginThrottle(ThrottlePolicy.of(site.dashboard))
         app.state.dashboard = DashboardState(
@@ -142,6 +159,8 @@ def create_app(
             await sender.stop()
             detections.close()
             await live.close()
+            if node_live is not None:
+                await node_live.close()
             report_refusals(store, logins, everything=True)
             store.close()
 

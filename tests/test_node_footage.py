@@ -4,10 +4,11 @@ The end-to-end test runs the real parts: ``matthan run`` as the station (its nat
 intake, the dashboard) and one ``matthan node`` recording a camera of the clip farm in
 2-second segments. The station's timeline shows the node's segments, its
 ``/api/recordings/{id}/video.mp4`` answers the node's very bytes (fetched once, then cached),
-the node's footage server wants the site token, and a segment asked for while the node is
-down is a 502 that names it. The small tests check the pieces without processes: the footage
-server's answers, the index's idempotence and retention's hands off, and migration 6 on a
-file of schema 5.
+the node's footage server wants the site token, the station's live view in Chromium plays the
+node's passthrough of the camera with the node's boxes over it, and a segment asked for while
+the node is down is a 502 that names it. The small tests check the pieces without processes:
+the footage server's answers, the index's idempotence and retention's hands off, and
+migration 6 on a file of schema 5.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
 from benchmarks.service_probe import scrape
 from common import cluster_nodes, node_footage, recordings
@@ -29,7 +31,8 @@ from common.migrations import SCHEMA_VERSION
 from common.store import Store
 from matthan.cluster.footage_server import FootageServer
 from matthan.farm import CameraFarm, Mount
-from tests.conftest import Service, free_port, wait_http
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
+from tests.page_waits import wait_for_promise
 from tests.paths import clips_dir
 from tests.test_nodes import TOKEN, NodeProcess, until
 
@@ -73,8 +76,8 @@ def farm() -> Iterator[CameraFarm]:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(180)
-def test_the_station_plays_a_nodes_recording(
+@pytest.mark.timeout(240)
+def test_the_station_plays_a_nodes_recording_and_live_view(
     farm: CameraFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MATTHAN_SITE_TOKEN", TOKEN)  # the station's server and intake read it
@@ -118,19 +121,59 @@ def test_the_station_plays_a_nodes_recording(
             assert samples[("matthan_node_footage_fetches_total", labels)] == 1
 
             _check_the_nodes_own_server(index, first, video.content)
-
-            # The node down: a segment not fetched before is a 502 naming it; the cached one
-            # still plays.
-            node.stop()
-            down = client.get(f"/api/recordings/{second.id}/video.mp4")
-            assert down.status_code == 502, down.text
-            assert f"node {NODE} unreachable" in down.json()["detail"]
-            assert client.get(f"/api/recordings/{first.id}/video.mp4").content == video.content
+        _live_from_the_node(station.base_url)
+        _with_the_node_down(station.base_url, node, second.id, (first.id, video.content))
         index.close()
     finally:
         if node is not None:
             node.stop()
         station.stop()
+
+
+def _with_the_node_down(
+    base_url: str, node: NodeProcess, segment_id: int, cached: tuple[int, bytes]
+) -> None:
+    """A segment not fetched before is a 502 naming the node; the cached one still plays."""
+    node.stop()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        login = client.post("/api/login", json={"username": "admin", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        down = client.get(f"/api/recordings/{segment_id}/video.mp4")
+        assert down.status_code == 502, down.text
+        assert f"node {NODE} unreachable" in down.json()["detail"]
+        assert client.get(f"/api/recordings/{cached[0]}/video.mp4").content == cached[1]
+
+
+def _live_from_the_node(base_url: str) -> None:
+    """The station's live view of the node's camera in Chromium: the video is the node's
+    passthrough of the camera (the station never opens the camera: it has no URL for it in
+    this mode), and the node's tracked boxes are drawn over it."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base_url}/login")
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_url(f"{base_url}/")
+            page.goto(f"{base_url}/cameras/{CAMERA}")
+            page.wait_for_selector("html[data-ready]")
+            page.click("#live-toggle")
+            wait_for_promise(
+                page, "() => window.matthan.live.framesDecoded().then(n => n > 20)", 60
+            )
+            assert page.evaluate("document.getElementById('live-video').videoWidth") == 768
+            wait_for_promise(
+                page,
+                "() => { const drawn = window.matthan.overlay;"
+                " return drawn.frame && drawn.frame.boxes.length > 0 && drawn.boxesDrawn > 0 }",
+                60,
+            )
+            page.screenshot(path=str(ARTIFACTS / "node-live-view.png"))
+            page.click("#live-toggle")
+        finally:
+            browser.close()
 
 
 def _check_the_nodes_own_server(index: Store, segment: recordings.Segment, content: bytes) -> None:

@@ -37,10 +37,14 @@ async def live_offer(
     login = camera.credentials
     user = session.user.username
     try:
-        url = url_with_login(
-            camera.detect_url,
-            login.username_env if login else None,
-            login.password_env if login else None,
+        url = (
+            ""  # the node that holds the camera reads it
+            if state.live.relays_nodes
+            else url_with_login(
+                camera.detect_url,
+                login.username_env if login else None,
+                login.password_env if login else None,
+            )
         )
         answer = await state.live.answer(
             Viewer(user, session.csrf_token, camera_id),

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
 
 from common.config import SiteConfig
 from dashboard.metrics import WEBRTC_VIEWERS
@@ -81,9 +82,24 @@ class LiveLimits:
         )
 
 
+class Player(Protocol):
+    """A camera's stream as the relay holds it: aiortc's ``MediaPlayer`` on one machine, the
+    node's packets on a site of several (:mod:`dashboard.services.node_live`)."""
+
+    @property
+    def video(self) -> MediaStreamTrack | None: ...
+
+    @property
+    def audio(self) -> MediaStreamTrack | None: ...
+
+
+Opener = Callable[[str, float], Awaitable[Player]]
+"""Opens a camera's stream by its id, within a time: how a station reaches its nodes."""
+
+
 @dataclass(slots=True)
 class _Upstream:
-    player: MediaPlayer
+    player: Player
     viewers: set[RTCPeerConnection] = field(default_factory=set)
 
 
@@ -97,14 +113,22 @@ class _Viewing:
 class LiveRelay:
     """Owns the upstreams and the viewers' peer connections."""
 
-    def __init__(self, limits: LiveLimits) -> None:
+    def __init__(self, limits: LiveLimits, opener: Opener | None = None) -> None:
+        """``opener``: where cameras' streams come from when not from the cameras
+        themselves (a station of several machines: from the nodes)."""
         self.limits = limits
+        self._opener = opener
         self._relay = MediaRelay()
         self._upstreams: dict[str, _Upstream] = {}
         self._peers: dict[RTCPeerConnection, _Viewing] = {}
         self._camera_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def relays_nodes(self) -> bool:
+        """Whether streams come from the analysis nodes (no camera URL is needed)."""
+        return self._opener is not None
 
     @property
     def viewer_count(self) -> int:
@@ -201,8 +225,10 @@ class LiveRelay:
 
         return ended
 
-    async def _open(self, camera_id: str, url: str) -> MediaPlayer:
+    async def _open(self, camera_id: str, url: str) -> Player:
         limits = self.limits
+        if self._opener is not None:
+            return await self._opener(camera_id, limits.open_timeout_s + limits.read_timeout_s)
         timeout = (limits.open_timeout_s, limits.read_timeout_s)
         try:
             player = await asyncio.to_thread(
@@ -293,7 +319,7 @@ class LiveRelay:
         await asyncio.gather(*(self._drop(peer) for peer in list(self._peers)))
 
 
-def _stop_player(player: MediaPlayer) -> None:
+def _stop_player(player: Player) -> None:
     """Stop the player's reading thread and close its RTSP connection (this may wait up to
     the read timeout, so it runs off the event loop)."""
     for track in (player.audio, player.video):

@@ -27,9 +27,7 @@ from nats.aio.msg import Msg
 from common.channel import ChannelClosedError
 from common.config import CameraConfig, SiteConfig
 from common.credentials import MissingCredentialsError, url_with_login
-from common.watching import DetectionsChannel
-from matthan.cluster.client import NatsClient
-from matthan.cluster.live_wire import (
+from common.live_wire import (
     WANT_LASTS_S,
     WANT_ROOT,
     PacketTiming,
@@ -37,6 +35,8 @@ from matthan.cluster.live_wire import (
     encode_boxes,
     video_subject,
 )
+from common.watching import DetectionsChannel
+from matthan.cluster.client import NatsClient
 
 log = logging.getLogger(__name__)
 
