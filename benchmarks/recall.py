@@ -80,11 +80,13 @@ from benchmarks.camera_mix import RECALL_CLIPS
 from benchmarks.machine import machine_info
 from benchmarks.production import detector_settings
 from benchmarks.service_probe import Samples, counter_totals
+from common import alert_rows
+from common.alert_rows import AlertRecord
 from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
 from common.messages import FrameRef
 from common.paths import default_clips_dir
-from common.store import AlertRecord, Store
+from common.store import Store
 from detect.core import DetectionCore, build_detector
 from detect.frames import PendingFrame
 from ingest.decode import AnalysisScaler, FrameSampler, luma
@@ -289,7 +291,7 @@ def run_core(clip: Path, seconds: float, variant: Variant, fps: float) -> Run:
                 batch = []
         if batch:
             core.process(batch)
-        alerts: list[AlertRecord] = store.alerts_after(0, limit=100_000)
+        alerts: list[AlertRecord] = alert_rows.alerts_after(store, 0, limit=100_000)
         store.close()
     after = counter_totals(registry_samples())
     counters = {k: after[k] - before.get(k, 0.0) for k in sorted(after)}

@@ -17,9 +17,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from common.alert_rows import NewAlert
 from common.box_text import box_from_text
 from common.messages import CameraState, CameraStatus, Severity
-from common.store import NewAlert, Store
+from common.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_outbox (

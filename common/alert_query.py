@@ -4,7 +4,7 @@ alert marks of a replay timeline.
 Areas and the user's scope are turned into a set of camera ids before the query, since
 the store knows cameras, not areas; a scope that names no single camera also takes the
 site-wide alerts (:data:`SITE_WIDE`). The query finds the ids (with the camera-time
-index); the rows are then read through :meth:`Store.alert`, the store's single mapping
+index); the rows are then read through :func:`common.alert_rows.alert`, the store's single mapping
 of a row to an :class:`~common.store.AlertRecord`. Every query here is of the live alerts
 (``job_id IS NULL``): a re-analysis finding is not part of the history (:mod:`common.jobs`).
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.store import AlertRecord, Store
+from common import alert_rows
+from common.alert_rows import AlertRecord
+from common.store import Store
 
 SITE_WIDE = "*"
 """The camera id of an alert about the whole site (analysis down, disk low): every user
@@ -65,7 +67,7 @@ def search(
     rows = store.read(
         f"SELECT id FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?", (*params, limit)
     )
-    found = (store.alert(row["id"]) for row in rows)
+    found = (alert_rows.alert(store, row["id"]) for row in rows)
     return [alert for alert in found if alert is not None]
 
 

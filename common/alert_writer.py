@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 from common.messages import AlertNotice
 
 if TYPE_CHECKING:
+    from common.alert_rows import NewAlert
     from common.channel import Channel
-    from common.store import NewAlert
 
 
 class AlertKind(StrEnum):

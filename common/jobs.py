@@ -26,11 +26,12 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from common import plates
+from common import alert_rows, plates
 from common.box_text import box_from_text
 
 if TYPE_CHECKING:
-    from common.store import NewAlert, Store
+    from common.alert_rows import NewAlert
+    from common.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis_jobs (
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS analysis_jobs (
 );
 CREATE INDEX IF NOT EXISTS analysis_jobs_state ON analysis_jobs (state, id);
 """
-"""The jobs; their findings are rows of ``alerts`` (:mod:`common.alert_tables`), which until
+"""The jobs; their findings are rows of ``alerts`` (:mod:`common.alert_rows`), which until
 schema 7 were a table of their own, ``job_alerts`` (:mod:`common.findings_migration`)."""
 
 
@@ -382,7 +383,7 @@ def _delete_findings(db: sqlite3.Connection, jobs_where: str, params: tuple[obje
 def add_job_alert(store: Store, job_id: int, alert: NewAlert) -> int:
     """Store one finding of a job with its pictures: a row of ``alerts`` with the job's id
     (a finding has no producer's uid: that is the live alert stream's)."""
-    return store.add_alert(replace(alert, uid=None), job_id=job_id)
+    return alert_rows.add_alert(store, replace(alert, uid=None), job_id=job_id)
 
 
 def end_job_alert(store: Store, alert_id: int, ended_at: float) -> None:

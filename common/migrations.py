@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from common import (
     accounts,
-    alert_tables,
+    alert_rows,
     audit,
+    camera_states,
     case_exports,
     cases,
     cluster_nodes,
@@ -45,7 +46,8 @@ AUDIT_GUARDS = "\n".join(
 """The triggers that keep the audit log and the reviews append-only (whole statements)."""
 
 TABLES: tuple[str, ...] = (
-    alert_tables.SCHEMA,
+    alert_rows.SCHEMA,
+    camera_states.SCHEMA,
     accounts.SCHEMA,
     recordings.SCHEMA,
     jobs.SCHEMA,

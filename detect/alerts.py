@@ -14,10 +14,12 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from common import alert_rows
+from common.alert_rows import NewAlert
 from common.alert_writer import ANALYSIS_KINDS, AlertSink, AlertWriter
 from common.channel import Channel
 from common.messages import AlertNotice
-from common.store import NewAlert, Store
+from common.store import Store
 from detect.detections import Detections
 from detect.metrics import ALERTS, ALERTS_SUPPRESSED
 from detect.rules import Phase, RuleEvent
@@ -156,7 +158,7 @@ class AlertKeeper:
             tuple(ANALYSIS_KINDS),
         )
         for row in rows:
-            store.end_alert(int(row["id"]), at)
+            alert_rows.end_alert(store, int(row["id"]), at)
         return len(rows)
 
 

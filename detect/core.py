@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from common.alert_rows import LiveAlerts
 from common.channel import Channel
 from common.config import CameraConfig, SiteConfig
 from common.frame_ring import Frame
@@ -231,7 +232,7 @@ class DetectionCore:
             )
             for cam in site.cameras
         }
-        self.alerts = AlertKeeper(store, notices, names)
+        self.alerts = AlertKeeper(LiveAlerts(store), notices, names)
         self._overlay = OverlayPublisher(overlay, names) if overlay is not None else None
         self._order: deque[_CoreLook] = deque()
         """Frames submitted and not yet analysed, in submission order."""

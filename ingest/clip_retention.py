@@ -16,7 +16,7 @@ import logging
 import re
 from pathlib import Path
 
-from common import recordings
+from common import alert_rows, recordings
 from common.evidence import alert_clip_window
 from common.store import Store
 
@@ -44,7 +44,7 @@ def remove_aged_clips(store: Store, folder: Path, now: float) -> list[str]:
 
 
 def _footage_left(store: Store, alert_id: int) -> bool:
-    alert = store.alert(alert_id)
+    alert = alert_rows.alert(store, alert_id)
     if alert is None:
         return False
     start, end = alert_clip_window(alert.started_at, alert.ended_at, alert.started_at)

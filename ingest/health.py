@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from common import recordings
+from common import camera_states, recordings
+from common.alert_rows import LiveAlerts, NewAlert
 from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.frame_ring import Frame, i420_to_bgr
 from common.messages import AlertNotice, CameraState, CameraStatus, Severity
 from common.pictures import text_card
-from common.store import NewAlert, Store
+from common.store import Store
 from common.store_retry import WriteQueue
 from ingest.tamper import Tamper
 
@@ -56,7 +57,7 @@ class CameraHealth:
         self.camera_id = camera_id
         self._store = store
         self._writes = writes
-        self._writer = AlertWriter(store, notices)
+        self._writer = AlertWriter(LiveAlerts(store), notices)
         self._debounce_s = debounce_s
         self._lock = threading.Lock()
         self._state = CameraState.CONNECTING
@@ -100,7 +101,7 @@ class CameraHealth:
                 self._write(
                     "gap", lambda: recordings.open_gap(self._store, self.camera_id, away, detail)
                 )
-        self._write("camera_event", lambda: self._store.add_camera_status(status))
+        self._write("camera_event", lambda: camera_states.add_camera_status(self._store, status))
 
     def decode_mode(self, keyframes_only: bool) -> None:
         """From the reader: the camera is now decoded keyframes only (idle) or fully. Stored
@@ -112,7 +113,7 @@ class CameraHealth:
         at = time.time()
         self._write(
             "decode_mode",
-            lambda: self._store.set_decode_mode(self.camera_id, keyframes_only, at),
+            lambda: camera_states.set_decode_mode(self._store, self.camera_id, keyframes_only, at),
         )
 
     def _write(self, operation: str, write: Callable[[], object]) -> None:

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common import plates, recordings, sightings
+from common.alert_rows import LiveAlerts, NewAlert
 from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.config import RecordingConfig
 from common.evidence import clips_folder
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
-from common.store import NewAlert, Store
+from common.store import Store
 from ingest.clip_retention import remove_aged_clips
 from ingest.export_retention import remove_old_exports
 from ingest.metrics import RECORDING_DELETED
@@ -54,7 +55,7 @@ class RetentionSweeper:
         self._store = store
         self._config = config
         self._exports = exports
-        self._writer = AlertWriter(store, notices)
+        self._writer = AlertWriter(LiveAlerts(store), notices)
         self._every_s = every_s
         self._last = 0.0
         self._alert_id: int | None = None

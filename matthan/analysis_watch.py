@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from common.alert_rows import LiveAlerts, NewAlert
 from common.alert_writer import AlertKind, AlertWriter
 from common.channel import Channel
 from common.messages import AlertNotice, Severity
 from common.pictures import text_card
 from common.roles import DETECT_ROLE
-from common.store import NewAlert, Store
+from common.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class AnalysisWatch:
 
     def __init__(self, store: Store, notices: Channel[AlertNotice] | None) -> None:
         self._store = store
-        self._writer = AlertWriter(store, notices)
+        self._writer = AlertWriter(LiveAlerts(store), notices)
         self._alert_id: int | None = None
         self._down_since: float | None = None
         self._detail = ""

@@ -11,12 +11,13 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 
-from common import jobs
+from common import alert_rows, camera_states, jobs
 from common.accounts import Accounts, Role
+from common.alert_rows import NewAlert
 from common.config import SiteConfig
 from common.jobs import JobSource, JobState, NewJob
 from common.messages import CameraState, CameraStatus, Severity
-from common.store import NewAlert, Store
+from common.store import Store
 
 PASSWORD = "mật-khẩu-đủ-dài"
 AREA_MARKET = "Thôn Bát Tràng"
@@ -87,7 +88,7 @@ def add_alert(
         confidence=0.87,
         box=(100.0, 200.0, 260.0, 500.0),
     )
-    return store.add_alert(alert)
+    return alert_rows.add_alert(store, alert)
 
 
 def add_finished_job(store: Store, camera_id: str, findings: int = 2) -> int:
@@ -126,9 +127,13 @@ def fill_store(database: Path, alerts_per_camera: int = 3) -> None:
         for username, (role, areas) in USERS.items():
             accounts.add_user(username, PASSWORD, role, actor="test", areas=areas)
         now = time.time()
-        store.add_camera_status(CameraStatus("cho-gom", CameraState.ONLINE, now))
-        store.add_camera_status(CameraStatus("de-song", CameraState.OFFLINE, now, "no packets"))
-        store.set_decode_mode("cho-gom", keyframes_only=True, at=now)  # idle: no motion
+        camera_states.add_camera_status(store, CameraStatus("cho-gom", CameraState.ONLINE, now))
+        camera_states.add_camera_status(
+            store, CameraStatus("de-song", CameraState.OFFLINE, now, "no packets")
+        )
+        camera_states.set_decode_mode(
+            store, "cho-gom", keyframes_only=True, at=now
+        )  # idle: no motion
         for index in range(alerts_per_camera):
             add_alert(store, "cho-gom", "car" if index % 2 else "person", seed=2 * index)
             add_alert(store, "de-song", "person", seed=2 * index + 1)

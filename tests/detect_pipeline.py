@@ -17,9 +17,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from common import alert_rows
+from common.alert_rows import AlertRecord
 from common.config import SiteConfig
 from common.messages import FrameRef
-from common.store import AlertRecord, Store
+from common.store import Store
 from detect.core import DetectionCore, build_detector
 from detect.frames import PendingFrame
 from tests.paths import models_dir
@@ -59,7 +61,7 @@ class CorePipeline:
 
     def alerts(self) -> list[AlertRecord]:
         """Every alert stored, oldest first."""
-        return self.store.alerts_after(0)
+        return alert_rows.alerts_after(self.store, 0)
 
     def close(self) -> None:
         self.store.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from common.alert_rows import LiveAlerts
 from common.config import CameraConfig, SiteConfig
 from common.store import Store
 from detect.alerts import AlertKeeper
@@ -63,7 +64,7 @@ def analyse_pets(
     camera = site.cameras[0]
     ended: list[EndedTrack] = []
     analysis = CameraAnalysis(site, camera, detector.class_names, live=False, on_ended=ended.append)
-    keeper = AlertKeeper(alerts, None, detector.class_names, live=False)
+    keeper = AlertKeeper(LiveAlerts(alerts), None, detector.class_names, live=False)
     with av.open(str(CLIP)) as source:
         stream = source.streams.video[0]
         assert stream.average_rate is not None

@@ -8,11 +8,13 @@ import re
 import sqlite3
 from pathlib import Path
 
+from common import alert_rows
+from common.alert_rows import SCHEMA, LiveAlerts, NewAlert
 from common.alert_writer import ANALYSIS_KINDS, AlertKind, AlertWriter
 from common.channel import Channel, DropPolicy
 from common.config import RULE_KINDS
 from common.messages import AlertNotice, Severity
-from common.store import SCHEMA, SCHEMA_VERSION, NewAlert, Store
+from common.store import SCHEMA_VERSION, Store
 from ingest.tamper import Tamper
 from tests.paths import REPO
 
@@ -42,14 +44,14 @@ def test_the_writer_commits_then_announces(tmp_path: Path) -> None:
     notices: Channel[AlertNotice] = Channel.create(
         context, "writer_test", 8, policy=DropPolicy.NEWEST
     )
-    writer = AlertWriter(store, notices)
+    writer = AlertWriter(LiveAlerts(store), notices)
     alert_id = writer.open(alert())
     notice = notices.receive(2.0)
     assert notice == AlertNotice(alert_id, "cong", "intrusion")
-    assert store.alert(alert_id) is not None
+    assert alert_rows.alert(store, alert_id) is not None
     writer.end(alert_id, "cong", "intrusion", 1_800_000_009.0)
     assert notices.receive(2.0) == AlertNotice(alert_id, "cong", "intrusion", updated=True)
-    stored = store.alert(alert_id)
+    stored = alert_rows.alert(store, alert_id)
     assert stored is not None
     assert stored.ended_at == 1_800_000_009.0
     over = writer.open_ended(alert(kind=AlertKind.CAMERA_OFFLINE), 1_800_000_020.0)
@@ -61,19 +63,19 @@ def test_the_writer_commits_then_announces(tmp_path: Path) -> None:
 
 def test_an_alert_with_a_uid_is_stored_once_and_ended_by_it(tmp_path: Path) -> None:
     store = Store(tmp_path / "site.db")
-    first = store.add_alert(alert("node-a/17"))
-    again = store.add_alert(alert("node-a/17"))
-    other = store.add_alert(alert("node-b/17"))
-    plain = [store.add_alert(alert()), store.add_alert(alert())]
+    first = alert_rows.add_alert(store, alert("node-a/17"))
+    again = alert_rows.add_alert(store, alert("node-a/17"))
+    other = alert_rows.add_alert(store, alert("node-b/17"))
+    plain = [alert_rows.add_alert(store, alert()), alert_rows.add_alert(store, alert())]
     assert first == again
     assert len({first, other, *plain}) == 4
-    assert len(store.alerts_after(0)) == 4
-    assert store.end_alert_by_uid("node-a/17", 1_800_000_005.0) == first
-    assert store.end_alert_by_uid("node-a/17", 1_800_000_099.0) == first
-    ended = store.alert(first)
+    assert len(alert_rows.alerts_after(store, 0)) == 4
+    assert alert_rows.end_alert_by_uid(store, "node-a/17", 1_800_000_005.0) == first
+    assert alert_rows.end_alert_by_uid(store, "node-a/17", 1_800_000_099.0) == first
+    ended = alert_rows.alert(store, first)
     assert ended is not None
     assert ended.ended_at == 1_800_000_005.0, "ending again changes nothing"
-    assert store.end_alert_by_uid("node-c/1", 1.0) is None
+    assert alert_rows.end_alert_by_uid(store, "node-c/1", 1.0) is None
     store.close()
 
 
@@ -88,8 +90,8 @@ def test_a_store_of_schema_3_gets_the_uid_column(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version=3")
     assert "uid" not in SCHEMA.replace(",\n    uid         TEXT\n", "\n")
     store = Store(path)
-    assert store.add_alert(alert("x")) == store.add_alert(alert("x"))
-    assert len(store.alerts_after(0)) == 2
+    assert alert_rows.add_alert(store, alert("x")) == alert_rows.add_alert(store, alert("x"))
+    assert len(alert_rows.alerts_after(store, 0)) == 2
     assert store.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     store.close()
 

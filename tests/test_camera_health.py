@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from common import alert_rows
+from common.alert_rows import AlertRecord
 from common.messages import CameraState, CameraStatus
-from common.store import AlertRecord, Store
+from common.store import Store
 from ingest.health import OFFLINE_KIND, CameraHealth
 
 
@@ -22,7 +24,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def offline_alerts(store: Store) -> list[AlertRecord]:
-    return [alert for alert in store.alerts_after(0) if alert.kind == OFFLINE_KIND]
+    return [alert for alert in alert_rows.alerts_after(store, 0) if alert.kind == OFFLINE_KIND]
 
 
 def away_and_back(health: CameraHealth, away_at: float, back_at: float) -> None:

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from common.alert_rows import NewAlert
 from common.channel import Channel, DropPolicy
 from common.messages import AlertNotice, Severity
-from common.store import NewAlert, Store
+from common.store import Store
 from matthan.cluster import server as nats_server
 from matthan.cluster.alert_events import AlertOpened, encode, subject
 from matthan.cluster.alert_stream import DURABLE, STREAM, AlertPublisher, AlertStreamConsumer

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from common import alert_rows
+from common.alert_rows import NewAlert
 from common.messages import Severity
 from common.pictures import text_card
-from common.store import NewAlert, Store
+from common.store import Store
 from dashboard.app import create_app
 from tests.dashboard_site import AREA_DYKE, add_alert, login, site_config
 from tests.site_store import app, client, database, template
@@ -111,7 +113,7 @@ def add_site_wide_alert(database: Path) -> int:
             started_at=time.time(),
             snapshot_jpeg=text_card("ANALYSIS DOWN", "detection core exited"),
         )
-        site_wide = store.add_alert(alert)
+        site_wide = alert_rows.add_alert(store, alert)
         add_alert(store, "de-song", seed=7)
     finally:
         store.close()

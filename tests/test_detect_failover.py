@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from benchmarks.service_probe import by_label, scrape
-from common.store import AlertRecord, Store
+from common import alert_rows
+from common.alert_rows import AlertRecord
+from common.store import Store
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import Service, free_port
 from tests.paths import clips_dir
@@ -77,7 +79,7 @@ def test_killed_detector_raises_analysis_down_then_recovers(
     store = Store(service.config.parent / "data" / "test.db")
 
     def newest(kind: str, after: int = 0, ended: bool = False) -> AlertRecord | None:
-        alerts = [a for a in store.alerts_after(after) if a.kind == kind]
+        alerts = [a for a in alert_rows.alerts_after(store, after) if a.kind == kind]
         return next((a for a in alerts if a.ended_at is not None or not ended), None)
 
     first = wait_for("person alert", lambda: newest("intrusion"), 90, service)
@@ -88,7 +90,7 @@ def test_killed_detector_raises_analysis_down_then_recovers(
     down = wait_for("analysis_down alert", lambda: newest("analysis_down", first.id), 10, service)
     assert down.camera_id == "*"
     assert down.severity == "critical"
-    assert store.snapshot(down.id)  # the placeholder picture
+    assert alert_rows.snapshot(store, down.id)  # the placeholder picture
 
     ended = wait_for(
         "end of analysis_down", lambda: newest("analysis_down", first.id, ended=True), 60, service

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from common import alert_rows
 from tests.detect_pipeline import STREAM_BASE, CorePipeline, frames_of, site
 from tests.paths import clips_dir
 
@@ -47,5 +48,5 @@ def test_loitering_fires_once_for_each_person_who_stands_at_the_table(tmp_path: 
         assert alert.class_name == "person"
         assert alert.ended_at is not None, "the person left: the alert must be ended"
         assert alert.ended_at - alert.started_at >= 8
-        assert pipeline.store.snapshot(alert.id, crop=True)
+        assert alert_rows.snapshot(pipeline.store, alert.id, crop=True)
     pipeline.close()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from common import alert_rows
 from common.coco import COCO_CLASSES
 from common.config import CameraConfig
 from detect.detections import Detections
@@ -96,6 +97,6 @@ def test_line_counts_each_direction_like_the_ground_truth(farm: CameraFarm, tmp_
         assert alert.kind == "line_crossing"
         assert alert.class_name == "person"
         assert alert.track_id is not None
-        assert pipeline.store.snapshot(alert.id)
-        assert pipeline.store.snapshot(alert.id, crop=True)
+        assert alert_rows.snapshot(pipeline.store, alert.id)
+        assert alert_rows.snapshot(pipeline.store, alert.id, crop=True)
     pipeline.close()

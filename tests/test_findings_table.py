@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from common import alert_outbox, cases, jobs, plates, recordings
+from common import alert_outbox, alert_rows, cases, jobs, plates, recordings
 from common.accounts import Role, User
 from common.alert_query import AlertFilter, alert_marks, latest_alert, search
 from common.alert_reviews import ReviewAction, UnknownAlertError, review_alert
+from common.alert_rows import NewAlert
 from common.alert_writer import AlertWriter
 from common.jobs import JobAlert, JobAlertSink, JobSource, JobState, NewJob
 from common.messages import Severity
 from common.migrations import SCHEMA_VERSION
-from common.store import NewAlert, Store
+from common.store import Store
 from detect.alerts import AlertKeeper
 
 CAMERA = "nga-tu"
@@ -80,13 +81,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_a_finding_is_an_alert_row_of_its_job_that_no_live_query_answers(store: Store) -> None:
-    first = store.add_alert(alert(1000.0))
+    first = alert_rows.add_alert(store, alert(1000.0))
     job_id = queue_job(store)
     # Through the one writer, as the re-analysis runner stores it (no notices channel).
     finding = AlertWriter(JobAlertSink(store, job_id), None).open(
         alert(5000.0, rule="tim-lai", picture=b"found")
     )
-    second = store.add_alert(alert(2000.0))
+    second = alert_rows.add_alert(store, alert(2000.0))
     assert first < finding < second
     row = store.read("SELECT job_id FROM alerts WHERE id = ?", (finding,))
     assert row[0]["job_id"] == job_id
@@ -102,12 +103,12 @@ def test_a_finding_is_an_alert_row_of_its_job_that_no_live_query_answers(store: 
     assert job.alerts == 1
 
     # No live query answers it, though it is the newest by start.
-    assert [a.id for a in store.recent_alerts()] == [second, first]
-    assert [a.id for a in store.recent_alerts(before_id=second)] == [first]
-    assert [a.id for a in store.alerts_after(0)] == [first, second]
-    assert store.alert(finding) is None
-    assert store.snapshot(finding) is None
-    assert store.snapshot(finding, crop=True) is None
+    assert [a.id for a in alert_rows.recent_alerts(store)] == [second, first]
+    assert [a.id for a in alert_rows.recent_alerts(store, before_id=second)] == [first]
+    assert [a.id for a in alert_rows.alerts_after(store, 0)] == [first, second]
+    assert alert_rows.alert(store, finding) is None
+    assert alert_rows.snapshot(store, finding) is None
+    assert alert_rows.snapshot(store, finding, crop=True) is None
     assert [a.id for a in search(store, AlertFilter(), limit=2)] == [second, first]
     assert [a.id for a in search(store, AlertFilter(rule="tim-lai"))] == []
     assert latest_alert(store, CAMERA) == (second, 2000.0)
@@ -118,7 +119,7 @@ def test_a_finding_is_an_alert_row_of_its_job_that_no_live_query_answers(store: 
 
     # A live core's orphan sweep ends live alerts only; a live end never touches a finding.
     assert AlertKeeper.end_orphans(store, 3000.0) == 2
-    store.end_alert(finding, 3000.0)
+    alert_rows.end_alert(store, finding, 3000.0)
     (still_open,) = jobs.job_alerts(store, job_id)
     assert still_open.ended_at is None
     # An open finding holds no recording back from retention (an open live alert does).
@@ -138,7 +139,7 @@ def test_a_finding_is_an_alert_row_of_its_job_that_no_live_query_answers(store: 
 def test_deleting_a_job_or_requeueing_it_deletes_its_findings_and_their_pictures(
     store: Store,
 ) -> None:
-    live = store.add_alert(alert(1000.0))
+    live = alert_rows.add_alert(store, alert(1000.0))
     kept_job, deleted_job = queue_job(store), queue_job(store)
     kept = jobs.add_job_alert(store, kept_job, alert(10.0, picture=b"kept"))
     gone = [jobs.add_job_alert(store, deleted_job, alert(20.0 + n)) for n in range(3)]
@@ -151,8 +152,8 @@ def test_deleting_a_job_or_requeueing_it_deletes_its_findings_and_their_pictures
     assert store.read(f"SELECT 1 FROM alert_images WHERE alert_id IN ({marks})", tuple(gone)) == []
     assert [f.id for f in jobs.job_alerts(store, kept_job)] == [kept]
     assert jobs.job_alert_picture(store, kept) == b"kept"
-    assert store.alert(live) is not None
-    assert store.snapshot(live) == b"live"
+    assert alert_rows.alert(store, live) is not None
+    assert alert_rows.snapshot(store, live) == b"live"
 
     # A runner that died leaves its job running: the job is queued again without them.
     claimed = jobs.claim_next(store)
@@ -161,7 +162,7 @@ def test_deleting_a_job_or_requeueing_it_deletes_its_findings_and_their_pictures
     assert jobs.requeue_interrupted(store) == 1
     assert jobs.job_alerts(store, kept_job) == []
     assert store.read("SELECT 1 FROM alert_images WHERE alert_id = ?", (kept,)) == []
-    assert [a.id for a in store.recent_alerts()] == [live]
+    assert [a.id for a in alert_rows.recent_alerts(store)] == [live]
 
 
 def make_schema_5_file(path: Path) -> None:
@@ -261,8 +262,8 @@ def test_a_schema_5_store_opens_with_its_findings_moved_into_alerts(tmp_path: Pa
         assert counted.alerts == 2
 
         # The live alert is as it was, and still the only live one.
-        assert [a.id for a in store.recent_alerts()] == [1]
-        assert store.snapshot(1) == b"\x01"
+        assert [a.id for a in alert_rows.recent_alerts(store)] == [1]
+        assert alert_rows.snapshot(store, 1) == b"\x01"
         # What named a finding names it under its new id; the stale 6 names nothing.
         assert [(f.job_id, f.finding_id) for f in cases.findings(store, 1)] == [
             (3, 6),

@@ -23,7 +23,7 @@ import av
 import pytest
 from fastapi.testclient import TestClient
 
-from common import recordings
+from common import alert_rows, recordings
 from common.config import RecordingConfig
 from common.evidence import cut_clip
 from common.recordings import Segment
@@ -197,7 +197,7 @@ def test_alert_clip_is_cut_once_after_the_alert_ended_and_removed_with_its_foota
     assert sorted(p.name for p in folder.iterdir()) == [], "an open alert's cut was left behind"
 
     store = Store(site.database)
-    store.end_alert(site.alert_id, site.segment.start + 8)
+    alert_rows.end_alert(store, site.alert_id, site.segment.start + 8)
     with ThreadPoolExecutor(3) as pool:  # three players at once: one cut, the others wait
         firsts = list(pool.map(lambda _: client.get(clip_url), range(3)))
     assert [response.status_code for response in firsts] == [200, 200, 200]

@@ -24,9 +24,9 @@ import httpx
 import numpy as np
 import pytest
 
+from common.alert_rows import NewAlert
 from common.config_loader import parse_site
 from common.messages import Severity
-from common.store import NewAlert
 from matthan.cluster.alert_stream import AlertPublisher
 from matthan.cluster.client import NatsClient
 from matthan.cluster.server import NatsServer, station_server

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from benchmarks.service_probe import by_label, scrape
+from common import alert_rows
 from common.frame_ring import FrameRing, StaleSlotError
 from common.store import Store
 from matthan.farm import CameraFarm, Mount
@@ -103,7 +104,7 @@ def test_an_idle_camera_wakes_within_a_gop_and_alerts(
                 modes.append((time.time(), gauge.get("phong", 0.0)))
                 went_idle = next((at for at, value in modes if value == 1), None)
                 if went_idle is not None and person_at is None:
-                    alerts = [a for a in store.alerts_after(0) if a.kind == "intrusion"]
+                    alerts = [a for a in alert_rows.alerts_after(store, 0) if a.kind == "intrusion"]
                     person_at = next(
                         (a.started_at for a in alerts if a.started_at > went_idle), None
                     )

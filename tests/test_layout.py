@@ -345,6 +345,23 @@ def test_the_store_connection_knows_no_table(tmp_path: Path) -> None:
     assert {"audit_log_no_update", "audit_log_no_delete"} <= triggers
 
 
+def test_each_table_is_one_module_and_the_store_holds_no_query() -> None:
+    """One module per table (issue 15, store layering): each table is declared by exactly one
+    module of ``common``, and ``common/store.py`` (the connection brought up to date) runs no
+    SQL of its own: the alerts' queries are :mod:`common.alert_rows`, the camera states'
+    :mod:`common.camera_states`."""
+    declared: dict[str, list[str]] = {}
+    for path in sorted((REPO / "common").glob("*.py")):
+        for name in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", path.read_text("utf-8")):
+            declared.setdefault(name, []).append(path.stem)
+    twice = {name: modules for name, modules in declared.items() if len(modules) > 1}
+    assert not twice, f"tables declared in several modules: {twice}"
+    assert declared["alerts"] == declared["alert_images"] == ["alert_rows"]
+    assert declared["camera_events"] == declared["camera_decode"] == ["camera_states"]
+    store = (REPO / "common" / "store.py").read_text("utf-8")
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", store), "SQL in common/store.py"
+
+
 def test_migrations_split_whole_statements_and_come_in_order() -> None:
     from common.migrations import AUDIT_GUARDS, MIGRATIONS, SCHEMA_VERSION, statements
 

@@ -28,8 +28,10 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect, sync_playwright
 
 from benchmarks.service_probe import token_header
+from common import alert_rows
+from common.alert_rows import NewAlert
 from common.messages import Severity
-from common.store import NewAlert, Store
+from common.store import Store
 from dashboard.app import create_app
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
@@ -249,8 +251,11 @@ def add_alert(service: Service, camera_id: str) -> int:
     """A new alert in the service's store, as the detection core writes one."""
     store = Store(service.config.parent / "data" / "wall.db")
     try:
-        return store.add_alert(
-            NewAlert(camera_id, "intrusion", "nguoi-vao-kho", Severity.WARNING, time.time(), jpeg())
+        return alert_rows.add_alert(
+            store,
+            NewAlert(
+                camera_id, "intrusion", "nguoi-vao-kho", Severity.WARNING, time.time(), jpeg()
+            ),
         )
     finally:
         store.close()

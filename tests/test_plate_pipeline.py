@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from common import jobs, plates
+from common import alert_rows, jobs, plates
 from common.alert_writer import AlertKind
 from common.channel import Channel, DropPolicy
 from common.coco import COCO_CLASSES
@@ -158,19 +158,19 @@ def test_the_worker_reads_votes_stores_and_raises_one_watch_alert(
     assert sorted(r.plate for r in reads) == ["75-H1 357.92", "84-B1 362.17"]  # one row a track
     watched = next(r for r in reads if r.plate == "75-H1 357.92")
     assert (watched.crops, watched.agreeing, watched.watch_entry) == (2, 2, "75-H1*")
-    alerts = [a for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH]
+    alerts = [a for a in alert_rows.alerts_after(store, 0) if a.kind == AlertKind.PLATE_WATCH]
     assert len(alerts) == 1, alerts
     alert = alerts[0]
     assert (alert.rule, alert.severity, alert.track_id) == ("75-H1*", "critical", 7)
     assert watched.alert_id == alert.id
-    crop = store.snapshot(alert.id, crop=True)
+    crop = alert_rows.snapshot(store, alert.id, crop=True)
     assert crop is not None
     assert crop[:2] == b"\xff\xd8"
     notice = channel.receive(2.0)
     assert notice == AlertNotice(alert.id, "cong", AlertKind.PLATE_WATCH)
 
     worker.expire(now + 60)  # the track is gone: its alert ends
-    ended = store.alert(alert.id)
+    ended = alert_rows.alert(store, alert.id)
     assert ended is not None
     assert ended.ended_at is not None
     assert channel.receive(2.0) == AlertNotice(
@@ -185,13 +185,13 @@ def test_an_entry_added_while_reading_is_used_and_a_plate_off_the_list_raises_no
     worker = PlateWorker(store, None, {"cong": "detect"}, reader=lambda: reader)
     worker.refresh_watch_list(force=True)
     assert worker.handle(offer(track=1)) is not None
-    assert [a for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH] == []
+    assert [a for a in alert_rows.alerts_after(store, 0) if a.kind == AlertKind.PLATE_WATCH] == []
     plates.add_watch(store, "84B1 36217", note="", by="trucban", at=time.time())
     worker.refresh_watch_list(force=True)
     worker.handle(offer(OTHER_BIKE_BOX, track=2))
-    assert [a.rule for a in store.alerts_after(0) if a.kind == AlertKind.PLATE_WATCH] == [
-        "84B1 36217"
-    ]
+    assert [
+        a.rule for a in alert_rows.alerts_after(store, 0) if a.kind == AlertKind.PLATE_WATCH
+    ] == ["84B1 36217"]
 
 
 def test_a_vehicle_without_a_readable_plate_gets_no_read(store: Store, reader: PlateReader) -> None:
@@ -281,7 +281,7 @@ def test_a_reanalysis_job_reads_plates_into_its_findings_not_the_live_search(
     assert [a.rule for a in found] == ["75-H1*"]
     assert found[0].ended_at is not None
     assert plates.search_reads(store, PlateQuery()) == []  # the job's reads stay with the job
-    assert store.alerts_after(0) == []
+    assert alert_rows.alerts_after(store, 0) == []
     jobs.finish(store, job.id, ending.state, ending.detail, ending.code)
     jobs.delete_job(store, job.id)
     assert plates.job_plates(store, job.id) == {}

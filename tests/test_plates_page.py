@@ -23,11 +23,12 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Response, expect, sync_playwright
 
-from common import jobs, plates
+from common import alert_rows, jobs, plates
+from common.alert_rows import NewAlert
 from common.alert_writer import AlertKind
 from common.messages import Severity
 from common.plates import NewPlateRead
-from common.store import NewAlert, Store
+from common.store import Store
 from dashboard.app import create_app
 from tests.area_footage import MARKET_CAMERA, MarketFootage, add_market_footage, site_for
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
@@ -123,7 +124,8 @@ def add_reads(database: Path, now: float, market_at: float | None = None) -> Sto
             ids[seen.plate], moments[seen.plate] = plates.save_read(store, read), at
         plates.add_watch(store, WATCHED, note="Xe bị truy tìm", by="admin", at=now - 86400)
         dyke = SIGHTINGS[2]
-        watch_alert = store.add_alert(
+        watch_alert = alert_rows.add_alert(
+            store,
             NewAlert(
                 camera_id=dyke.camera_id,
                 kind=AlertKind.PLATE_WATCH,
@@ -135,11 +137,12 @@ def add_reads(database: Path, now: float, market_at: float | None = None) -> Sto
                 class_name=dyke.class_name,
                 track_id=dyke.track_id,
                 confidence=0.91,
-            )
+            ),
         )
         plates.mark_watch_hit(store, ids[dyke.plate], WATCHED, watch_alert)
         market = SIGHTINGS[0]
-        vehicle_alert = store.add_alert(
+        vehicle_alert = alert_rows.add_alert(
+            store,
             NewAlert(
                 camera_id=market.camera_id,
                 kind="intrusion",
@@ -151,7 +154,7 @@ def add_reads(database: Path, now: float, market_at: float | None = None) -> Sto
                 class_name=market.class_name,
                 track_id=market.track_id,
                 confidence=0.8,
-            )
+            ),
         )
         finding = job_read(store, crops, moments["66-P1 895.75"])
     finally:

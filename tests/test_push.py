@@ -22,10 +22,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from common import audit
+from common import alert_rows, audit
+from common.alert_rows import NewAlert
 from common.channel import Channel, DropPolicy
 from common.messages import AlertNotice, Severity
-from common.store import NewAlert, Store
+from common.store import Store
 from dashboard.app import create_app
 from dashboard.services.push_keys import key_path
 from dashboard.services.push_match import site_time
@@ -84,8 +85,9 @@ class Site:
         if severity is Severity.WARNING:
             alert_id = add_alert(self.writer, camera_id)
         else:
-            alert_id = self.writer.add_alert(
-                NewAlert(camera_id, "intrusion", "nguoi-vao-cho", severity, time.time(), jpeg())
+            alert_id = alert_rows.add_alert(
+                self.writer,
+                NewAlert(camera_id, "intrusion", "nguoi-vao-cho", severity, time.time(), jpeg()),
             )
         sent_at = time.monotonic()
         assert self.notices.send(AlertNotice(alert_id, camera_id, "intrusion"))
@@ -132,7 +134,7 @@ def test_a_new_alert_reaches_the_phone_within_2_s_encrypted_and_signed(site: Sit
     alert_id, sent_at = site.alert("cho-gom")
     (delivery,) = site.endpoint.wait(phone.name, timeout_s=ARRIVAL_S + 3)
     assert delivery.at - sent_at < ARRIVAL_S
-    stored = site.writer.alert(alert_id)
+    stored = alert_rows.alert(site.writer, alert_id)
     assert stored is not None
     message = phone.decrypt(delivery.body)
     assert message == {
@@ -200,7 +202,7 @@ def test_only_the_alerts_a_user_may_see_and_chose_are_pushed(site: Site) -> None
 
     # A site-wide alert (the disk, analysis) concerns every camera: it passes camera choices.
     disk = NewAlert("*", "disk_low", "disk_low", Severity.CRITICAL, time.time(), jpeg())
-    site_wide = site.writer.add_alert(disk)
+    site_wide = alert_rows.add_alert(site.writer, disk)
     assert site.notices.send(AlertNotice(site_wide, "*", "disk_low"))
     (whole_site,) = site.endpoint.wait(other_camera.name)
     message = other_camera.decrypt(whole_site.body)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pytest
 
-from common import jobs, recordings
+from common import alert_rows, jobs, recordings
 from common.config import SiteConfig
 from common.jobs import Job, JobAlert, JobSource, JobState, NewJob
 from common.paths import resolve_model
@@ -197,7 +197,7 @@ def test_an_upload_is_analysed_like_live_and_its_findings_kept(
     snapshot = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
     assert snapshot is not None
     assert snapshot.shape == (480, 640, 3)  # the analysis size, as live alerts have
-    assert store.alerts_after(0) == []  # nothing reached the live alerts
+    assert alert_rows.alerts_after(store, 0) == []  # nothing reached the live alerts
 
 
 def test_a_recorded_range_is_analysed_across_segments_and_gaps(

@@ -17,6 +17,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from common import alert_rows
+from common.alert_rows import LiveAlerts
 from common.config import SiteConfig
 from common.messages import FrameRef
 from common.store import Store
@@ -99,7 +101,7 @@ def run_live_like(site: SiteConfig, clip: Path, until_s: float, speed: float = 1
     run = Run()
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "t.db")
-        alerts = AlertKeeper(store, None, names, live=False)
+        alerts = AlertKeeper(LiveAlerts(store), None, names, live=False)
         for t, frame in decoded(clip, until_s, speed):
             if not picker.due(t):
                 continue
@@ -118,7 +120,7 @@ def run_live_like(site: SiteConfig, clip: Path, until_s: float, speed: float = 1
             run.tracked_classes |= {names[c] for c in tracked.class_id.tolist()}
             if len(tracked):
                 run.seen_at.append(t)
-        run.alerts = [a.class_name for a in store.alerts_after(0, limit=1000)]
+        run.alerts = [a.class_name for a in alert_rows.alerts_after(store, 0, limit=1000)]
         store.close()
     detector.backend.close()
     return run

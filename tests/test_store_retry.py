@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from common import alert_rows
+from common.alert_rows import NewAlert
 from common.channel import Channel, DropPolicy
 from common.heartbeat import BEAT_TIMEOUT_S, Heartbeat
 from common.messages import AlertNotice, Severity
 from common.roles import DETECT_ROLE
-from common.store import NewAlert, Store
+from common.store import Store
 from common.store_retry import UNTIL_COMMITTED, WriteQueue, retry_while_busy
 from matthan.analysis_watch import HUNG_AFTER_S, AnalysisWatch
 
@@ -58,14 +60,16 @@ def test_an_alert_written_during_a_long_lock_waits_and_is_stored_once(path: Path
     store = Store(path, busy_timeout_s=BUSY_TIMEOUT_S, retry=UNTIL_COMMITTED)
     retries = counted("matthan_store_retries_total", "add_alert")
     stored: list[int] = []
-    writer = threading.Thread(target=lambda: stored.append(store.add_alert(alert("cam"))))
+    writer = threading.Thread(
+        target=lambda: stored.append(alert_rows.add_alert(store, alert("cam")))
+    )
     with locked(path):
         writer.start()
         time.sleep(1.5)  # several busy timeouts
         assert writer.is_alive(), "the write waits for the store"
     writer.join(5)
     assert len(stored) == 1
-    assert [a.id for a in store.alerts_after(0)] == stored
+    assert [a.id for a in alert_rows.alerts_after(store, 0)] == stored
     assert counted("matthan_store_retries_total", "add_alert") - retries >= 2
     store.close()
 
@@ -73,7 +77,7 @@ def test_an_alert_written_during_a_long_lock_waits_and_is_stored_once(path: Path
 def test_without_a_retry_policy_the_error_still_reaches_the_caller(path: Path) -> None:
     store = Store(path, busy_timeout_s=BUSY_TIMEOUT_S)
     with locked(path), pytest.raises(sqlite3.OperationalError):
-        store.add_alert(alert("cam"))
+        alert_rows.add_alert(store, alert("cam"))
     store.close()
 
 
@@ -131,9 +135,9 @@ def test_analysis_down_refused_by_a_locked_store_is_raised_at_a_later_check(path
         watch.went_down(at=down_at, detail="detector exited (-9)")  # logged, not raised
         watch.check()
     assert watch.alert_id is None
-    assert not store.alerts_after(0)
+    assert not alert_rows.alerts_after(store, 0)
     watch.check()
-    (stored,) = store.alerts_after(0)
+    (stored,) = alert_rows.alerts_after(store, 0)
     assert (stored.kind, stored.started_at, stored.ended_at) == ("analysis_down", down_at, None)
     assert notices.receive(timeout=5) == AlertNotice(stored.id, "*", "analysis_down")
     notices.close()
@@ -148,12 +152,12 @@ def test_queued_writes_wait_out_a_lock_in_order_and_the_submitter_never_waits(
     with locked(path):
         started = time.monotonic()
         for index in range(5):
-            writes.submit("add_alert", partial(store.add_alert, alert(f"cam{index}")))
+            writes.submit("add_alert", partial(alert_rows.add_alert, store, alert(f"cam{index}")))
         assert time.monotonic() - started < 0.1
         time.sleep(1.0)
         assert writes.pending() >= 4
     writes.close(timeout_s=10)
-    assert [a.camera_id for a in store.alerts_after(0)] == [f"cam{i}" for i in range(5)]
+    assert [a.camera_id for a in alert_rows.alerts_after(store, 0)] == [f"cam{i}" for i in range(5)]
     store.close()
 
 
@@ -165,10 +169,10 @@ def test_queued_writes_left_when_the_lock_outlasts_the_close_are_dropped_and_cou
     dropped = counted("matthan_store_writes_dropped_total", "segment")
     with locked(path):
         for _ in range(3):
-            writes.submit("segment", lambda: store.add_alert(alert("cam")))
+            writes.submit("segment", lambda: alert_rows.add_alert(store, alert("cam")))
         started = time.monotonic()
         writes.close(timeout_s=0.5)
         assert time.monotonic() - started < 3
     assert counted("matthan_store_writes_dropped_total", "segment") == dropped + 3
-    assert not store.alerts_after(0)
+    assert not alert_rows.alerts_after(store, 0)
     store.close()

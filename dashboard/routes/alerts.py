@@ -13,12 +13,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from common import alert_rows
 from common.accounts import Session, User
 from common.alert_query import SITE_WIDE, AlertFilter, search
 from common.alert_reviews import ReviewAction, ReviewConflictError, UnknownAlertError, review_alert
+from common.alert_rows import AlertRecord
 from common.audit import Action, Detail
 from common.messages import AlertNotice
-from common.store import AlertRecord
 from dashboard.auth import CurrentSession, OperatorSession, client_address
 from dashboard.schemas.alerts import AlertOut, AlertQuery, ReviewIn
 from dashboard.schemas.ids import RowId
@@ -66,7 +67,7 @@ def list_alerts(
 
 def visible_alert(state: DashboardState, user: User, alert_id: int) -> AlertRecord:
     """The alert if it exists and the user may see its camera, else 404."""
-    alert = state.store.alert(alert_id)
+    alert = alert_rows.alert(state.store, alert_id)
     if alert is None or not may_see(state.site, user, alert.camera_id):
         raise HTTPException(status_code=404, detail="no such alert")
     return alert
@@ -77,7 +78,7 @@ def _jpeg(
 ) -> Response:
     """The picture, audited (:mod:`dashboard.services.footage_audit`)."""
     alert = visible_alert(state, session.user, alert_id)
-    response = jpeg_response(state.store.snapshot(alert_id, crop=crop))
+    response = jpeg_response(alert_rows.snapshot(state.store, alert_id, crop=crop))
     detail: Detail = {"alert": alert_id, "picture": "crop" if crop else "snapshot"}
     audit_footage(
         state, session, request, action=Action.PICTURE_VIEW, target=alert.camera_id, detail=detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from common import camera_states
 from common.config import CameraConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState, CameraStatus
@@ -66,8 +67,8 @@ def camera_out(
 @router.get("/api/cameras")
 def list_cameras(state: State, session: CurrentSession) -> list[CameraOut]:
     """Every camera of the user's areas with its last reported state, in config order."""
-    states = state.store.latest_camera_states()
-    modes = state.store.keyframes_only_cameras()
+    states = camera_states.latest_camera_states(state.store)
+    modes = camera_states.keyframes_only_cameras(state.store)
     stale = detector_stale(state)
     return [
         camera_out(
@@ -91,8 +92,8 @@ def _visible_camera(state: DashboardState, session: CurrentSession, camera_id: s
 @router.get("/api/cameras/{camera_id}")
 def get_camera(state: State, session: CurrentSession, camera_id: str) -> CameraOut:
     camera = _visible_camera(state, session, camera_id)
-    status = state.store.latest_camera_states().get(camera_id)
-    keyframes_only = state.store.keyframes_only_cameras().get(camera_id)
+    status = camera_states.latest_camera_states(state.store).get(camera_id)
+    keyframes_only = camera_states.keyframes_only_cameras(state.store).get(camera_id)
     return camera_out(
         camera, status, detector_stale(state), state.thumbnails, keyframes_only=keyframes_only
     )

@@ -24,7 +24,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from common import case_exports, cases, jobs, recordings
+from common import alert_rows, case_exports, cases, jobs, recordings
 from common.accounts import Role, User
 from common.cases import Case, CaseState
 from dashboard.auth import PAGE, CurrentSession, OperatorSession, client_address
@@ -77,7 +77,7 @@ def case_detail(state: DashboardState, found: Case) -> CaseDetailOut:
     """The case with its alerts and findings as cards, clips, notes, packages and history;
     an alert or finding deleted since it was added is left out."""
     store = state.store
-    alerts = [store.alert(item.alert_id) for item in cases.alerts(store, found.id)]
+    alerts = [alert_rows.alert(store, item.alert_id) for item in cases.alerts(store, found.id)]
     findings = [jobs.job_alert(store, item.finding_id) for item in cases.findings(store, found.id)]
     return CaseDetailOut(
         case=_case_out(state, found),
@@ -169,7 +169,7 @@ def add_alert(
 ) -> CaseDetailOut:
     """Put an alert the user may see in the case (again: nothing changes)."""
     visible_case(state, session.user, case_id)
-    alert = state.store.alert(alert_id)
+    alert = alert_rows.alert(state.store, alert_id)
     if alert is None or not may_see(state.site, session.user, alert.camera_id):
         raise Refusal(404, "no_alert", "no such alert")
     with _changing():

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 from starlette.concurrency import run_in_threadpool
 
+from common import alert_rows
 from common.accounts import Session
 from common.messages import AlertNotice
 from dashboard.auth import COOKIE
@@ -44,7 +45,7 @@ class _Feed:
         """Every visible alert above the last one sent, oldest first."""
         visible = []
         while True:
-            batch = self._state.store.alerts_after(self.last, CATCH_UP_BATCH)
+            batch = alert_rows.alerts_after(self._state.store, self.last, CATCH_UP_BATCH)
             visible += [a for a in batch if may_see(self._state.site, self._user, a.camera_id)]
             self.last = batch[-1].id if batch else self.last
             if len(batch) < CATCH_UP_BATCH:
@@ -54,7 +55,7 @@ class _Feed:
         """The alert a notice says was changed, if this socket has shown it."""
         if notice is None or not notice.updated or notice.alert_id > self.last:
             return []
-        alert = self._state.store.alert(notice.alert_id)
+        alert = alert_rows.alert(self._state.store, notice.alert_id)
         if alert is None or not may_see(self._state.site, self._user, alert.camera_id):
             return []
         return alerts_out(self._state.site, self._state.store, [alert])

@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from common import audit, recordings
+from common import alert_rows, audit, recordings
 from common.alert_query import alert_marks
 from common.audit import Action
 from common.evidence import (
@@ -166,7 +166,7 @@ async def alert_clip(
     state: State, session: CurrentSession, request: Request, alert_id: RowId
 ) -> FileResponse:
     """The alert's clip, from a pre-roll before it to a post-roll after it ended; audited."""
-    alert = state.store.alert(alert_id)
+    alert = alert_rows.alert(state.store, alert_id)
     if alert is None or not may_see(state.site, session.user, alert.camera_id):
         raise HTTPException(status_code=404, detail="no such alert")
     window = alert_clip_window(alert.started_at, alert.ended_at, time.time())

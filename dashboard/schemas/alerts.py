@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.alert_reviews import Review
-from common.store import AlertRecord
+from common.alert_rows import AlertRecord
 from dashboard.schemas.ids import SQLITE_MAX_INTEGER
 
 

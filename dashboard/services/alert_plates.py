@@ -9,8 +9,9 @@ says which vehicle it was.
 from __future__ import annotations
 
 from common import plates
+from common.alert_rows import AlertRecord
 from common.alert_writer import AlertKind
-from common.store import AlertRecord, Store
+from common.store import Store
 
 
 def alert_plates(store: Store, alerts: list[AlertRecord]) -> dict[int, str]:

@@ -4,8 +4,9 @@ plate of its vehicle, in a query or two for a whole page."""
 from __future__ import annotations
 
 from common.alert_reviews import reviews_of
+from common.alert_rows import AlertRecord
 from common.config import SiteConfig
-from common.store import AlertRecord, Store
+from common.store import Store
 from dashboard.schemas.alerts import AlertOut, ReviewOut
 from dashboard.services.alert_plates import alert_plates
 from dashboard.services.camera_access import find_camera

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import case_exports, cases, jobs, recordings
+from common import alert_rows, case_exports, cases, jobs, recordings
 from common.case_exports import CaseExport, ExportState
 from common.cases import Case, CaseClip
 from common.evidence import (
@@ -109,8 +109,8 @@ def _pictures(store: Store, case_id: int, folder: Path) -> tuple[list[PackageFil
     """Each alert's and finding's snapshot, and what ``case.json`` says of them."""
     files, listed = [], []
     for item in cases.alerts(store, case_id):
-        alert = store.alert(item.alert_id)
-        picture = store.snapshot(item.alert_id)
+        alert = alert_rows.alert(store, item.alert_id)
+        picture = alert_rows.snapshot(store, item.alert_id)
         entry: dict[str, Any] = {"type": "alert", **asdict(item), "alert": None, "file": None}
         if alert is not None and picture is not None:
             name = f"alert-{alert.id}.jpg"

@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 from common.accounts import User
 from common.alert_query import SITE_WIDE
+from common.alert_rows import AlertRecord
 from common.config import SiteConfig
 from common.messages import Severity
 from common.push_subscriptions import SEVERITY_RANK, PushSubscription
-from common.store import AlertRecord
 from dashboard.services.camera_access import may_see
 
 MAX_PAYLOAD_BYTES = 3000

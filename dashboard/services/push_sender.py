@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
-from common import push_subscriptions
+from common import alert_rows, push_subscriptions
 from common.bus import EventBus
 from common.channel import DropPolicy
 from common.messages import AlertNotice
@@ -172,7 +172,7 @@ class PushSender:
 
     def _push_alert(self, alert_id: int) -> None:
         state = self._state
-        alert = state.store.alert(alert_id)
+        alert = alert_rows.alert(state.store, alert_id)
         if alert is None:
             log.warning("alert %d is not in the store: not pushed", alert_id)
             return

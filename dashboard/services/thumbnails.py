@@ -35,6 +35,7 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
+from common import alert_rows
 from common.alert_query import latest_alert
 from common.store import Store
 from common.thumbnail_files import thumbnail_path
@@ -187,7 +188,7 @@ class Thumbnails:
         cached = self._snapshots.get(info.alert_id)
         if cached is not None:
             return cached
-        snapshot = self._store.snapshot(info.alert_id)
+        snapshot = alert_rows.snapshot(self._store, info.alert_id)
         if snapshot is None:
             return None
         thumbnail = Thumbnail(scale_jpeg(snapshot), info.etag, info.taken_at)

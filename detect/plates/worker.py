@@ -26,11 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from common import plates
+from common.alert_rows import LiveAlerts, NewAlert
 from common.alert_writer import AlertKind, AlertSink, AlertWriter
 from common.channel import Channel
 from common.messages import AlertNotice, Severity
 from common.plates import NewPlateRead
-from common.store import NewAlert, Store
+from common.store import Store
 from detect.plates.candidates import PlateOffer
 from detect.plates.main_stream import MainStreamFrames
 from detect.plates.metrics import (
@@ -98,7 +99,7 @@ class PlateWorker:
     ) -> None:
         self.queue = PlateQueue(queue_size)
         self._store = store
-        self._alerts = AlertWriter(alerts or store, notices)
+        self._alerts = AlertWriter(alerts or LiveAlerts(store), notices)
         self._job_id = job_id
         self._streams = dict(streams)
         self._main = main

@@ -18,8 +18,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from common.alert_rows import NewAlert
 from common.messages import CameraState, CameraStatus, Severity
-from common.store import NewAlert
 
 SUBJECT_ROOT = "matthan.alerts"
 

@@ -9,8 +9,8 @@ nothing.
 The station reads the stream with one durable pull consumer, :class:`AlertStreamConsumer`,
 and acks each event only after the store committed it. A station that is down or restarts
 loses nothing (the stream keeps the events; unacked ones come again after ``ack_wait_s``),
-and an event that comes again is no second alert: :meth:`common.store.Store.add_alert`
-stores nothing for a uid already stored, :meth:`~common.store.Store.end_alert_by_uid` ends
+and an event that comes again is no second alert: :func:`common.alert_rows.add_alert`
+stores nothing for a uid already stored, :func:`~common.alert_rows.end_alert_by_uid` ends
 an alert once. After a commit the consumer announces the alert on the station's notices
 channel, as the single-machine path does.
 
@@ -32,10 +32,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from prometheus_client import Gauge
 
-from common import recordings
+from common import alert_rows, camera_states, recordings
+from common.alert_rows import NewAlert
 from common.channel import Channel
 from common.messages import AlertNotice, CameraStatus
-from common.store import NewAlert, Store
+from common.store import Store
 from matthan.cluster.alert_events import (
     SUBJECT_ROOT,
     AlertEnded,
@@ -255,7 +256,7 @@ class AlertStreamConsumer:
             self._client.run(message.term())
             return "dropped"
         if isinstance(event, CameraChanged):
-            self._store.add_camera_status(event.status)
+            camera_states.add_camera_status(self._store, event.status)
             ALERT_EVENTS_STORED.labels("camera", "new").inc()
             self._client.run(message.ack())
             return "stored"
@@ -285,7 +286,9 @@ class AlertStreamConsumer:
         return outcome
 
     def _open(self, event: AlertOpened, stored_id: int | None) -> str:
-        alert_id = self._store.add_alert(event.alert)  # nothing new if the uid is stored
+        alert_id = alert_rows.add_alert(
+            self._store, event.alert
+        )  # nothing new if the uid is stored
         if stored_id is not None:
             ALERT_EVENTS_STORED.labels("opened", "skipped").inc()
             return "skipped"
@@ -301,7 +304,7 @@ class AlertStreamConsumer:
                 return "deferred"
             log.error("alert stream: %s ended but was never opened; dropped", event.uid)
             return "dropped"
-        self._store.end_alert_by_uid(event.uid, event.at)
+        alert_rows.end_alert_by_uid(self._store, event.uid, event.at)
         if was_ended:
             ALERT_EVENTS_STORED.labels("ended", "skipped").inc()
             return "skipped"

@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from common import camera_states
 from common.config import SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState
@@ -255,7 +256,7 @@ class Node:
         beat_at = time.time() - heartbeat_ages(store).get(DETECT_ROLE, float("inf"))
         if beat_at < max(since, time.time() - FRESH_BEAT_S):
             return []
-        states = store.latest_camera_states()
+        states = camera_states.latest_camera_states(store)
         return sorted(
             camera
             for camera in roles.cameras

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from common import audit
+from common import alert_rows, audit, camera_states
 from common.accounts import Session
 from common.alert_query import open_alert_count
 from common.audit import Action
@@ -110,7 +110,8 @@ def _me(state: HubState, session: Session) -> HubMeOut:
 def snapshot(station_id: str, alert_id: int, session: HubSession, state: HubStateDep) -> Response:
     """The picture of one station's alert; 404 for a station the user may not see."""
     visible = {station.id for station in state.stations_of(session.user)}
-    picture = state.stores[station_id].snapshot(alert_id) if station_id in visible else None
+    store = state.stores.get(station_id) if station_id in visible else None
+    picture = alert_rows.snapshot(store, alert_id) if store is not None else None
     if picture is None:
         raise HTTPException(status_code=404, detail="no such alert")
     cache = {"Cache-Control": "private, max-age=86400, immutable"}  # an alert's picture stays
@@ -130,7 +131,7 @@ def overview(session: HubSession, state: HubStateDep) -> HubOverviewOut:
             HubCameraOut(
                 id=camera_id, state=str(status.state), since=status.at, detail=status.detail
             )
-            for camera_id, status in sorted(store.latest_camera_states().items())
+            for camera_id, status in sorted(camera_states.latest_camera_states(store).items())
         ]
         stations.append(
             HubStationOut(
@@ -155,7 +156,7 @@ def overview(session: HubSession, state: HubStateDep) -> HubOverviewOut:
                 started_at=alert.started_at,
                 ended_at=alert.ended_at,
             )
-            for alert in store.recent_alerts(ALERTS_SHOWN)
+            for alert in alert_rows.recent_alerts(store, ALERTS_SHOWN)
         ]
     alerts.sort(key=lambda alert: (alert.started_at, alert.id), reverse=True)
     return HubOverviewOut(hub=state.config.hub.id, stations=stations, alerts=alerts[:ALERTS_SHOWN])
