@@ -63,13 +63,13 @@ def find_binary() -> Path:
     raise NatsServerMissingError(f"no nats-server binary found; {INSTALL_HINT}")
 
 
-def site_token(env: str = SITE_TOKEN_ENV) -> str:
+def site_token(env: str = SITE_TOKEN_ENV, what: str = "site token") -> str:
     """The site token from the environment variable ``env``: every node, the station and the
-    server share it."""
+    server share it (``what``: "hub token" for a district hub's)."""
     token = os.environ.get(env, "")
     if len(token) < MIN_TOKEN_LENGTH:
         raise NatsServerError(
-            f"{env} must hold the site token (at least {MIN_TOKEN_LENGTH} characters,"
+            f"{env} must hold the {what} (at least {MIN_TOKEN_LENGTH} characters,"
             " e.g. `openssl rand -hex 24`)"
         )
     return token
@@ -97,7 +97,7 @@ def station_server(site: SiteConfig) -> NatsServer:
     leaf = (
         None
         if hub is None
-        else leaf_remote_url(hub.url, cluster.site_id, site_token(hub.token_env))
+        else leaf_remote_url(hub.url, cluster.site_id, site_token(hub.token_env, "hub token"))
     )
     return NatsServer(
         store_dir_for(site).resolve(),

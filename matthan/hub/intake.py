@@ -116,7 +116,7 @@ class StationIntake:
                     handled = consumer.step(wait_s=0.5)
                 except (TimeoutError, nats.errors.Error) as exc:
                     log.warning("hub: station %s: %s; trying again", self.station_id, exc)
-                    self._set(up=False, error=str(exc) or type(exc).__name__)
+                    self._set(up=False, error=_why(exc))
                     probed_at = 0.0
                     self._stop.wait(RETRY_S)
                     continue
@@ -137,10 +137,22 @@ class StationIntake:
         except (TimeoutError, nats.errors.Error) as exc:
             if self.state().up:
                 log.warning("hub: station %s unreachable: %s", self.station_id, exc)
-            self._set(up=False, checked_at=time.time(), error=str(exc) or type(exc).__name__)
+            self._set(up=False, checked_at=time.time(), error=_why(exc))
             return
         if not self.state().up:
             log.info("hub: station %s reachable", self.station_id)
         lag = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
         STREAM_LAG.labels(self.station_id).set(lag)
         self._set(up=True, lag=lag, checked_at=time.time(), error="")
+
+
+NO_ANSWER = "no answer from the station over its leaf link (not joined, link or its NATS down)"
+
+
+def _why(exc: BaseException) -> str:
+    """What an operator reads on the hub's page when a station cannot be reached."""
+    if isinstance(exc, TimeoutError | nats.errors.TimeoutError | nats.errors.NoRespondersError):
+        return NO_ANSWER
+    if isinstance(exc, nats.js.errors.ServiceUnavailableError):
+        return NO_ANSWER
+    return str(exc) or type(exc).__name__

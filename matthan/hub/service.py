@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def run_hub(config: HubConfig) -> int:
     """Serve the hub until SIGTERM/SIGINT; 1 when its NATS server cannot start."""
     try:
-        token = site_token(config.hub.token_env)
+        token = site_token(config.hub.token_env, "hub token")
         server = HubServer(config, token=token)
         server.store_dir = server.store_dir.resolve()
         server.start()

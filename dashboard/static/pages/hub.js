@@ -74,6 +74,7 @@ function showStations(stations) {
     const card = element("div", undefined, "station");
     card.dataset.station = station.id;
     card.dataset.link = station.link_up ? "up" : "down";
+    card.title = station.error;
     const title = element("h3", `${station.name} (${station.id}) `);
     title.append(element("span", t(station.link_up ? "link_up" : "link_down"),
       `link ${station.link_up ? "up" : "down"}`));
