@@ -40,6 +40,32 @@ def hub(args: argparse.Namespace) -> int:
     return run_hub(config)
 
 
+def hub_token(args: argparse.Namespace) -> int:
+    """Print the token a station joins the hub with (its ``MATTHAN_HUB_TOKEN``)."""
+    from common.config_loader import load_hub
+    from matthan.cluster.hub_server import station_token
+    from matthan.cluster.server import NatsServerError, site_token
+
+    try:
+        config = load_hub(args.config)
+        token = site_token(config.hub.token_env, "hub token")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except NatsServerError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    known = [station.id for station in config.stations]
+    if args.station not in known:
+        print(
+            f"{args.config}: no station {args.station!r} in stations (there are: {known})",
+            file=sys.stderr,
+        )
+        return 2
+    print(station_token(token, args.station))
+    return 0
+
+
 def check_config(args: argparse.Namespace) -> int:
     """Validate each file (a site's, or a district hub's); print every problem with file,
     line, key and camera."""
@@ -149,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     hub_parser = commands.add_parser("hub", help="a district hub over several stations")
     hub_parser.add_argument("-c", "--config", type=Path, required=True)
     hub_parser.set_defaults(handler=hub)
+    token_parser = commands.add_parser(
+        "hub-token", help="print the token a station joins the district hub with"
+    )
+    token_parser.add_argument("-c", "--config", type=Path, required=True, help="the hub's file")
+    token_parser.add_argument("--station", required=True, help="the station's site id")
+    token_parser.set_defaults(handler=hub_token)
     check = commands.add_parser("check-config", help="validate site (or hub) files")
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=check_config)

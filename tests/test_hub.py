@@ -154,8 +154,18 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 
 
 def _station(hub: Hub, folder: Path, link_port: int) -> NatsServer:
+    """The station's server, joining with the token of its own that ``matthan hub-token``
+    gives its administrator (never the hub token itself)."""
+    given = subprocess.run(
+        [sys.executable, "-m", "matthan.cli", "hub-token", "-c", str(hub.config),
+         "--station", STATION],
+        check=True, capture_output=True, text=True, env=_env(),
+    )  # fmt: skip
+    station_token = given.stdout.strip()
+    assert len(station_token) == 64
+    assert station_token != HUB_TOKEN
     os.environ["MATTHAN_SITE_TOKEN"] = SITE_TOKEN
-    os.environ["MATTHAN_HUB_TOKEN"] = HUB_TOKEN
+    os.environ["MATTHAN_HUB_TOKEN"] = station_token
     text = STATION_SITE.format(folder=folder, port=free_port(), link_port=link_port)
     return station_server(parse_site(text, folder / "station.yaml"))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.config_loader import ConfigError, load_hub, parse_hub, parse_site
-from matthan.cluster.hub_server import HubServer, hub_user
+from matthan.cluster.hub_server import HubServer, hub_user, station_token
 from matthan.cluster.server import station_server
 from tests.paths import REPO
 
@@ -38,8 +38,10 @@ def test_the_hub_gives_each_station_an_account_of_its_own(tmp_path: Path) -> Non
     )
     server = HubServer(parse_hub(text, Path("hub.yaml")), token=TOKEN)
     config = "\n".join(server.config_lines())
+    assert station_token(TOKEN, "a") != station_token(TOKEN, "b")
     for station in ("a", "b"):
-        assert f'{{ user: "{station}", password: "{TOKEN}", account: "{station}" }}' in config
+        own = station_token(TOKEN, station)  # a station joins with its own, not the hub's
+        assert f'{{ user: "{station}", password: "{own}", account: "{station}" }}' in config
         assert f'"{station}": {{ users: [ {{ user: "{hub_user(station)}"' in config
     assert "jetstream" not in config  # the hub reads the stations' streams where they are
 

@@ -11,17 +11,28 @@ the hub has not acked waits there while the link is down, and comes in order aft
 A station that lost its link dials again the leaf address the hub told it, which is the
 hub's own listen address unless ``hub.leaf_advertise`` names the one stations reach it by
 (a NAT, a relay). The hub's own clients (its intake, one per station) connect as
-``hub-<station>`` into the station's account. Every user's password is the hub token
-(``MATTHAN_HUB_TOKEN``), which the config file, readable by its owner only, holds.
+``hub-<station>`` into the station's account with the hub token (``MATTHAN_HUB_TOKEN``).
+
+A station joins with a **token of its own**, :func:`station_token`: an HMAC of its id under
+the hub token, which ``matthan hub-token -c hub.yaml --station ID`` prints for the station's
+administrator. The hub token itself never leaves the hub, and a station's token is worth
+nothing under another station's id. The config file, readable by its owner only, holds them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
 from common.hub_config import HubConfig
 from matthan.cluster.server import MAX_PAYLOAD_BYTES, NatsServer
+
+
+def station_token(hub_token: str, station_id: str) -> str:
+    """The token station ``station_id`` joins the hub with (its ``MATTHAN_HUB_TOKEN``)."""
+    return hmac.new(hub_token.encode(), station_id.encode(), hashlib.sha256).hexdigest()
 
 
 def hub_user(station_id: str) -> str:
@@ -48,7 +59,8 @@ class HubServer(NatsServer):
     def config_lines(self) -> list[str]:
         password = json.dumps(self._token)
         leaf_users = ", ".join(
-            f"{{ user: {json.dumps(station)}, password: {password},"
+            f"{{ user: {json.dumps(station)},"
+            f" password: {json.dumps(station_token(self._token, station))},"
             f" account: {json.dumps(station)} }}"
             for station in self._stations
         )
