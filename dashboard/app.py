@@ -76,9 +76,11 @@ async def _node_footage_failed(_request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
-async def _security_headers(
+async def security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    """The headers every answer carries (CSP, no sniffing, HSTS over https), and no caching
+    of pictures or footage; the district hub's app uses it too (:mod:`dashboard.hub.app`)."""
     response = await call_next(request)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -169,7 +171,7 @@ def create_app(
     )
     app.add_exception_handler(LoginRequiredError, _login_redirect)
     app.add_exception_handler(NodeFootageError, _node_footage_failed)
-    app.middleware("http")(_security_headers)
+    app.middleware("http")(security_headers)
     app.add_middleware(HostGuard, allowed=allowed_hosts(site.dashboard))
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

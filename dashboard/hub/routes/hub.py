@@ -114,8 +114,7 @@ def snapshot(station_id: str, alert_id: int, session: HubSession, state: HubStat
     picture = alert_rows.snapshot(store, alert_id) if store is not None else None
     if picture is None:
         raise HTTPException(status_code=404, detail="no such alert")
-    cache = {"Cache-Control": "private, max-age=86400, immutable"}  # an alert's picture stays
-    return Response(picture, media_type="image/jpeg", headers=cache)
+    return Response(picture, media_type="image/jpeg")  # not cached: the station's policy
 
 
 @router.get("/api/hub/overview")

@@ -95,7 +95,24 @@ function showStations(stations) {
   }));
 }
 
+// Each alert's picture element, kept across refreshes: pictures are served uncached, so a new
+// element every 2 s would fetch every picture again.
+let pictures = new Map();
+
+function pictureOf(alert) {
+  const key = `${alert.station}/${alert.id}`;
+  let picture = pictures.get(key);
+  if (!picture) {
+    picture = element("img", undefined, "snapshot");
+    picture.loading = "lazy";
+    picture.alt = "";
+    picture.src = `/api/hub/stations/${encodeURIComponent(alert.station)}/alerts/${alert.id}/snapshot.jpg`;
+  }
+  return picture;
+}
+
 function showAlerts(alerts) {
+  pictures = new Map(alerts.map((alert) => [`${alert.station}/${alert.id}`, pictureOf(alert)]));
   const body = $("#alerts tbody");
   body.replaceChildren(...alerts.map((alert) => {
     const row = element("tr", undefined, `sev-${alert.severity}`);
@@ -107,12 +124,8 @@ function showAlerts(alerts) {
       alert.ended_at ? formatTime(alert.ended_at) : t("open")]) {
       row.append(element("td", text));
     }
-    const picture = element("img", undefined, "snapshot");
-    picture.loading = "lazy";
-    picture.alt = "";
-    picture.src = `/api/hub/stations/${encodeURIComponent(alert.station)}/alerts/${alert.id}/snapshot.jpg`;
     const cell = element("td");
-    cell.append(picture);
+    cell.append(pictureOf(alert));
     row.append(cell);
     return row;
   }));
