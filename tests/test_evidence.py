@@ -45,9 +45,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[Segment]:
 def frames_and_duration(path: Path) -> tuple[int, float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        time_base = stream.time_base  # read while open: PyAV 18.1.1 refuses a closed stream's
         frames = list(container.decode(stream))
-    assert stream.time_base is not None
-    return len(frames), float((frames[-1].pts - frames[0].pts) * stream.time_base)
+    assert time_base is not None
+    return len(frames), float((frames[-1].pts - frames[0].pts) * time_base)
 
 
 def test_clip_spans_a_segment_join(recorded: list[Segment], tmp_path: Path) -> None:

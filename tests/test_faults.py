@@ -418,9 +418,10 @@ def decoded(path: Path) -> tuple[int, float]:
     """Frames decoded from a file and the seconds they span."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        time_base = stream.time_base  # read while open: PyAV 18.1.1 refuses a closed stream's
         stamps = [frame.pts for frame in container.decode(stream) if frame.pts is not None]
-    assert stream.time_base is not None
-    return len(stamps), float((stamps[-1] - stamps[0]) * stream.time_base)
+    assert time_base is not None
+    return len(stamps), float((stamps[-1] - stamps[0]) * time_base)
 
 
 VOLUME_MB = 4
