@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -71,6 +72,7 @@ def run(
             if now - window_start >= window_s:
                 break
         last = now
+    shutil.rmtree(folder, ignore_errors=True)
     assert window_start is not None
     assert cpu_start is not None
     assert started is not None

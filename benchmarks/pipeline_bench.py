@@ -177,9 +177,13 @@ def measure_ours(
             farm_cpu = (process_cpu_seconds([farm.pid]) - farm0) / elapsed
             pss = process_rss_bytes(process_tree(service.pid))
             listener.stop()
+        except BaseException:
+            print(f"run failed: the service's log and recordings are kept in {folder}")
+            raise
         finally:
             service.send_signal(signal.SIGINT)
             service.wait(60)
+    shutil.rmtree(folder, ignore_errors=True)  # recordings of a finished run: ~80 MB each
     window_start = time.time() - elapsed
     latencies = sorted(
         1000 * lag for started, lag in listener.latencies_s if started >= window_start - 5

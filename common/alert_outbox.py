@@ -10,6 +10,10 @@ cursors: the last alert id whose ``opened`` is sent, the last ``(ended_at, id)``
 file stays on the node; the station indexes it and fetches it when watched). A cursor moves
 only after the stream holds the event, so a relay killed between the two sends the event again,
 which the stream and the station drop as a duplicate (the uid).
+
+A segment the node announced and its retention later deleted leaves a tombstone in
+``removed_segments`` (a trigger on ``segments``, in this store only), which the relay announces
+and then drops, so the station's index forgets it too. Segments never announced leave none.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from common.alert_rows import NewAlert
 from common.box_text import box_from_text
 from common.messages import CameraState, CameraStatus, Severity
+from common.migrations import statements
 from common.store import Store
 
 SCHEMA = """
@@ -32,7 +37,17 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
     events_through  INTEGER NOT NULL DEFAULT 0,
     segments_through INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS alerts_ended ON alerts (ended_at, id) WHERE ended_at IS NOT NULL
+CREATE INDEX IF NOT EXISTS alerts_ended ON alerts (ended_at, id) WHERE ended_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS removed_segments (
+    id          INTEGER PRIMARY KEY,
+    segment_id  INTEGER NOT NULL,
+    camera_id   TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS segment_removal_to_announce AFTER DELETE ON segments
+WHEN OLD.node IS NULL AND OLD.id <= (SELECT segments_through FROM alert_outbox WHERE id = 1)
+BEGIN
+    INSERT INTO removed_segments (segment_id, camera_id) VALUES (OLD.id, OLD.camera_id);
+END;
 """
 
 
@@ -73,6 +88,17 @@ class PendingCameraEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingRemoval:
+    """A segment the node announced and then deleted (its retention): ``row_id`` is the
+    tombstone's, ``segment_id`` the segment's id in the node's store."""
+
+    row_id: int
+    uid: str
+    segment_id: int
+    camera_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingSegment:
     """A finished segment of the node's store to announce: ``row_id`` is its id there."""
 
@@ -88,7 +114,7 @@ def cursor(store: Store) -> OutboxCursor:
     """The relay's cursor, made (with its table and a new origin) the first time it is asked
     for: only a node's store has the table. The relay reads it once and then keeps it."""
     with store.transaction() as db:
-        for statement in SCHEMA.split(";"):
+        for statement in statements(SCHEMA):  # whole: the trigger's body holds a ";"
             db.execute(statement)
         db.execute(
             "INSERT INTO alert_outbox (id, origin) VALUES (1, ?) ON CONFLICT(id) DO NOTHING",
@@ -200,6 +226,29 @@ def pending_segments(store: Store, at: OutboxCursor, limit: int = 64) -> list[Pe
         )
         for row in rows
     ]
+
+
+def pending_removals(store: Store, at: OutboxCursor, limit: int = 64) -> list[PendingRemoval]:
+    """Announced segments the node has deleted since, oldest first (their tombstones, written
+    by the trigger on ``segments``; :func:`removal_sent` drops one once the stream holds it)."""
+    rows = store.read(
+        "SELECT id, segment_id, camera_id FROM removed_segments ORDER BY id LIMIT ?", (limit,)
+    )
+    return [
+        PendingRemoval(
+            int(row["id"]),
+            f"{at.origin}-seg-{row['segment_id']}",
+            int(row["segment_id"]),
+            row["camera_id"],
+        )
+        for row in rows
+    ]
+
+
+def removal_sent(store: Store, row_id: int) -> None:
+    """The stream holds the removal of tombstone ``row_id``: drop it."""
+    with store.transaction() as db:
+        db.execute("DELETE FROM removed_segments WHERE id = ?", (row_id,))
 
 
 def advance(

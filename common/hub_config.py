@@ -53,6 +53,12 @@ class HubStation(StrictModel):
 
     id: str = Field(pattern=STATION_ID)
     name: str = Field(min_length=1, max_length=120)
+    token_generation: int = Field(
+        default=1,
+        ge=1,
+        description="raise it by one to revoke the station's token: the hub then takes only"
+        " the new one (matthan hub-token prints it); the other stations' tokens stay",
+    )
 
 
 class HubDashboard(StrictModel):
@@ -62,6 +68,12 @@ class HubDashboard(StrictModel):
     port: int = Field(default=8100, ge=1, le=65535)
     session_hours: float = Field(default=12.0, gt=0, le=24 * 14)
     idle_timeout_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    metrics_token_env: str | None = Field(
+        default="MATTHAN_METRICS_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="environment variable holding the bearer token of /metrics (never the"
+        " token itself); while it is unset only an admin's session may read /metrics",
+    )
 
 
 class HubConfig(StrictModel):

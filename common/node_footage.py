@@ -17,7 +17,8 @@ re-analysis) asks :func:`local_path` (one segment) or :func:`local_segments` (a 
 
 A node that cannot be reached is :class:`NodeUnreachableError` (a ``ConnectionError``; the
 dashboard answers 502, or 504 for :class:`NodeTimeoutError`), a segment the node no longer
-has is :class:`NodeFootageMissingError` (a ``FileNotFoundError``: 404). Copies older than
+has is :class:`NodeFootageMissingError` (a ``FileNotFoundError``: 404; the index forgets it,
+as it does when the node announces the removal, :func:`forget`). Copies older than
 :data:`KEEP_S` are deleted whenever a new one is added; one read again is kept longer.
 """
 
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Histogram
 
-from common import cluster_nodes
+from common import cluster_nodes, recordings
 from common.recordings import Segment
 
 if TYPE_CHECKING:
@@ -83,12 +84,16 @@ def cache_folder(database: Path) -> Path:
     return database.parent / "node-footage"
 
 
+def _copy(store: Store, node: str, remote_id: int) -> Path:
+    return cache_folder(store.path) / f"{node}-{remote_id}.mp4"
+
+
 def local_path(store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_ENV) -> Path:
     """A file on this disk holding ``segment``: its own path, or the copy of a node's segment
     (fetched now if there is none yet). Raises :class:`NodeFootageError` (see the module)."""
     if segment.node is None or segment.remote_id is None:
         return Path(segment.path)
-    copy = cache_folder(store.path) / f"{segment.node}-{segment.remote_id}.mp4"
+    copy = _copy(store, segment.node, segment.remote_id)
     if copy.exists():
         os.utime(copy)  # read again: kept longer
         return copy
@@ -101,6 +106,7 @@ def local_path(store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_EN
         _download(f"{url}/footage/segments/{segment.remote_id}.mp4", copy, token_env)
     except NodeFootageMissingError:
         FETCHES.labels(segment.node, "missing").inc()
+        forget(store, segment.node, segment.remote_id)  # its removal event may be on its way
         raise
     except NodeUnreachableError as exc:
         FETCHES.labels(segment.node, "unreachable").inc()
@@ -110,6 +116,13 @@ def local_path(store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_EN
     FETCH_SECONDS.observe(time.monotonic() - started)
     prune(copy.parent, keep=copy)
     return copy
+
+
+def forget(store: Store, node: str, remote_id: int) -> bool:
+    """The node deleted its segment ``remote_id``: drop the station's index row and its copy
+    here, if any; False when the index had no such row."""
+    _copy(store, node, remote_id).unlink(missing_ok=True)
+    return recordings.forget_node_segment(store, node, remote_id)
 
 
 def local_segments(

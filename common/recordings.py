@@ -108,6 +108,20 @@ class LegalHold:
 
 
 _HOLD_COLUMNS = "id, camera_id, start, end, reason, created_by, created_at"
+STATION_HOLDS_BY = "station"
+"""``created_by`` of a node's copy of the station's holds (:func:`copy_station_holds`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRange:
+    """What a node needs of a hold placed at the station: its id there and the range."""
+
+    id: int
+    camera_id: str
+    start: float
+    end: float
+
+
 _SEGMENT_COLUMNS = "id, camera_id, start, end, path, bytes, node, remote_id"
 
 
@@ -156,6 +170,16 @@ def add_node_segment(
             "INSERT INTO segments (camera_id, start, end, path, bytes, node, remote_id)"
             " VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO NOTHING",
             (camera_id, start, end, node_segment_path(node, remote_id), size, node, remote_id),
+        )
+    return cursor.rowcount == 1
+
+
+def forget_node_segment(store: Store, node: str, remote_id: int) -> bool:
+    """Drop the station's index row of node ``node``'s segment ``remote_id`` (the node
+    deleted it); False when there was none."""
+    with store.transaction() as db:
+        cursor = db.execute(
+            "DELETE FROM segments WHERE path = ?", (node_segment_path(node, remote_id),)
         )
     return cursor.rowcount == 1
 
@@ -250,6 +274,27 @@ def legal_holds(store: Store) -> list[LegalHold]:
     """Every hold in force, newest first."""
     rows = store.read(f"SELECT {_HOLD_COLUMNS} FROM legal_holds ORDER BY id DESC")
     return [LegalHold(*row) for row in rows]
+
+
+def held_ranges(store: Store) -> list[HeldRange]:
+    """The ranges of every hold in force, newest first (what the station sends its nodes)."""
+    rows = store.read("SELECT id, camera_id, start, end FROM legal_holds ORDER BY id DESC")
+    return [HeldRange(int(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+
+def copy_station_holds(store: Store, holds: list[HeldRange]) -> None:
+    """Make a node's copy of the station's holds exactly ``holds``, in one transaction: the
+    node's retention keeps what they cover. The station audited them; the copy is not."""
+    with store.transaction() as db:
+        db.execute("DELETE FROM legal_holds WHERE created_by = ?", (STATION_HOLDS_BY,))
+        db.executemany(
+            "INSERT INTO legal_holds (camera_id, start, end, reason, created_by, created_at)"
+            " VALUES (?,?,?,?,?,strftime('%s','now'))",
+            [
+                (hold.camera_id, hold.start, hold.end, f"station hold {hold.id}", STATION_HOLDS_BY)
+                for hold in holds
+            ],
+        )
 
 
 def legal_hold(store: Store, hold_id: int) -> LegalHold | None:

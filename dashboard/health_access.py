@@ -38,21 +38,29 @@ def metrics_token(config: DashboardConfig) -> str | None:
 
     Raises :class:`MetricsTokenError` for a token shorter than :data:`MIN_TOKEN_LENGTH`.
     """
-    if config.metrics_token_env is None:
+    return token_in_env(config.metrics_token_env)
+
+
+def token_in_env(variable: str | None, key: str = "dashboard.metrics_token_env") -> str | None:
+    """The token in environment variable ``variable`` (named by the config's ``key``), or
+    None when none is named or it is unset or empty; :class:`MetricsTokenError` when short."""
+    if variable is None:
         return None
-    token = os.environ.get(config.metrics_token_env, "")
+    token = os.environ.get(variable, "")
     if token and len(token) < MIN_TOKEN_LENGTH:
         raise MetricsTokenError(
-            f"environment variable {config.metrics_token_env} (dashboard.metrics_token_env)"
+            f"environment variable {variable} ({key})"
             f" holds {len(token)} characters; a token needs {MIN_TOKEN_LENGTH} or more"
             " (make one with `openssl rand -hex 24`)"
         )
     return token or None
 
 
-def _bearer_matches(request: Request, config: DashboardConfig) -> bool:
+def bearer_matches(request: Request, variable: str | None) -> bool:
+    """Whether the request carries ``Authorization: Bearer`` with the token in ``variable``
+    (compared in constant time); never with no token or a short one."""
     try:
-        token = metrics_token(config)
+        token = token_in_env(variable)
     except MetricsTokenError:
         return False  # the service refuses to start with it; never accept a short one
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -72,7 +80,7 @@ class Caller(Enum):
 
 
 def health_caller(request: Request, state: State) -> Caller:
-    if _bearer_matches(request, state.site.dashboard):
+    if bearer_matches(request, state.site.dashboard.metrics_token_env):
         return Caller.TRUSTED
     session = connection_session(state, request)
     if session is None:

@@ -55,14 +55,14 @@ def hub_token(args: argparse.Namespace) -> int:
     except NatsServerError as exc:
         print(exc, file=sys.stderr)
         return 1
-    known = [station.id for station in config.stations]
+    known = {station.id: station.token_generation for station in config.stations}
     if args.station not in known:
         print(
-            f"{args.config}: no station {args.station!r} in stations (there are: {known})",
+            f"{args.config}: no station {args.station!r} in stations (there are: {list(known)})",
             file=sys.stderr,
         )
         return 2
-    print(station_token(token, args.station))
+    print(station_token(token, args.station, known[args.station]))
     return 0
 
 

@@ -36,6 +36,7 @@ from tests.tcp_cut import LinkCutter
 
 SITE_TOKEN = "hub-test-site-token-0123456789"
 HUB_TOKEN = "hub-test-hub-token-0123456789ab"
+METRICS_TOKEN = "hub-scrape-token-0123456789"
 PASSWORD = "Gia-Lam-district-Test-2026"
 STATION = "battrang"
 HUB = """\
@@ -64,6 +65,7 @@ def _env() -> dict[str, str]:
     return {
         **os.environ,
         "MATTHAN_HUB_TOKEN": HUB_TOKEN,
+        "MATTHAN_METRICS_TOKEN": METRICS_TOKEN,
         "MATTHAN_PASSWORD": PASSWORD,
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",
@@ -225,30 +227,39 @@ def test_a_station_link_cut_and_restored_reaches_the_hub_in_order(hub: Hub, tmp_
         assert _link(admin)["open_alerts"] == len(alerts) - 3
         _wait(lambda: _link(admin)["lag"] == 0, 10, "the hub's lag back to 0")
 
-        # Scoped by role: a viewer of another station sees neither this one nor its alerts.
-        viewer = hub.session("xem")
-        seen = _overview(viewer)
-        first = f"/api/hub/stations/{STATION}/alerts/{by_id[0]['id']}/snapshot.jpg"
-        assert admin.get(first).content == alerts[0].snapshot_jpeg
-        assert viewer.get(first).status_code == 404
-        viewer.close()
-        assert [item["id"] for item in seen["stations"]] == ["kieuky"]
-        assert seen["alerts"] == []
-        assert not seen["stations"][0]["link_up"]  # a station that never joined
-        # Read-only: the hub has no route that changes an alert.
-        assert admin.post(f"/api/alerts/{by_id[0]['id']}/ack").status_code in (404, 405)
-        assert httpx.get(f"{hub.base}/api/hub/overview").status_code == 401
-
-        metrics = httpx.get(f"{hub.base}/metrics").text
-        assert 'matthan_hub_station_up{station="battrang"} 1.0' in metrics
-        assert 'matthan_hub_station_up{station="kieuky"} 0.0' in metrics
-        assert 'matthan_hub_stream_lag{station="battrang"} 0.0' in metrics
+        _scoped_and_scraped(hub, admin, by_id[0]["id"], alerts[0].snapshot_jpeg)
         _page(hub, len(alerts))
     finally:
         admin.close()
         publisher_client.close()
         server.stop()
         link.cut()
+
+
+def _scoped_and_scraped(hub: Hub, admin: httpx.Client, first_id: int, picture: bytes) -> None:
+    """A viewer of another station sees neither this one nor its alerts; nothing changes an
+    alert; /metrics answers the scrape token and an admin only."""
+    viewer = hub.session("xem")
+    seen = _overview(viewer)
+    first = f"/api/hub/stations/{STATION}/alerts/{first_id}/snapshot.jpg"
+    assert admin.get(first).content == picture
+    assert viewer.get(first).status_code == 404
+    assert viewer.get("/metrics").status_code == 403  # the scrape token, or an admin
+    viewer.close()
+    assert [item["id"] for item in seen["stations"]] == ["kieuky"]
+    assert seen["alerts"] == []
+    assert not seen["stations"][0]["link_up"]  # a station that never joined
+    # Read-only: the hub has no route that changes an alert.
+    assert admin.post(f"/api/alerts/{first_id}/ack").status_code in (404, 405)
+    assert httpx.get(f"{hub.base}/api/hub/overview").status_code == 401
+
+    assert httpx.get(f"{hub.base}/metrics").status_code == 401
+    assert admin.get("/metrics").status_code == 200
+    scrape = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    metrics = httpx.get(f"{hub.base}/metrics", headers=scrape).text
+    assert 'matthan_hub_station_up{station="battrang"} 1.0' in metrics
+    assert 'matthan_hub_station_up{station="kieuky"} 0.0' in metrics
+    assert 'matthan_hub_stream_lag{station="battrang"} 0.0' in metrics
 
 
 def _page(hub: Hub, alerts: int) -> None:

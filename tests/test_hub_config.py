@@ -46,6 +46,21 @@ def test_the_hub_gives_each_station_an_account_of_its_own(tmp_path: Path) -> Non
     assert "jetstream" not in config  # the hub reads the stations' streams where they are
 
 
+def test_raising_a_stations_token_generation_revokes_its_token_only(tmp_path: Path) -> None:
+    text = (
+        f"hub: {{id: g, database: {tmp_path}/hub.db}}\n"
+        "stations: [{id: a, name: A, token_generation: 2}, {id: b, name: B}]"
+    )
+    config = "\n".join(HubServer(parse_hub(text, Path("hub.yaml")), token=TOKEN).config_lines())
+    old, new = station_token(TOKEN, "a"), station_token(TOKEN, "a", 2)
+    assert new != old
+    assert f'password: "{new}"' in config
+    assert f'password: "{old}"' not in config  # the revoked one is taken no more
+    assert f'password: "{station_token(TOKEN, "b")}"' in config  # b keeps its token
+    with pytest.raises(ConfigError, match="token_generation"):
+        parse_hub("hub: {id: g}\nstations: [{id: a, name: A, token_generation: 0}]", Path("h"))
+
+
 def test_a_station_joins_its_hub_as_a_leaf_with_its_domain(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,13 +23,21 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from prometheus_client import REGISTRY
 
 from benchmarks.service_probe import scrape
 from common import cluster_nodes, node_footage, recordings
 from common.cluster_nodes import NodeReport
+from common.config import RecordingConfig
 from common.migrations import SCHEMA_VERSION
 from common.store import Store
+from ingest.retention import RetentionSweeper
+from matthan.cluster.alert_events import SegmentRemoved, encode, subject
+from matthan.cluster.alert_stream import DURABLE, STREAM, AlertPublisher, AlertStreamConsumer
+from matthan.cluster.client import NatsClient
 from matthan.cluster.footage_server import FootageServer
+from matthan.cluster.outbox import AlertOutbox
+from matthan.cluster.server import NatsServer
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
 from tests.page_waits import wait_for_promise
@@ -233,6 +241,14 @@ def test_the_station_fetches_once_and_says_which_node_is_down(
         copy = node_footage.local_path(station, found)
         assert copy.read_bytes() == content
         assert copy.parent == tmp_path / "station" / "node-footage"
+        gone = segment_id + 1  # indexed, but the node has no such segment (any more)
+        assert recordings.add_node_segment(
+            station, CAMERA, node=NODE, remote_id=gone, start=102.0, end=104.0, size=9
+        )
+        (missing,) = [s for s in _node_segments(station) if s.remote_id == gone]
+        with pytest.raises(node_footage.NodeFootageMissingError):
+            node_footage.local_path(station, missing)
+        assert [s.remote_id for s in _node_segments(station)] == [segment_id]  # index forgot it
         server.close()  # the node goes: what was fetched is still there
         assert node_footage.local_path(station, found) == copy
         copy.unlink()
@@ -284,3 +300,81 @@ def test_migration_6_brings_a_schema_5_file_to_the_nodes_footage(tmp_path: Path)
         assert {"node", "remote_id"} <= columns("segments")
         assert "footage_url" in columns("cluster_nodes")
         assert "segments_through" in columns("alert_outbox")
+
+
+def test_a_segment_the_nodes_retention_deletes_leaves_the_stations_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node announces three segments; its retention (the real sweeper, by age) then
+    deletes them and a fourth it never announced. Over a real nats-server the station's
+    index forgets exactly the three, and the copy it had fetched; a removal that comes again
+    changes nothing."""
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", TOKEN)
+    before = _removals_stored()
+    node = Store(tmp_path / "node" / "node.db")
+    station = Store(tmp_path / "station" / "station.db")
+    folder = tmp_path / "node" / "rec"
+    folder.mkdir(parents=True)
+
+    def record(index: int) -> int:
+        path = folder / f"{index}.mp4"
+        path.write_bytes(b"segment %d " % index * 100)
+        start = 1_000_000.0 + 2 * index
+        return recordings.add_segment(
+            node, CAMERA, start=start, end=start + 2, path=str(path), size=path.stat().st_size
+        )
+
+    with NatsServer(tmp_path / "nats", token=TOKEN, port=free_port()) as server:
+        client = NatsClient.connect(server.url, TOKEN, name="footage-index")
+        try:
+            outbox = AlertOutbox(node, AlertPublisher(client, "test-footage"), node=NODE)
+            consumer = AlertStreamConsumer(client, station, ack_wait_s=1.0)
+
+            def deliver() -> None:
+                consumer.step(wait_s=0.2)
+                while not drained():
+                    consumer.step(wait_s=0.2)
+
+            def drained() -> bool:
+                info = client.run(client.js.consumer_info(STREAM, DURABLE))
+                return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+            announced = [record(index) for index in range(3)]
+            assert outbox.step().segments == 3
+            deliver()
+            assert sorted(s.remote_id for s in _node_segments(station)) == announced
+            cached = node_footage.cache_folder(station.path) / f"{NODE}-{announced[0]}.mp4"
+            cached.parent.mkdir(parents=True)
+            cached.write_bytes(b"the station's copy")
+
+            record(3)  # recorded, then deleted before the outbox saw it
+            config = RecordingConfig(path=folder, retain_days=1, min_free_gb=0)
+            RetentionSweeper(node, config).sweep(now=time.time())
+            assert recordings.segments(node) == []
+            assert list(folder.iterdir()) == []
+            sent = outbox.step()
+            assert (sent.segments, sent.removals) == (0, 3)
+            assert outbox.step().removals == 0  # each tombstone went once it was sent
+            deliver()
+            assert _node_segments(station) == []
+            assert not cached.exists()
+
+            again = SegmentRemoved("test-footage", "replayed", CAMERA, NODE, announced[1])
+            headers = {"Nats-Msg-Id": "replayed:removed"}
+            client.run(client.js.publish(subject(again), encode(again), headers=headers))
+            deliver()
+            assert _removals_stored() == (before[0] + 3, before[1] + 1)
+        finally:
+            client.close()
+            node.close()
+            station.close()
+
+
+def _removals_stored() -> tuple[float, float]:
+    """The station's counts of removal events: (forgot a row, had none)."""
+
+    def count(outcome: str) -> float:
+        labels = {"event": "segment_removed", "outcome": outcome}
+        return REGISTRY.get_sample_value("matthan_cluster_alert_events_stored_total", labels) or 0.0
+
+    return count("new"), count("skipped")

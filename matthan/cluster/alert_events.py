@@ -5,7 +5,8 @@ An event is one frozen dataclass: :class:`AlertOpened` carries the whole
 :class:`AlertEnded` the producer's ``uid`` and the end time, :class:`CameraChanged` a camera's
 new state as the node's ingest saw it (the station's camera health), :class:`SegmentRecorded`
 a segment the node recorded (the station indexes it; the file stays on the node and is
-fetched from it, :mod:`common.node_footage`). Alert events carry the
+fetched from it, :mod:`common.node_footage`), :class:`SegmentRemoved` one that the node's
+retention deleted since (the station's index forgets it). Alert events carry the
 producer's ``uid``, which is also what makes them idempotent: the server drops a re-publish with the
 same ``Nats-Msg-Id`` (:func:`message_id`) inside its duplicate window, and the station's
 store keeps one alert per ``uid`` whatever arrives later.
@@ -87,7 +88,19 @@ class SegmentRecorded:
     bytes: int
 
 
-AlertEvent = AlertOpened | AlertEnded | CameraChanged | SegmentRecorded
+@dataclass(frozen=True, slots=True)
+class SegmentRemoved:
+    """Node ``node`` deleted its segment ``remote_id`` of ``camera_id`` (its retention), which
+    it had announced: the station's index forgets it (``uid``: the announcement's)."""
+
+    site: str
+    uid: str
+    camera_id: str
+    node: str
+    remote_id: int
+
+
+AlertEvent = AlertOpened | AlertEnded | CameraChanged | SegmentRecorded | SegmentRemoved
 
 
 def subject(event: AlertEvent) -> str:
@@ -101,6 +114,8 @@ def message_id(event: AlertEvent) -> str:
         return f"{event.uid}:camera"
     if isinstance(event, SegmentRecorded):
         return f"{event.uid}:segment"
+    if isinstance(event, SegmentRemoved):
+        return f"{event.uid}:removed"
     return f"{event.uid}:{'opened' if isinstance(event, AlertOpened) else 'ended'}"
 
 
@@ -108,6 +123,8 @@ def encode(event: AlertEvent) -> bytes:
     """The event as UTF-8 JSON."""
     if isinstance(event, SegmentRecorded):
         body: dict[str, Any] = {"event": "segment", **asdict(event)}
+    elif isinstance(event, SegmentRemoved):
+        body = {"event": "segment_removed", **asdict(event)}
     elif isinstance(event, CameraChanged):
         body = {
             "event": "camera",
@@ -163,6 +180,14 @@ def decode(data: bytes) -> AlertEvent:
                 start=float(body["start"]),
                 end=float(body["end"]),
                 bytes=int(body["bytes"]),
+            )
+        if body["event"] == "segment_removed":
+            return SegmentRemoved(
+                site=str(body["site"]),
+                uid=str(body["uid"]),
+                camera_id=str(body["camera_id"]),
+                node=str(body["node"]),
+                remote_id=int(body["remote_id"]),
             )
         if body["event"] == "camera":
             status = CameraStatus(

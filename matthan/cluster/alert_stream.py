@@ -32,7 +32,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from prometheus_client import Gauge
 
-from common import alert_rows, camera_states, recordings
+from common import alert_rows, camera_states, node_footage, recordings
 from common.alert_rows import NewAlert
 from common.channel import Channel
 from common.messages import AlertNotice, CameraStatus
@@ -45,6 +45,7 @@ from matthan.cluster.alert_events import (
     AlertOpened,
     CameraChanged,
     SegmentRecorded,
+    SegmentRemoved,
     decode,
     encode,
     message_id,
@@ -110,6 +111,10 @@ class AlertPublisher:
         """Publish a segment a node recorded; False: the server had it already."""
         return self._publish(event)
 
+    def segment_removed(self, event: SegmentRemoved) -> bool:
+        """Publish that a node deleted a segment it announced; False: the server had it."""
+        return self._publish(event)
+
     def _publish(self, event: AlertEvent) -> bool:
         """Returns once the stream holds the event; raises ``TimeoutError`` or a nats error
         when it may not (publish it again: the message id makes that safe)."""
@@ -121,6 +126,7 @@ class AlertPublisher:
             AlertEnded: "ended",
             CameraChanged: "camera",
             SegmentRecorded: "segment",
+            SegmentRemoved: "segment_removed",
         }[type(event)]
         ack = self._client.run(
             self._client.js.publish(
@@ -260,9 +266,14 @@ class AlertStreamConsumer:
             ALERT_EVENTS_STORED.labels("camera", "new").inc()
             self._client.run(message.ack())
             return "stored"
-        if isinstance(event, SegmentRecorded) and not self._indexes_segments:
+        if isinstance(event, SegmentRecorded | SegmentRemoved) and not self._indexes_segments:
             self._client.run(message.ack())  # a reader far from the nodes (a district hub)
             return "skipped"
+        if isinstance(event, SegmentRemoved):  # forgotten once, whatever comes again
+            gone = node_footage.forget(self._store, event.node, event.remote_id)
+            ALERT_EVENTS_STORED.labels("segment_removed", "new" if gone else "skipped").inc()
+            self._client.run(message.ack())
+            return "stored" if gone else "skipped"
         if isinstance(event, SegmentRecorded):  # indexed once, whatever comes again
             new = recordings.add_node_segment(
                 self._store,

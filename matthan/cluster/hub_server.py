@@ -17,6 +17,8 @@ A station joins with a **token of its own**, :func:`station_token`: an HMAC of i
 the hub token, which ``matthan hub-token -c hub.yaml --station ID`` prints for the station's
 administrator. The hub token itself never leaves the hub, and a station's token is worth
 nothing under another station's id. The config file, readable by its owner only, holds them.
+Raising a station's ``token_generation`` in hub.yaml revokes its token (a stolen one, a
+machine replaced): after a restart the hub takes only the token of the new generation.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from common.hub_config import HubConfig
 from matthan.cluster.server import MAX_PAYLOAD_BYTES, NatsServer
 
 
-def station_token(hub_token: str, station_id: str) -> str:
-    """The token station ``station_id`` joins the hub with (its ``MATTHAN_HUB_TOKEN``)."""
-    return hmac.new(hub_token.encode(), station_id.encode(), hashlib.sha256).hexdigest()
+def station_token(hub_token: str, station_id: str, generation: int = 1) -> str:
+    """The token station ``station_id`` joins the hub with (its ``MATTHAN_HUB_TOKEN``); each
+    ``generation`` (the station's ``token_generation`` in hub.yaml) gives another one, so one
+    station's token is revoked without changing the hub token."""
+    message = station_id if generation == 1 else f"{station_id}#{generation}"
+    return hmac.new(hub_token.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def hub_user(station_id: str) -> str:
@@ -52,7 +57,7 @@ class HubServer(NatsServer):
             binary=binary,
             server_name=f"hub-{config.hub.id}",
         )
-        self._stations = [station.id for station in config.stations]
+        self._stations = {station.id: station.token_generation for station in config.stations}
         self.leaf_port = config.hub.leaf_port
         self._leaf_advertise = config.hub.leaf_advertise
 
@@ -60,9 +65,9 @@ class HubServer(NatsServer):
         password = json.dumps(self._token)
         leaf_users = ", ".join(
             f"{{ user: {json.dumps(station)},"
-            f" password: {json.dumps(station_token(self._token, station))},"
+            f" password: {json.dumps(station_token(self._token, station, generation))},"
             f" account: {json.dumps(station)} }}"
-            for station in self._stations
+            for station, generation in self._stations.items()
         )
         accounts = ", ".join(
             f"{json.dumps(station)}: {{ users: [ {{ user: {json.dumps(hub_user(station))},"

@@ -4,9 +4,10 @@ One process under the supervisor, like every role: it reads the nodes' alert and
 from the stream (:class:`~matthan.cluster.alert_stream.AlertStreamConsumer`), commits each to
 the station's store before acking it, announces new alerts to the dashboard's feed, and beats
 its heartbeat (``alerts-in``) so that ``/readyz`` says when it is stuck. It also writes the
-cameras' thumbnails the nodes publish (:mod:`.thumbnails`) and reads the nodes' reports
-(:func:`watch_nodes`). A lost NATS server is
-waited for; a killed intake is restarted by the supervisor and resumes at its last ack.
+cameras' thumbnails the nodes publish (:mod:`.thumbnails`), reads the nodes' reports
+(:func:`watch_nodes`) and publishes the legal holds in force to them (:mod:`.holds`). A lost
+NATS server is waited for; a killed intake is restarted by the supervisor and resumes at its
+last ack.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from common.store_retry import UNTIL_COMMITTED
 from common.thumbnail_files import thumbnails_folder
 from matthan.cluster.alert_stream import AlertStreamConsumer
 from matthan.cluster.client import NatsClient
+from matthan.cluster.holds import HoldPublisher
 from matthan.cluster.leases import node_reports
 from matthan.cluster.metrics import CAMERAS_UNANALYSED, NODE_CAMERAS, NODE_UP, NODES_LIVE
 from matthan.cluster.server import site_token
@@ -87,11 +89,16 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
 def _watch_nodes_until(
     stop: threading.Event, client: NatsClient, store: Store, enabled: set[str], lease_s: float
 ) -> None:
+    holds = HoldPublisher(client, store)
     while not stop.wait(NODES_EVERY_S):
         try:
             watch_nodes(client, store, enabled, lease_s)
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("alert intake: the nodes' reports: %s", exc)
+        try:
+            holds.step()
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("alert intake: the legal holds not published: %s", exc)
 
 
 def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: float) -> None:

@@ -37,6 +37,7 @@ from common.watching import DetectionsChannel
 from matthan.cluster.alert_stream import AlertPublisher
 from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError
 from matthan.cluster.footage_server import FootageServer
+from matthan.cluster.holds import HoldMirror
 from matthan.cluster.leases import CameraLeases
 from matthan.cluster.live_feed import LiveFeeds
 from matthan.cluster.outbox import AlertOutbox
@@ -50,6 +51,8 @@ FRESH_BEAT_S = 3 * BEAT_EVERY_S
 CONNECT_RETRY_S = 2.0
 REPORT_EVERY_S = 0.5
 """How often the node checks what it analyses; a change is announced at once."""
+HOLDS_EVERY_S = 5.0
+"""How often the node reads the station's list of legal holds (:mod:`.holds`)."""
 
 
 def node_folder(site: SiteConfig, name: str) -> Path:
@@ -169,8 +172,9 @@ class Node:
             overlay=lambda: self._roles.overlay if self._roles is not None else None,
         ).start()
         log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
+        holds = HoldMirror(client, store)
         try:
-            return self._hold(store, leases, pictures, footage.url)
+            return self._hold(store, leases, pictures, footage.url, holds)
         finally:
             for old in (*self._stopping, self._roles):
                 if old is not None:
@@ -185,11 +189,20 @@ class Node:
             store.close()
 
     def _hold(
-        self, store: Store, leases: CameraLeases, pictures: ThumbnailRelay, footage_url: str
+        self,
+        store: Store,
+        leases: CameraLeases,
+        pictures: ThumbnailRelay,
+        footage_url: str,
+        holds: HoldMirror,
     ) -> int:
-        """The node's loop: lease steps, roles on the cameras held, pictures and reports."""
-        next_step = 0.0
+        """The node's loop: the station's legal holds copied, lease steps, roles on the
+        cameras held, pictures and reports."""
+        next_step = next_holds = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_holds:  # first: before the roles' retention sweeps
+                next_holds = time.monotonic() + HOLDS_EVERY_S
+                holds.step()
             if time.monotonic() >= next_step:
                 next_step = time.monotonic() + leases.step_s
                 self._held = leases.step()

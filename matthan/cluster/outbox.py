@@ -19,7 +19,7 @@ import nats.errors
 
 from common import alert_outbox
 from common.store import Store
-from matthan.cluster.alert_events import SegmentRecorded
+from matthan.cluster.alert_events import SegmentRecorded, SegmentRemoved
 from matthan.cluster.alert_stream import AlertPublisher
 
 log = logging.getLogger(__name__)
@@ -38,15 +38,19 @@ class Sent:
     ended: int = 0
     camera_events: int = 0
     segments: int = 0
+    removals: int = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.opened or self.ended or self.camera_events or self.segments)
+        return bool(
+            self.opened or self.ended or self.camera_events or self.segments or self.removals
+        )
 
 
 class AlertOutbox:
     """Publishes the node store's new alerts, their ends, its camera events and, when it
-    knows the ``node``'s name, the segments it recorded (the station indexes them)."""
+    knows the ``node``'s name, the segments it recorded and those it deleted since (the
+    station's index follows)."""
 
     def __init__(self, store: Store, publisher: AlertPublisher, *, node: str | None = None) -> None:
         self._store = store
@@ -76,7 +80,7 @@ class AlertOutbox:
             alert_outbox.advance(self._store, ended=(end.ended_at, end.row_id))
             self._at = replace(self._at, ended_at=end.ended_at, ended_id=end.row_id)
             ended += 1
-        return Sent(opened, ended, events, self._send_segments())
+        return Sent(opened, ended, events, self._send_segments(), self._send_removals())
 
     def _send_segments(self) -> int:
         """Announce the segments finished since the last step (none without a node name)."""
@@ -98,6 +102,26 @@ class AlertOutbox:
             )
             alert_outbox.advance(self._store, segments_through=segment.row_id)
             self._at = replace(self._at, segments_through=segment.row_id)
+            sent += 1
+        return sent
+
+    def _send_removals(self) -> int:
+        """Announce the announced segments deleted since (after the segments: a segment
+        recorded and deleted in one step reaches the station in that order)."""
+        if self._node is None:
+            return 0
+        sent = 0
+        for removal in alert_outbox.pending_removals(self._store, self._at):
+            self._publisher.segment_removed(
+                SegmentRemoved(
+                    site=self._publisher.site,
+                    uid=removal.uid,
+                    camera_id=removal.camera_id,
+                    node=self._node,
+                    remote_id=removal.segment_id,
+                )
+            )
+            alert_outbox.removal_sent(self._store, removal.row_id)
             sent += 1
         return sent
 

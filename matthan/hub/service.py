@@ -17,6 +17,7 @@ import uvicorn
 from common.accounts import Accounts
 from common.hub_config import HubConfig
 from common.store import Store
+from dashboard.health_access import MetricsTokenError, token_in_env
 from dashboard.hub.app import create_hub_app
 from dashboard.hub.state import HubState
 from matthan.cluster.hub_server import HubServer
@@ -27,7 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def run_hub(config: HubConfig) -> int:
-    """Serve the hub until SIGTERM/SIGINT; 1 when its NATS server cannot start."""
+    """Serve the hub until SIGTERM/SIGINT; 1 when its NATS server cannot start or its metrics
+    token is too short to be a secret."""
+    try:
+        token_in_env(config.dashboard.metrics_token_env)
+    except MetricsTokenError as exc:
+        log.error("%s", exc)
+        return 1
     try:
         token = site_token(config.hub.token_env, "hub token")
         server = HubServer(config, token=token)
