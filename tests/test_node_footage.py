@@ -129,6 +129,8 @@ def test_the_station_plays_a_nodes_recording_and_live_view(
             assert samples[("matthan_node_footage_fetches_total", labels)] == 1
 
             _check_the_nodes_own_server(index, first, video.content)
+            csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+            _a_hold_reaches_the_node(client, csrf, node_store.path, first)
         _live_from_the_node(station.base_url)
         _with_the_node_down(station.base_url, node, second.id, (first.id, video.content))
         index.close()
@@ -136,6 +138,29 @@ def test_the_station_plays_a_nodes_recording_and_live_view(
         if node is not None:
             node.stop()
         station.stop()
+
+
+def _a_hold_reaches_the_node(
+    client: httpx.Client, csrf: dict[str, str], node_database: Path, segment: recordings.Segment
+) -> None:
+    """A legal hold an admin places at the station is copied into the node's store (what
+    the node's retention reads), and leaves it when lifted."""
+    body = {"camera_id": CAMERA, "start": segment.start, "end": segment.end, "reason": "vụ án"}
+    placed = client.post("/api/holds", json=body, headers=csrf)
+    assert placed.status_code == 201, placed.text
+    node = Store(node_database)
+    try:
+
+        def copied() -> list[tuple[str, float, float]]:
+            return [(h.camera_id, h.start, h.end) for h in recordings.legal_holds(node)]
+
+        until(lambda: copied() == [(CAMERA, segment.start, segment.end)], 20, "the hold copied")
+        lift = f"/api/holds/{placed.json()['id']}/lift"
+        lifted = client.post(lift, json={"reason": "xong"}, headers=csrf)
+        assert lifted.status_code == 200, lifted.text
+        until(lambda: copied() == [], 20, "the lifted hold gone from the node")
+    finally:
+        node.close()
 
 
 def _with_the_node_down(

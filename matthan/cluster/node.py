@@ -51,7 +51,7 @@ FRESH_BEAT_S = 3 * BEAT_EVERY_S
 CONNECT_RETRY_S = 2.0
 REPORT_EVERY_S = 0.5
 """How often the node checks what it analyses; a change is announced at once."""
-HOLDS_EVERY_S = 5.0
+HOLDS_EVERY_S = 2.0
 """How often the node reads the station's list of legal holds (:mod:`.holds`)."""
 
 
