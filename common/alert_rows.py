@@ -200,6 +200,35 @@ def end_alert_by_uid(store: Database, uid: str, ended_at: float) -> int | None:
     return store.write("end_alert", update)
 
 
+@dataclass(frozen=True, slots=True)
+class EndedAlert:
+    """An alert ended on a producer's behalf: what the feed's notice needs."""
+
+    id: int
+    camera_id: str
+    kind: str
+
+
+def end_alerts_of_origin(store: Database, origin: str, ended_at: float) -> list[EndedAlert]:
+    """End every open live alert whose uid its producer's store ``origin`` made
+    (``<origin>-<row>``: a lost node's, :mod:`matthan.cluster.intake`); the ones ended."""
+
+    def update() -> list[EndedAlert]:
+        with store.transaction() as db:
+            rows = db.execute(
+                "SELECT id, camera_id, kind FROM alerts WHERE ended_at IS NULL"
+                " AND job_id IS NULL AND substr(uid, 1, ?) = ?",
+                (len(origin) + 1, f"{origin}-"),
+            ).fetchall()
+            db.executemany(
+                "UPDATE alerts SET ended_at=? WHERE id=? AND ended_at IS NULL",
+                [(ended_at, row[0]) for row in rows],
+            )
+        return [EndedAlert(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+    return store.write("end_alert", update)
+
+
 def recent_alerts(
     store: Database, limit: int = 50, before_id: int | None = None
 ) -> list[AlertRecord]:

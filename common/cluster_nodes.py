@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS cluster_nodes (
     cameras     TEXT NOT NULL,
     analysing   TEXT NOT NULL,
     seen_at     REAL NOT NULL,
-    footage_url TEXT
+    footage_url TEXT,
+    origin      TEXT
 )
 """
 
@@ -39,25 +40,36 @@ class NodeReport:
     analysing: tuple[str, ...]
     seen_at: float
     footage_url: str | None = None
+    origin: str | None = None
+    """The node store's origin, which begins the uid of every alert it sends."""
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:
     """Give a ``cluster_nodes`` table made before the nodes' footage its ``footage_url``
-    (migration 6)."""
-    if "footage_url" not in {row[1] for row in db.execute("PRAGMA table_info(cluster_nodes)")}:
-        db.execute("ALTER TABLE cluster_nodes ADD COLUMN footage_url TEXT")
+    (migration 6) and one made before that its ``origin`` (migration 8)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(cluster_nodes)")}
+    for column in ("footage_url", "origin"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE cluster_nodes ADD COLUMN {column} TEXT")
 
 
 def record(store: Store, reports: list[NodeReport]) -> None:
     """Replace the rows of the nodes in ``reports`` (others keep their last report)."""
     with store.transaction() as db:
         db.executemany(
-            "INSERT INTO cluster_nodes (name, cameras, analysing, seen_at, footage_url)"
-            " VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET cameras=excluded.cameras,"
+            "INSERT INTO cluster_nodes (name, cameras, analysing, seen_at, footage_url, origin)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET cameras=excluded.cameras,"
             " analysing=excluded.analysing, seen_at=excluded.seen_at,"
-            " footage_url=excluded.footage_url",
+            " footage_url=excluded.footage_url, origin=excluded.origin",
             [
-                (r.name, json.dumps(r.cameras), json.dumps(r.analysing), r.seen_at, r.footage_url)
+                (
+                    r.name,
+                    json.dumps(r.cameras),
+                    json.dumps(r.analysing),
+                    r.seen_at,
+                    r.footage_url,
+                    r.origin,
+                )
                 for r in reports
             ],
         )
@@ -72,6 +84,7 @@ def reports(store: Store) -> list[NodeReport]:
             tuple(json.loads(row["analysing"])),
             float(row["seen_at"]),
             row["footage_url"],
+            row["origin"],
         )
         for row in store.read("SELECT * FROM cluster_nodes ORDER BY name")
     ]

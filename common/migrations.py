@@ -123,6 +123,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "re-analysis findings: rows of alerts with their job_id (job_alerts dropped)",
         findings_migration.move_findings_into_alerts,
     ),
+    Migration(
+        8,
+        "cluster_nodes.origin: the node store's origin, to end a lost node's open alerts",
+        cluster_nodes.add_missing_columns,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 """The schema this program writes; a file of a newer one is refused, not changed."""

@@ -214,6 +214,11 @@ def test_nodes_share_the_cameras_fail_over_and_lose_no_alert(
         assert sorted(held.values()) == [[camera] for camera in CAMERAS], held  # one each
         until(lambda: site.node_alerts("n1"), 90, "an alert on n1's camera")
         until(lambda: site.node_alerts("n1").keys() <= site.station_alerts().keys(), 10, "sent")
+        # The station knows each node's origin: the uids of n1's alerts begin with it (what
+        # it ends them by, should n1 stay silent; tests/test_lost_node_alerts.py).
+        with sqlite3.connect(site.station_db) as db:
+            origins = dict(db.execute("SELECT name, origin FROM cluster_nodes").fetchall())
+        assert all(uid.startswith(f"{origins['n1']}-") for uid in site.node_alerts("n1"))
 
         # kill -9 n1: its camera is analysed on another node within the lease time + 10 s,
         # and raises alerts there.

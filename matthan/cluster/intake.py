@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nats.errors
 
-from common import cluster_nodes
+from common import alert_rows, cluster_nodes
 from common.channel import Channel
 from common.cluster_nodes import NodeReport
 from common.config import SiteConfig
@@ -34,7 +34,13 @@ from matthan.cluster.alert_stream import AlertStreamConsumer
 from matthan.cluster.client import NatsClient
 from matthan.cluster.holds import HoldPublisher
 from matthan.cluster.leases import node_reports
-from matthan.cluster.metrics import CAMERAS_UNANALYSED, NODE_CAMERAS, NODE_UP, NODES_LIVE
+from matthan.cluster.metrics import (
+    CAMERAS_UNANALYSED,
+    LOST_NODE_ALERTS_ENDED,
+    NODE_CAMERAS,
+    NODE_UP,
+    NODES_LIVE,
+)
 from matthan.cluster.server import site_token
 from matthan.cluster.thumbnails import receive_thumbnails
 
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 RETRY_S = 1.0
 NODES_EVERY_S = 2.0
 """How often the intake reads the nodes' reports (metrics and the store's ``cluster_nodes``)."""
+LOST_NODE_MIN_S = 60.0
+"""The least silence after which a node's open alerts are ended (:func:`lost_after_s`)."""
 FORGET_NODE_S = 24 * 3600.0
 """A node gone this long is no longer reported as down (it was taken out of service)."""
 
@@ -65,7 +73,8 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
     log.info("alert intake ready: %s into %s", cluster.url, plan.database)
     nodes = threading.Thread(
         target=_watch_nodes_until,
-        args=(stop, client, store, enabled, cluster.lease_s),
+        args=(stop, client, store, enabled),
+        kwargs={"lease_s": cluster.lease_s, "notices": notices},
         name="nodes",
         daemon=True,
     )
@@ -87,7 +96,13 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
 
 
 def _watch_nodes_until(
-    stop: threading.Event, client: NatsClient, store: Store, enabled: set[str], lease_s: float
+    stop: threading.Event,
+    client: NatsClient,
+    store: Store,
+    enabled: set[str],
+    *,
+    lease_s: float,
+    notices: Channel[AlertNotice],
 ) -> None:
     holds = HoldPublisher(client, store)
     while not stop.wait(NODES_EVERY_S):
@@ -95,6 +110,8 @@ def _watch_nodes_until(
             watch_nodes(client, store, enabled, lease_s)
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("alert intake: the nodes' reports: %s", exc)
+        else:  # only on fresh reports: a node is lost by its own silence, not the server's
+            end_lost_nodes_alerts(store, time.time(), lost_after_s(lease_s), notices)
         try:
             holds.step()
         except (TimeoutError, nats.errors.Error) as exc:
@@ -112,6 +129,7 @@ def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: fl
             tuple(str(c) for c in _list(report.get("analysing"))),
             float(at) if isinstance(at := report.get("at"), int | float) else now,
             url if isinstance(url := report.get("footage_url"), str) else None,
+            origin if isinstance(origin := report.get("origin"), str) else None,
         )
         for name, report in client.run(node_reports(client)).items()
     ]
@@ -129,6 +147,39 @@ def watch_nodes(client: NatsClient, store: Store, enabled: set[str], lease_s: fl
     analysed = {camera for report in live for camera in report.analysing}
     CAMERAS_UNANALYSED.set(len(enabled - analysed))
     cluster_nodes.record(store, reports)
+
+
+def lost_after_s(lease_s: float) -> float:
+    """How long a node is silent before the station ends its open alerts: well past its
+    leases (its cameras are another node's by then) and past any clock skew."""
+    return max(3 * lease_s, LOST_NODE_MIN_S)
+
+
+def end_lost_nodes_alerts(
+    store: Store, now: float, after_s: float, notices: Channel[AlertNotice] | None = None
+) -> int:
+    """End the open alerts of every node silent for ``after_s``, as of its last report:
+    nobody follows what they were about any more (the cameras restart their rules on the
+    node that took them). A node that comes back sends its own ends, which change nothing
+    then; its alerts still open on its store end at its start. Returns how many ended."""
+    ended = 0
+    for node in cluster_nodes.reports(store):
+        if node.origin is None or now - node.seen_at < after_s:
+            continue
+        alerts = alert_rows.end_alerts_of_origin(store, node.origin, node.seen_at)
+        for alert in alerts:
+            if notices is not None:
+                notices.send(AlertNotice(alert.id, alert.camera_id, alert.kind, updated=True))
+        if alerts:
+            LOST_NODE_ALERTS_ENDED.labels(node.name).inc(len(alerts))
+            log.warning(
+                "node %s silent since %s: its %d open alert(s) ended",
+                node.name,
+                time.strftime("%H:%M:%S", time.localtime(node.seen_at)),
+                len(alerts),
+            )
+        ended += len(alerts)
+    return ended
 
 
 def _list(value: object) -> list[object]:

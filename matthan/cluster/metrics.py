@@ -61,3 +61,8 @@ NODE_UP = Gauge(
     ["node"],
     multiprocess_mode="livemax",
 )
+LOST_NODE_ALERTS_ENDED = Counter(
+    "matthan_cluster_lost_node_alerts_ended",
+    "Open alerts the station ended for a node that stopped reporting (as of its last report)",
+    ["node"],
+)

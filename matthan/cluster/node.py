@@ -174,7 +174,7 @@ class Node:
         log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
         holds = HoldMirror(client, store)
         try:
-            return self._hold(store, leases, pictures, footage.url, holds)
+            return self._hold(store, leases, pictures, (footage.url, outbox.origin), holds)
         finally:
             for old in (*self._stopping, self._roles):
                 if old is not None:
@@ -193,11 +193,12 @@ class Node:
         store: Store,
         leases: CameraLeases,
         pictures: ThumbnailRelay,
-        footage_url: str,
+        served: tuple[str, str],
         holds: HoldMirror,
     ) -> int:
         """The node's loop: the station's legal holds copied, lease steps, roles on the
-        cameras held, pictures and reports."""
+        cameras held, pictures and reports. ``served``: where the node serves its footage,
+        and its store's origin (the station ends the alerts of that origin if the node is lost)."""
         next_step = next_holds = 0.0
         while not self._stop.is_set():
             if time.monotonic() >= next_holds:  # first: before the roles' retention sweeps
@@ -216,7 +217,8 @@ class Node:
             report = {
                 "cameras": sorted(self._held),
                 "analysing": self._analysing(store, roles),
-                "footage_url": footage_url,
+                "footage_url": served[0],
+                "origin": served[1],
             }
             if report != leases.report:
                 leases.report = report

@@ -58,6 +58,11 @@ class AlertOutbox:
         self._node = node
         self._at = alert_outbox.cursor(store)
 
+    @property
+    def origin(self) -> str:
+        """The node store's origin: every alert uid it sends begins ``<origin>-``."""
+        return self._at.origin
+
     def step(self) -> Sent:
         """Publish everything pending now; raises (``TimeoutError``, a nats error) where the
         stream did not confirm an event: the cursor stays before it and the next step sends
