@@ -484,6 +484,12 @@ class HubLinkConfig(StrictModel):
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="the environment variable holding the hub token (never the YAML)",
     )
+    ca: Path | None = Field(
+        default=None,
+        description="PEM file of the authority (or the hub's own self-signed certificate) the"
+        " station verifies the hub's leaf port by, when the hub serves it over TLS"
+        " (hub.tls); unset: the system's authorities",
+    )
 
 
 class ClusterConfig(StrictModel):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from common.config import StrictModel
+from common.config import StrictModel, TlsConfig
 
 STATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 """As a station's ``cluster.site_id``: it is the station's JetStream domain."""
@@ -40,6 +40,11 @@ class HubInfo(StrictModel):
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="the environment variable holding the hub token (never the YAML)",
     )
+    tls: TlsConfig | None = Field(
+        default=None,
+        description="serve the leaf port over TLS with this certificate and key: the"
+        " stations' tokens and alerts cross the district network encrypted",
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> HubInfo:
@@ -62,10 +67,12 @@ class HubStation(StrictModel):
 
 
 class HubDashboard(StrictModel):
-    """The hub's read-only page (plain HTTP: keep it on loopback or behind a TLS proxy)."""
+    """The hub's read-only page: over HTTPS with ``tls``; without it plain HTTP (keep it on
+    loopback or behind a TLS proxy)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8100, ge=1, le=65535)
+    tls: TlsConfig | None = Field(default=None, description="serve HTTPS with this certificate")
     session_hours: float = Field(default=12.0, gt=0, le=24 * 14)
     idle_timeout_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     metrics_token_env: str | None = Field(

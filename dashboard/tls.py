@@ -10,7 +10,6 @@ over it: :class:`RedirectToHttps` answers every request there with a redirect an
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -19,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from common.addresses import host_of_header
 from common.config import DashboardConfig, TlsConfig
+from common.tls_files import TlsFilesError, check_identity
 
 HSTS = "max-age=31536000"
 """A year: browsers that once reached the station over HTTPS (with a certificate they trust)
@@ -36,15 +36,10 @@ def check_tls(tls: TlsConfig) -> None:
     Run before any process starts, so a bad path stops the service with one clear message
     instead of a dashboard that dies at every restart.
     """
-    for key, path in (("dashboard.tls.cert", tls.cert), ("dashboard.tls.key", tls.key)):
-        if not path.is_file():
-            raise TlsError(f"{key}: {path.resolve()} is not a readable file")
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert, tls.key)
-    except (ssl.SSLError, OSError) as exc:
-        raise TlsError(
-            f"dashboard.tls: cannot serve {tls.cert} with key {tls.key}: {exc}"
-        ) from None
+        check_identity(tls.cert, tls.key, "dashboard.tls")
+    except TlsFilesError as exc:
+        raise TlsError(str(exc)) from None
 
 
 def uvicorn_tls(config: DashboardConfig) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ import pytest
 from common.alert_rows import NewAlert
 from common.config_loader import parse_site
 from common.messages import Severity
+from dashboard.certificate import make_self_signed
 from matthan.cluster.alert_stream import AlertPublisher
 from matthan.cluster.client import NatsClient
 from matthan.cluster.server import NatsServer, station_server
@@ -42,8 +44,8 @@ STATION = "battrang"
 HUB = """\
 hub:
   {{id: gialam, database: hub/hub.db, port: {port}, leaf_port: {leaf_port},
-   leaf_advertise: "127.0.0.1:{link_port}"}}
-dashboard: {{port: {http_port}}}
+   leaf_advertise: "127.0.0.1:{link_port}", tls: {{cert: {cert}, key: {key}}}}}
+dashboard: {{port: {http_port}{page_tls}}}
 stations:
   - {{id: battrang, name: "Bát Tràng"}}
   - {{id: kieuky, name: "Kiêu Kỵ"}}
@@ -55,7 +57,7 @@ cluster:
   enabled: true
   site_id: battrang
   url: "nats://127.0.0.1:{port}"
-  hub: {{url: "nats-leaf://127.0.0.1:{link_port}"}}
+  hub: {{url: "nats-leaf://127.0.0.1:{link_port}", ca: {ca}}}
 cameras:
   - {{id: cong-lang, name: "Cổng làng", detect_url: "rtsp://127.0.0.1:1/none"}}
 """
@@ -103,18 +105,29 @@ def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> float:
 class Hub:
     """``matthan hub`` as a process, with one logged-in HTTP session per user."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, page_tls: bool = False) -> None:
+        """``page_tls``: the page over HTTPS too, with the leaf port's certificate."""
         self.http_port, self.leaf_port, self.link_port = free_port(), free_port(), free_port()
         self.config = folder / "hub.yaml"
+        self.cert = folder / "hub-tls" / "cert.pem"  # the leaf port's, self-signed
+        make_self_signed(self.cert, folder / "hub-tls" / "key.pem", ["127.0.0.1"])
+        self.trust = ssl.create_default_context(cafile=str(self.cert))
         self.config.write_text(
             HUB.format(
                 port=free_port(),
                 leaf_port=self.leaf_port,
                 link_port=self.link_port,
                 http_port=self.http_port,
+                cert=self.cert,
+                key=folder / "hub-tls" / "key.pem",
+                page_tls=(
+                    f", tls: {{cert: {self.cert}, key: {folder / 'hub-tls' / 'key.pem'}}}"
+                    if page_tls
+                    else ""
+                ),
             )
         )
-        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.base = f"{'https' if page_tls else 'http'}://127.0.0.1:{self.http_port}"
         self.log = ARTIFACTS / "hub-test.log"
         for name, role, areas in (("quan", "admin", []), ("xem", "viewer", ["kieuky"])):
             area_args = [arg for area in areas for arg in ("--area", area)]
@@ -131,10 +144,20 @@ class Hub:
                 cwd=folder,
                 env=_env(),
             )
-        wait_http(f"{self.base}/healthz", 30, self.process)
+        if page_tls:
+            _wait(self._answers_over_https, 30, "the hub's page over HTTPS")
+        else:
+            wait_http(f"{self.base}/healthz", 30, self.process)
+
+    def _answers_over_https(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-2000:]
+        try:
+            return httpx.get(f"{self.base}/healthz", verify=self.trust).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def session(self, username: str) -> httpx.Client:
-        client = httpx.Client(base_url=self.base, timeout=10)
+        client = httpx.Client(base_url=self.base, timeout=10, verify=self.trust)
         answer = client.post("/api/hub/login", json={"username": username, "password": PASSWORD})
         assert answer.status_code == 200, answer.text
         return client
@@ -168,7 +191,7 @@ def _station(hub: Hub, folder: Path, link_port: int) -> NatsServer:
     assert station_token != HUB_TOKEN
     os.environ["MATTHAN_SITE_TOKEN"] = SITE_TOKEN
     os.environ["MATTHAN_HUB_TOKEN"] = station_token
-    text = STATION_SITE.format(folder=folder, port=free_port(), link_port=link_port)
+    text = STATION_SITE.format(folder=folder, port=free_port(), link_port=link_port, ca=hub.cert)
     return station_server(parse_site(text, folder / "station.yaml"))
 
 
@@ -301,3 +324,22 @@ def _page(hub: Hub, alerts: int) -> None:
             assert problems == []
         finally:
             browser.close()
+
+
+def test_the_hub_page_is_served_over_https_when_asked(tmp_path: Path) -> None:
+    """With dashboard.tls the page is HTTPS only: the session cookie is Secure, answers carry
+    HSTS, and the port speaks no plain HTTP."""
+    hub = Hub(tmp_path, page_tls=True)
+    try:
+        admin = httpx.Client(base_url=hub.base, timeout=10, verify=hub.trust)
+        login = admin.post("/api/hub/login", json={"username": "quan", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        assert "; secure" in login.headers["set-cookie"].lower()
+        answer = admin.get("/api/hub/overview")
+        assert answer.status_code == 200
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
+        admin.close()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{hub.http_port}/healthz", timeout=5)
+    finally:
+        assert hub.stop() == 0, hub.log.read_text()[-3000:]

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from common.config_loader import ConfigError, load_hub, parse_hub, parse_site
+from dashboard.certificate import make_self_signed
 from matthan.cluster.hub_server import HubServer, hub_user, station_token
-from matthan.cluster.server import station_server
+from matthan.cluster.server import NatsServerError, station_server
 from tests.paths import REPO
 
 TOKEN = "hub-config-test-token-0123456789"
@@ -89,3 +90,36 @@ cameras:
             Path("site.yaml"),
         )
     assert caught.value.issues[0].key == "cluster.hub.url"
+
+
+def test_the_leaf_link_over_tls_checks_its_files_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub serves its leaf port with hub.tls, the station verifies it by cluster.hub.ca
+    (tests/test_hub.py runs the link so, and fails with another authority); a file that is
+    missing or not PEM stops either side at once, naming the key."""
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", "site-token-0123456789abcdef")
+    monkeypatch.setenv("MATTHAN_HUB_TOKEN", TOKEN)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_self_signed(cert, key, ["hub.gialam"])
+    hub = f"hub: {{id: g, database: {tmp_path}/hub.db, tls: {{cert: {cert}, key: {key}}}}}\n"
+    stations = "stations: [{id: battrang, name: B}]"
+    lines = "\n".join(HubServer(parse_hub(hub + stations, Path("h")), token=TOKEN).config_lines())
+    assert f'tls {{ cert_file: "{cert}", key_file: "{key}" }}' in lines
+    with pytest.raises(NatsServerError, match=r"hub\.tls\.key: .*nothing\.pem"):
+        HubServer(
+            parse_hub(hub.replace(str(key), "nothing.pem") + stations, Path("h")), token=TOKEN
+        )
+
+    def station(ca: Path) -> str:
+        return (
+            f"site: {{name: B}}\nstorage: {{database: {tmp_path}/station.db}}\n"
+            "cluster: {enabled: true, site_id: battrang,"
+            f' hub: {{url: "nats-leaf://hub.gialam:7422", ca: {ca}}}}}\n'
+            "cameras: [{id: c, name: C, detect_url: 'rtsp://h/x'}]\n"
+        )
+
+    text = station_server(parse_site(station(cert), Path("s")))._write_config().read_text()
+    assert f'tls {{ ca_file: "{cert}" }}' in text
+    with pytest.raises(NatsServerError, match=r"cluster\.hub\.ca: .*key\.pem holds no cert"):
+        station_server(parse_site(station(key), Path("s")))

@@ -29,7 +29,8 @@ import json
 from pathlib import Path
 
 from common.hub_config import HubConfig
-from matthan.cluster.server import MAX_PAYLOAD_BYTES, NatsServer
+from common.tls_files import TlsFilesError, check_identity
+from matthan.cluster.server import MAX_PAYLOAD_BYTES, NatsServer, NatsServerError
 
 
 def station_token(hub_token: str, station_id: str, generation: int = 1) -> str:
@@ -60,6 +61,13 @@ class HubServer(NatsServer):
         self._stations = {station.id: station.token_generation for station in config.stations}
         self.leaf_port = config.hub.leaf_port
         self._leaf_advertise = config.hub.leaf_advertise
+        tls = config.hub.tls
+        if tls is not None:
+            try:
+                check_identity(tls.cert, tls.key, "hub.tls")
+            except TlsFilesError as exc:
+                raise NatsServerError(str(exc)) from None
+        self._leaf_tls = None if tls is None else (tls.cert.resolve(), tls.key.resolve())
 
     def config_lines(self) -> list[str]:
         password = json.dumps(self._token)
@@ -80,11 +88,17 @@ class HubServer(NatsServer):
             if self._leaf_advertise is None
             else f" advertise: {json.dumps(self._leaf_advertise)},"
         )
+        tls = (
+            ""
+            if self._leaf_tls is None
+            else f" tls {{ cert_file: {json.dumps(str(self._leaf_tls[0]))},"
+            f" key_file: {json.dumps(str(self._leaf_tls[1]))} }},"
+        )
         return [
             f"server_name: {json.dumps(self._server_name)}",
             f"listen: {json.dumps(f'{self.host}:{self.port}')}",
             f"max_payload: {MAX_PAYLOAD_BYTES}",
-            f"leafnodes {{ listen: {listen},{advertise}"
+            f"leafnodes {{ listen: {listen},{advertise}{tls}"
             f" authorization {{ users: [ {leaf_users} ] }} }}",
             f"accounts {{ {accounts} }}",
         ]

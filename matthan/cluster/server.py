@@ -29,6 +29,7 @@ from types import TracebackType
 from urllib.parse import quote
 
 from common.config import SiteConfig
+from common.tls_files import TlsFilesError, check_authority
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ def station_server(site: SiteConfig) -> NatsServer:
         if hub is None
         else leaf_remote_url(hub.url, cluster.site_id, site_token(hub.token_env, "hub token"))
     )
+    if hub is not None and hub.ca is not None:
+        try:
+            check_authority(hub.ca, "cluster.hub.ca")
+        except TlsFilesError as exc:
+            raise NatsServerError(str(exc)) from None
     return NatsServer(
         store_dir_for(site).resolve(),
         token=site_token(cluster.token_env),
@@ -106,6 +112,7 @@ def station_server(site: SiteConfig) -> NatsServer:
         host=listen,
         domain=cluster.site_id,
         leaf_remote=leaf,
+        leaf_ca=hub.ca.resolve() if hub is not None and hub.ca is not None else None,
     )
 
 
@@ -127,10 +134,13 @@ class NatsServer:
         server_name: str = "matthan",
         domain: str | None = None,
         leaf_remote: str | None = None,
+        leaf_ca: Path | None = None,
     ) -> None:
         """``domain`` names the server's JetStream domain (a station's site id, so that a
         district hub reaches this stream as ``$JS.<domain>.API``); ``leaf_remote`` is the
-        hub's ``nats-leaf://user:password@host:port`` this server joins as a leaf node."""
+        hub's ``nats-leaf://user:password@host:port`` this server joins as a leaf node, and
+        ``leaf_ca`` the PEM file it verifies the hub's TLS certificate by (None: the
+        system's authorities, should the hub ask for TLS)."""
         self.store_dir = store_dir
         self.port = port
         self.host = host
@@ -139,6 +149,7 @@ class NatsServer:
         self._server_name = server_name
         self._domain = domain
         self._leaf_remote = leaf_remote
+        self._leaf_ca = leaf_ca
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -158,7 +169,13 @@ class NatsServer:
             f"max_payload: {MAX_PAYLOAD_BYTES}",
         ]
         if self._leaf_remote is not None:
-            lines.append(f"leafnodes {{ remotes: [ {{ url: {json.dumps(self._leaf_remote)} }} ] }}")
+            tls = (
+                ""
+                if self._leaf_ca is None
+                else f", tls {{ ca_file: {json.dumps(str(self._leaf_ca))} }}"
+            )
+            remote = f"{{ url: {json.dumps(self._leaf_remote)}{tls} }}"
+            lines.append(f"leafnodes {{ remotes: [ {remote} ] }}")
         return lines
 
     def _write_config(self) -> Path:

@@ -17,6 +17,7 @@ import uvicorn
 from common.accounts import Accounts
 from common.hub_config import HubConfig
 from common.store import Store
+from common.tls_files import TlsFilesError, check_identity
 from dashboard.health_access import MetricsTokenError, token_in_env
 from dashboard.hub.app import create_hub_app
 from dashboard.hub.state import HubState
@@ -28,11 +29,14 @@ log = logging.getLogger(__name__)
 
 
 def run_hub(config: HubConfig) -> int:
-    """Serve the hub until SIGTERM/SIGINT; 1 when its NATS server cannot start or its metrics
-    token is too short to be a secret."""
+    """Serve the hub until SIGTERM/SIGINT; 1 when its NATS server cannot start, its metrics
+    token is too short to be a secret or its page's certificate cannot be served."""
+    page_tls = config.dashboard.tls
     try:
         token_in_env(config.dashboard.metrics_token_env)
-    except MetricsTokenError as exc:
+        if page_tls is not None:
+            check_identity(page_tls.cert, page_tls.key, "dashboard.tls")
+    except (MetricsTokenError, TlsFilesError) as exc:
         log.error("%s", exc)
         return 1
     try:
@@ -67,6 +71,8 @@ def run_hub(config: HubConfig) -> int:
             port=config.dashboard.port,
             log_level="warning",
             timeout_graceful_shutdown=3,
+            ssl_certfile=None if page_tls is None else str(page_tls.cert),
+            ssl_keyfile=None if page_tls is None else str(page_tls.key),
         )
     )
 
@@ -76,10 +82,12 @@ def run_hub(config: HubConfig) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(
-        "hub %s: %d stations; leaf port %d; page on http://%s:%d/hub",
+        "hub %s: %d stations; leaf port %d%s; page on %s://%s:%d/hub",
         config.hub.id,
         len(config.stations),
         config.hub.leaf_port,
+        " (TLS)" if config.hub.tls is not None else "",
+        "http" if page_tls is None else "https",
         config.dashboard.host,
         config.dashboard.port,
     )
