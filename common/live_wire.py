@@ -40,17 +40,21 @@ def boxes_subject(site: str, camera_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PacketTiming:
-    """An encoded packet's presentation time: ``pts`` in units of ``time_base``."""
+    """An encoded packet's presentation time: ``pts`` in units of ``time_base``. ``source``
+    names the opening of the camera's stream that sent it (the node and a random id): after a
+    failover another node sends the camera from another opening, whose times start anew."""
 
     pts: int
     time_base: Fraction
     keyframe: bool
+    source: str = ""
 
     def headers(self) -> dict[str, str]:
         return {
             "pts": str(self.pts),
             "tb": f"{self.time_base.numerator}/{self.time_base.denominator}",
             "key": "1" if self.keyframe else "0",
+            "src": self.source,
         }
 
     @classmethod
@@ -62,6 +66,7 @@ class PacketTiming:
             pts=int(headers["pts"]),
             time_base=Fraction(headers["tb"]),
             keyframe=headers["key"] == "1",
+            source=headers.get("src", ""),
         )
 
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import av
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 120
 """Packets waiting for the relay (a few seconds of video); past it the oldest go."""
+SWITCH_GAP = Fraction(1, 25)
+"""Between the last packet of one node and the first of the next: one frame at 25 fps."""
 
 
 class NodeVideoTrack(MediaStreamTrack):
@@ -58,23 +61,52 @@ class NodeVideoTrack(MediaStreamTrack):
         self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(QUEUE_PACKETS)
         self._owner_loop = asyncio.get_running_loop()
         self._on_stop = on_stop
-        self._started = False
+        self._source: str | None = None
+        """The opening of the camera's stream followed now (:attr:`PacketTiming.source`)."""
+        self._retired: set[str] = set()
+        self._time_base = Fraction(1, 90000)
+        self._offset = 0
+        """Added to the followed source's times (in :attr:`_time_base`) so that they go on
+        from the last packet passed, whoever sent it."""
+        self._last: int | None = None
         self.first_packet = asyncio.Event()
 
     def put(self, data: bytes, timing: PacketTiming) -> None:
-        """One packet from the node (on the event loop). Until the first keyframe nothing is
-        kept: a decoder can start on nothing else."""
-        if not self._started and not timing.keyframe:
-            return
-        self._started = True
+        """One packet from the node (on the event loop).
+
+        The track follows one opening of the camera's stream at a time. Until its first
+        keyframe nothing is kept (a decoder can start on nothing else); after a failover the
+        new node's opening is followed from its first keyframe on, its times shifted to go on
+        from the last packet passed (they start anew), and the old one's late packets are
+        dropped, so the viewer's decoder sees one stream whose clock does not jump back."""
+        if timing.source != self._source:
+            if timing.source in self._retired or not timing.keyframe:
+                return
+            self._follow(timing)
+        pts = self._offset + round(timing.pts * timing.time_base / self._time_base)
+        self._last = pts if self._last is None else max(self._last, pts)
         packet = av.Packet(data)
-        packet.pts = timing.pts
-        packet.dts = timing.pts
-        packet.time_base = timing.time_base
+        packet.pts = pts
+        packet.dts = pts
+        packet.time_base = self._time_base
+        packet.is_keyframe = timing.keyframe  # as the camera's own demuxed packets are
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(packet)
         self.first_packet.set()
+
+    def _follow(self, timing: PacketTiming) -> None:
+        """Follow the opening that sent ``timing`` (a keyframe) from now on."""
+        if self._source is None:
+            self._time_base = timing.time_base
+        else:
+            self._retired.add(self._source)
+            log.info("live view of %s: another node sends it now", self.camera_id)
+        self._source = timing.source
+        if self._last is not None:
+            step = max(1, round(SWITCH_GAP / self._time_base))
+            start = round(timing.pts * timing.time_base / self._time_base)
+            self._offset = self._last + step - start
 
     async def recv(self) -> av.Packet[Any]:  # aiortc passes a packet on, not decoded
         if self.readyState != "live":

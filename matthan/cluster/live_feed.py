@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -53,8 +54,11 @@ class LiveFeeds:
         site: SiteConfig,
         held: Callable[[], frozenset[str]],
         overlay: Callable[[], DetectionsChannel | None],
+        *,
+        node: str = "node",
     ) -> None:
         self.client = client
+        self.node = node
         self.site = site
         self.site_id = site.cluster.site_id
         self.held = held
@@ -185,13 +189,17 @@ class _Feed:
                 timeout=(ingest.open_timeout_s, ingest.read_timeout_s),
             ) as container:
                 video = container.streams.video[0]
+                source = f"{feeds.node}/{uuid.uuid4().hex[:8]}"  # this opening's times
                 for packet in container.demux(video):
                     if not self._wanted():
                         break
                     if packet.pts is None or packet.size == 0:
                         continue
                     timing = PacketTiming(
-                        packet.pts, packet.time_base or Fraction(1, 90000), packet.is_keyframe
+                        packet.pts,
+                        packet.time_base or Fraction(1, 90000),
+                        packet.is_keyframe,
+                        source,
                     )
                     client.run(
                         client.nc.publish(subject, bytes(packet), headers=timing.headers()),

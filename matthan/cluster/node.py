@@ -170,6 +170,7 @@ class Node:
             self.site,
             held=lambda: self._held,
             overlay=lambda: self._roles.overlay if self._roles is not None else None,
+            node=self.name,
         ).start()
         log.info("node %s: %d cameras on the site, %s", self.name, len(enabled), cluster.url)
         holds = HoldMirror(client, store)
