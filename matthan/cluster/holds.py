@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 import nats.errors
 import nats.js.errors
 from nats.js.kv import KeyValue
 
 from common import recordings
+from common.db import StoreError
 from common.recordings import HeldRange
 from common.store import Store
 from matthan.cluster.client import NatsClient
@@ -96,22 +96,27 @@ class HoldPublisher:
         await (await _bucket(self._client)).put(HOLDS_KEY, data)
 
 
-@dataclass
 class HoldMirror:
     """A node's side: :meth:`step` copies the station's list into ``store`` when its revision
-    is new; a list that cannot be read leaves the copy as it is."""
+    is new; a list that cannot be read, or a store that is busy, leaves the copy as it is
+    until a later step."""
 
-    client: NatsClient
-    store: Store
-    revision: int = 0
+    def __init__(self, client: NatsClient, store: Store) -> None:
+        self.client = client
+        self.store = store
+        self.revision = 0
+        self._failing = False
 
     def step(self) -> bool:
         """True when the copy changed."""
         try:
             entry = self.client.run(self._get(), TIMEOUT_S)
         except (TimeoutError, nats.errors.Error) as exc:
-            log.warning("legal holds: the station's list not read (%s); keeping the copy", exc)
+            if not self._failing:  # once per outage, not every step
+                log.warning("legal holds: the station's list not read (%s); keeping the copy", exc)
+            self._failing = True
             return False
+        self._failing = False
         if entry is None or entry[0] == self.revision:
             return False
         revision, data = entry
@@ -120,7 +125,11 @@ class HoldMirror:
         except HoldsError as exc:
             log.error("legal holds: %s; keeping the copy", exc)
             return False
-        recordings.copy_station_holds(self.store, holds)
+        try:
+            recordings.copy_station_holds(self.store, holds)
+        except StoreError as exc:
+            log.warning("legal holds: not copied now (%s); trying again", exc)
+            return False
         self.revision = revision
         log.info("legal holds: %d of the station's copied", len(holds))
         return True
