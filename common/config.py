@@ -492,6 +492,17 @@ class HubLinkConfig(StrictModel):
     )
 
 
+class SiteTlsConfig(StrictModel):
+    """TLS between the machines of one site: the station's NATS server and each node's footage
+    server serve ``cert`` with ``key`` (one site certificate naming every machine, the same
+    three files on each), and every client verifies them by ``ca`` (the site's authority, or
+    that certificate itself). Relative paths are taken from the working directory."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 class ClusterConfig(StrictModel):
     """A site over several machines (``docs/SCALING.md``): analysis nodes hold cameras by
     leases and send their alerts to the station over NATS JetStream. Off: one machine does
@@ -526,6 +537,16 @@ class ClusterConfig(StrictModel):
     hub: HubLinkConfig | None = Field(
         default=None, description="the district hub the station joins (none: no hub)"
     )
+    tls: SiteTlsConfig | None = Field(
+        default=None,
+        description="TLS on the site's NATS server and the nodes' footage servers (none: plain,"
+        " the site token crosses the LAN in clear)",
+    )
+
+    @property
+    def tls_ca(self) -> Path | None:
+        """What the station verifies the nodes' footage servers by (None: plain HTTP)."""
+        return None if self.tls is None else self.tls.ca
 
 
 class SiteConfig(StrictModel):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +40,7 @@ from prometheus_client import Counter, Histogram
 
 from common import cluster_nodes, recordings
 from common.recordings import Segment
+from common.tls_files import client_context
 
 if TYPE_CHECKING:
     from common.store import Store
@@ -88,9 +90,13 @@ def _copy(store: Store, node: str, remote_id: int) -> Path:
     return cache_folder(store.path) / f"{node}-{remote_id}.mp4"
 
 
-def local_path(store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_ENV) -> Path:
+def local_path(
+    store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_ENV, ca: Path | None = None
+) -> Path:
     """A file on this disk holding ``segment``: its own path, or the copy of a node's segment
-    (fetched now if there is none yet). Raises :class:`NodeFootageError` (see the module)."""
+    (fetched now if there is none yet; over HTTPS verified by ``ca``, the site's
+    ``cluster.tls.ca``, when the node serves it so). Raises :class:`NodeFootageError` (see
+    the module)."""
     if segment.node is None or segment.remote_id is None:
         return Path(segment.path)
     copy = _copy(store, segment.node, segment.remote_id)
@@ -103,7 +109,7 @@ def local_path(store: Store, segment: Segment, token_env: str = DEFAULT_TOKEN_EN
         raise NodeUnreachableError(f"node {segment.node} unreachable: it serves no footage")
     started = time.monotonic()
     try:
-        _download(f"{url}/footage/segments/{segment.remote_id}.mp4", copy, token_env)
+        _download(f"{url}/footage/segments/{segment.remote_id}.mp4", copy, token_env, ca)
     except NodeFootageMissingError:
         FETCHES.labels(segment.node, "missing").inc()
         forget(store, segment.node, segment.remote_id)  # its removal event may be on its way
@@ -126,11 +132,15 @@ def forget(store: Store, node: str, remote_id: int) -> bool:
 
 
 def local_segments(
-    store: Store, segments: Sequence[Segment], token_env: str = DEFAULT_TOKEN_ENV
+    store: Store,
+    segments: Sequence[Segment],
+    token_env: str = DEFAULT_TOKEN_ENV,
+    ca: Path | None = None,
 ) -> list[Segment]:
     """``segments`` with each ``path`` a file on this disk (:func:`local_path`)."""
     return [
-        replace(segment, path=str(local_path(store, segment, token_env))) for segment in segments
+        replace(segment, path=str(local_path(store, segment, token_env, ca)))
+        for segment in segments
     ]
 
 
@@ -149,19 +159,34 @@ def prune(folder: Path, keep: Path, now: float | None = None) -> int:
     return removed
 
 
-def _download(url: str, out: Path, token_env: str) -> None:
-    """GET ``url`` with the site token into ``out`` (a name of its own, then renamed)."""
+def _request(
+    url: str, token_env: str, ca: Path | None
+) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """The GET of ``url`` with the site token, and the TLS context that verifies the node."""
     token = os.environ.get(token_env, "")
     if not token:
         raise NodeUnreachableError(f"{token_env} holds no site token")
     if not url.startswith(("http://", "https://")):
         raise NodeUnreachableError(f"not an HTTP address: {url!r}")
+    if ca is not None and not url.startswith("https://"):  # never the token in clear
+        raise NodeUnreachableError(f"the site has TLS, but the node serves plain HTTP: {url}")
+    try:
+        context = client_context(ca) if ca is not None else None
+    except (ssl.SSLError, OSError) as exc:
+        raise NodeUnreachableError(f"cluster.tls.ca {ca}: {exc}") from exc
     headers = {"Authorization": f"Bearer {token}"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (checked above)
+    return urllib.request.Request(url, headers=headers), context  # noqa: S310 (checked)
+
+
+def _download(url: str, out: Path, token_env: str, ca: Path | None) -> None:
+    """GET ``url`` with the site token into ``out`` (a name of its own, then renamed)."""
+    request, context = _request(url, token_env, ca)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.name}.{uuid.uuid4().hex}.partial")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+        with urllib.request.urlopen(  # noqa: S310 (checked above)
+            request, timeout=TIMEOUT_S, context=context
+        ) as response:
             expected = response.headers.get("Content-Length")
             with partial.open("wb") as file:
                 while chunk := response.read(CHUNK):

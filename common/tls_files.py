@@ -1,7 +1,9 @@
-"""PEM files a TLS identity or trust comes from, checked before anything starts.
+"""PEM files a TLS identity or trust comes from, checked before anything starts, and the
+contexts made of them.
 
-The station's page (``dashboard.tls``), a district hub's leaf port (``hub.tls``) and a
-station's link to its hub (``cluster.hub.ca``) each name files; a wrong path or a key that
+The station's page (``dashboard.tls``), a district hub's leaf port (``hub.tls``), a
+station's link to its hub (``cluster.hub.ca``) and the site's own links (``cluster.tls``:
+NATS and the nodes' footage) each name files; a wrong path or a key that
 does not match its certificate stops the program at once with the config key and the file,
 instead of a server that fails at every start or a link that never comes up.
 """
@@ -36,3 +38,15 @@ def check_authority(ca: Path, where: str) -> None:
         ssl.create_default_context(cafile=str(ca))
     except (ssl.SSLError, OSError) as exc:
         raise TlsFilesError(f"{where}: {ca} holds no certificate to verify by: {exc}") from None
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server's TLS context serving ``cert`` with ``key``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def client_context(ca: Path) -> ssl.SSLContext:
+    """A client's TLS context that verifies the server (and its name) by ``ca``."""
+    return ssl.create_default_context(cafile=str(ca))

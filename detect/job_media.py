@@ -187,10 +187,12 @@ def recording_media(
     fps: float,
     long_side: int,
     token_env: str = DEFAULT_TOKEN_ENV,
+    ca: Path | None = None,
 ) -> JobMedia:
     """The camera's recorded segments overlapping [start, end], oldest first; gaps between
     them are simply not analysed. MediaError when there is none. A node's segment is fetched
-    with the site token in ``token_env`` when it is decoded."""
+    with the site token in ``token_env`` (over HTTPS verified by ``ca`` on a site with TLS)
+    when it is decoded."""
     found = recordings.segments(store, camera_id, start, end)
     if not found:
         raise MediaError(
@@ -207,7 +209,7 @@ def recording_media(
             seconds=max(0.0, min(segment.end, end) - max(segment.start, start)),
             name=f"the segment of {wall_clock(segment.start, clock)}",
             fetch=(
-                functools.partial(local_path, store, segment, token_env)
+                functools.partial(local_path, store, segment, token_env, ca)
                 if segment.node is not None
                 else None
             ),

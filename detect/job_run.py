@@ -137,6 +137,7 @@ class JobRun:
                 fps=fps,
                 long_side=long_side,
                 token_env=site.cluster.token_env,
+                ca=site.cluster.tls_ca,
             )
         if job.upload_path is None:
             raise MediaError("the job names no uploaded file", "upload_missing")

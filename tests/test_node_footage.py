@@ -2,7 +2,9 @@
 
 The end-to-end test runs the real parts: ``matthan run`` as the station (its nats-server, the
 intake, the dashboard) and one ``matthan node`` recording a camera of the clip farm in
-2-second segments. The station's timeline shows the node's segments, its
+2-second segments, the site's links over TLS (``cluster.tls``: the station's NATS server and
+the node's footage server serve a self-signed certificate that every client verifies). The
+station's timeline shows the node's segments, its
 ``/api/recordings/{id}/video.mp4`` answers the node's very bytes (fetched once, then cached),
 the node's footage server wants the site token, the station's live view in Chromium plays the
 node's passthrough of the camera with the node's boxes over it, and a segment asked for while
@@ -13,7 +15,9 @@ migration 6 on a file of schema 5.
 
 from __future__ import annotations
 
+import http.client
 import sqlite3
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -28,16 +32,18 @@ from prometheus_client import REGISTRY
 from benchmarks.service_probe import scrape
 from common import cluster_nodes, node_footage, recordings
 from common.cluster_nodes import NodeReport
-from common.config import RecordingConfig
+from common.config import RecordingConfig, SiteConfig
+from common.config_loader import parse_site
 from common.migrations import SCHEMA_VERSION
 from common.store import Store
+from dashboard.certificate import make_self_signed
 from ingest.retention import RetentionSweeper
 from matthan.cluster.alert_events import SegmentRemoved, encode, subject
 from matthan.cluster.alert_stream import DURABLE, STREAM, AlertPublisher, AlertStreamConsumer
-from matthan.cluster.client import NatsClient
+from matthan.cluster.client import NatsClient, NatsClientError, site_tls
 from matthan.cluster.footage_server import FootageServer
 from matthan.cluster.outbox import AlertOutbox
-from matthan.cluster.server import NatsServer
+from matthan.cluster.server import NatsServer, NatsServerError, station_server
 from matthan.farm import CameraFarm, Mount
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Service, free_port, wait_http
 from tests.page_waits import wait_for_promise
@@ -56,18 +62,21 @@ ingest: {{workers: 1, analysis_fps: 2}}
 recording: {{enabled: true, segment_s: 2}}
 reanalysis: {{enabled: false}}
 cluster:
-  {{enabled: true, site_id: test-footage, url: "nats://127.0.0.1:{nats_port}", lease_s: 6}}
+  {{enabled: true, site_id: test-footage, url: "nats://127.0.0.1:{nats_port}", lease_s: 6,
+   tls: {{cert: {cert}, key: {key}, ca: {cert}}}}}
 cameras:
   - {{id: {camera}, name: "Kho", detect_url: {url}, record_url: {url}}}
 """
 
 
-def _get(url: str, token: str | None) -> tuple[int, bytes]:
-    """Status and body of a GET to the node's footage server, with ``token`` if given."""
+def _get(url: str, token: str | None, ca: Path | None = None) -> tuple[int, bytes]:
+    """Status and body of a GET to the node's footage server, with ``token`` if given (over
+    HTTPS verified by ``ca``)."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     request = urllib.request.Request(url, headers=headers)
+    context = None if ca is None else ssl.create_default_context(cafile=str(ca))
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -92,7 +101,9 @@ def test_the_station_plays_a_nodes_recording_and_live_view(
     port = free_port()
     config = tmp_path / "site.yaml"
     url = farm.url(CAMERA)
-    text = SITE.format(port=port, nats_port=free_port(), camera=CAMERA, url=url)
+    cert, key = tmp_path / "site-tls" / "cert.pem", tmp_path / "site-tls" / "key.pem"
+    make_self_signed(cert, key, ["127.0.0.1"])  # the site's own: station and node
+    text = SITE.format(port=port, nats_port=free_port(), camera=CAMERA, url=url, cert=cert, key=key)
     config.write_text(text, "utf-8")
     station = Service(config, port, tmp_path / "station.log")
     node: NodeProcess | None = None
@@ -128,7 +139,7 @@ def test_the_station_plays_a_nodes_recording_and_live_view(
             labels = (("node", NODE), ("outcome", "ok"))
             assert samples[("matthan_node_footage_fetches_total", labels)] == 1
 
-            _check_the_nodes_own_server(index, first, video.content)
+            _check_the_nodes_own_server(index, first, video.content, cert)
             csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
             _a_hold_reaches_the_node(client, csrf, node_store.path, first)
         _live_from_the_node(station.base_url)
@@ -209,15 +220,24 @@ def _live_from_the_node(base_url: str) -> None:
             browser.close()
 
 
-def _check_the_nodes_own_server(index: Store, segment: recordings.Segment, content: bytes) -> None:
-    """The node serves ``segment`` where it reported, with the site token or not at all."""
+def _check_the_nodes_own_server(
+    index: Store, segment: recordings.Segment, content: bytes, ca: Path
+) -> None:
+    """The node serves ``segment`` where it reported, over HTTPS (the site's TLS), with the
+    site token or not at all; nothing in plain HTTP."""
     footage_url = cluster_nodes.footage_url(index, NODE)
     assert footage_url is not None
+    assert footage_url.startswith("https://127.0.0.1:")
     segment_url = f"{footage_url}/footage/segments/{segment.remote_id}.mp4"
-    assert _get(segment_url, None)[0] == 401
-    assert _get(segment_url, "another-site-token-0123456789")[0] == 401
-    assert _get(segment_url, TOKEN) == (200, content)
-    assert _get(f"{footage_url}/footage/segments/999999.mp4", TOKEN)[0] == 404
+    assert _get(segment_url, None, ca)[0] == 401
+    assert _get(segment_url, "another-site-token-0123456789", ca)[0] == 401
+    assert _get(segment_url, TOKEN, ca) == (200, content)
+    assert _get(f"{footage_url}/footage/segments/999999.mp4", TOKEN, ca)[0] == 404
+    with pytest.raises(urllib.error.URLError):  # a client that cannot verify the node
+        _get(segment_url, TOKEN)
+    plain = segment_url.replace("https://", "http://")
+    with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+        _get(plain, TOKEN)
 
 
 @pytest.fixture
@@ -403,3 +423,41 @@ def _removals_stored() -> tuple[float, float]:
         return REGISTRY.get_sample_value("matthan_cluster_alert_events_stored_total", labels) or 0.0
 
     return count("new"), count("skipped")
+
+
+def test_the_sites_nats_server_with_tls_takes_only_clients_that_verify_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``cluster.tls`` the station's server speaks only TLS: a client with the site's
+    authority connects, one without it (or in plain) does not, and a key that is not the
+    certificate's stops the server before it starts, naming the key."""
+    monkeypatch.setenv("MATTHAN_SITE_TOKEN", TOKEN)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make_self_signed(cert, key, ["127.0.0.1"])
+    port = free_port()
+
+    def site(key_file: Path) -> SiteConfig:
+        text = (
+            f"site: {{name: K}}\nstorage: {{database: {tmp_path}/station.db}}\n"
+            f'cluster: {{enabled: true, url: "nats://127.0.0.1:{port}",'
+            f" tls: {{cert: {cert}, key: {key_file}, ca: {cert}}}}}\n"
+            "cameras: [{id: c, name: C, detect_url: 'rtsp://h/x'}]\n"
+        )
+        return parse_site(text, Path("site.yaml"))
+
+    other_key = tmp_path / "other-key.pem"
+    make_self_signed(tmp_path / "other.pem", other_key, ["127.0.0.1"])
+    with pytest.raises(NatsServerError, match=r"cluster\.tls: cannot serve"):
+        station_server(site(other_key))
+    config = site(key)
+    with station_server(config).start() as server:
+        client = NatsClient.connect(
+            server.url, TOKEN, name="verifies", tls=site_tls(config.cluster)
+        )
+        assert client.connected
+        client.close()
+        with pytest.raises((NatsClientError, TimeoutError)):  # it never gets an answer
+            NatsClient.connect(server.url, TOKEN, name="plain", timeout_s=3)
+        unverified = ssl.create_default_context()  # the system's authorities only
+        with pytest.raises((NatsClientError, TimeoutError)):
+            NatsClient.connect(server.url, TOKEN, name="unverified", tls=unverified, timeout_s=3)

@@ -69,8 +69,15 @@ def export_case(
         raise Refusal(409, "export_busy", str(error)) from error
     held = session.user.role is Role.ADMIN
     timezone = state.site.site.timezone
-    token_env = state.site.cluster.token_env
-    asked = ExportRequest(export, timezone, hold=held, address=address, token_env=token_env)
+    cluster = state.site.cluster
+    asked = ExportRequest(
+        export,
+        timezone,
+        hold=held,
+        address=address,
+        token_env=cluster.token_env,
+        ca=cluster.tls_ca,
+    )
     background.add_task(run_export, state.store, asked)
     return CaseExportOut.of(export)
 

@@ -52,7 +52,8 @@ def _cut_all(
     files, missing = [], []
     for camera_id in body.camera_ids:
         found = recordings.segments(state.store, camera_id, body.start, body.end)
-        on_disk = local_segments(state.store, found, state.site.cluster.token_env)
+        cluster = state.site.cluster
+        on_disk = local_segments(state.store, found, cluster.token_env, cluster.tls_ca)
         try:
             files.append(cut_clip(on_disk, body.start, body.end, folder / f"{camera_id}.mp4"))
         except NoFootageError:

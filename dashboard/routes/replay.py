@@ -133,7 +133,8 @@ def segment_video(
     found = recordings.segment(state.store, segment_id)
     if found is None or not may_see(state.site, session.user, found.camera_id):
         raise HTTPException(status_code=404, detail="no such recording")
-    path = local_path(state.store, found, state.site.cluster.token_env)
+    cluster = state.site.cluster
+    path = local_path(state.store, found, cluster.token_env, cluster.tls_ca)
     if not path.exists():
         raise HTTPException(status_code=404, detail="no such recording")
     detail: audit.Detail = {"segment": segment_id}
@@ -156,7 +157,9 @@ def _clip_file(
     """Cut the window of the camera's recordings to ``out``; 404 when nothing is recorded."""
     found = recordings.segments(state.store, camera_id, *window)
     try:
-        cut_clip(local_segments(state.store, found, state.site.cluster.token_env), *window, out)
+        cluster = state.site.cluster
+        on_disk = local_segments(state.store, found, cluster.token_env, cluster.tls_ca)
+        cut_clip(on_disk, *window, out)
     except NoFootageError as exc:
         raise HTTPException(status_code=404, detail="nothing recorded around this alert") from exc
 

@@ -64,6 +64,8 @@ class ExportRequest:
     address: str = ""
     token_env: str = DEFAULT_TOKEN_ENV
     """Where the site token is, to fetch a node's footage (:mod:`common.node_footage`)."""
+    ca: Path | None = None
+    """What a node's footage server is verified by (the site's ``cluster.tls.ca``)."""
 
 
 def estimated_bytes(store: Store, clips: Sequence[CaseClip]) -> int:
@@ -77,7 +79,7 @@ def estimated_bytes(store: Store, clips: Sequence[CaseClip]) -> int:
 
 
 def _cut_clips(
-    store: Store, clips: Sequence[CaseClip], folder: Path, token_env: str
+    store: Store, clips: Sequence[CaseClip], folder: Path, request: ExportRequest
 ) -> tuple[list[ClipFile], dict[int, str | None]]:
     """Each clip cut into the folder; which file each clip became (None: nothing recorded)."""
     files: list[ClipFile] = []
@@ -86,7 +88,7 @@ def _cut_clips(
         found = recordings.segments(store, clip.camera_id, clip.start, clip.end)
         out = folder / f"clip-{clip.id}-{clip.camera_id}.mp4"
         try:  # a node's footage is fetched first; a node down fails the package, saying so
-            on_disk = local_segments(store, found, token_env)
+            on_disk = local_segments(store, found, request.token_env, request.ca)
             files.append(cut_clip(on_disk, clip.start, clip.end, out))
         except NoFootageError:
             made[clip.id] = None
@@ -154,7 +156,7 @@ def build_package(store: Store, request: ExportRequest) -> Path:
     folder = exports_folder(store.path) / export.folder
     folder.mkdir(parents=True)
     clips = cases.clips(store, found.id)
-    clip_files, made = _cut_clips(store, clips, folder, request.token_env)
+    clip_files, made = _cut_clips(store, clips, folder, request)
     others, listed = _pictures(store, found.id, folder)
     notes = cases.notes(store, found.id)
     about = {

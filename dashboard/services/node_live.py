@@ -40,6 +40,7 @@ from common.live_wire import (
     want_subject,
 )
 from common.messages import FrameDetections
+from common.tls_files import client_context
 from dashboard.services.live import LiveViewError
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,8 @@ class NodeLive:
     ) -> None:
         self._site_id = site.cluster.site_id
         self._url = site.cluster.url
+        tls = site.cluster.tls
+        self._tls = None if tls is None else client_context(tls.ca)
         self._token = token
         self._boxes = boxes
         self._nc: Client | None = None
@@ -168,6 +171,7 @@ class NodeLive:
                         self._url,
                         token=self._token,
                         name="station-live",
+                        tls=self._tls,
                         connect_timeout=2,
                         max_reconnect_attempts=-1,
                         reconnect_time_wait=0.5,

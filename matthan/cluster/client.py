@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -25,6 +26,9 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+
+from common.config import ClusterConfig
+from common.tls_files import client_context
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class NatsClient:
         reconnect_wait_s: float = 0.5,
         user: str | None = None,
         domain: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> NatsClient:
         """Connect to ``url`` with the site ``token``; raises :class:`NatsAuthError` when the
         server refuses the token and :class:`NatsClientError` when it cannot be reached.
@@ -71,13 +76,15 @@ class NatsClient:
         With ``user`` the token is that user's password (a district hub's per-station
         accounts, :mod:`matthan.cluster.hub_server`). With ``domain``, ``js`` speaks to the
         JetStream of that domain (a station's, over the hub's leaf link) instead of the one
-        of the server connected to."""
+        of the server connected to. With ``tls`` the connection is TLS, the server verified
+        by it (:func:`site_tls`)."""
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name=f"nats-{name}", daemon=True)
         thread.start()
         client = cls(loop, thread)
         try:
-            client._nc = client.run(_open(url, token, name, reconnect_wait_s, user), timeout_s)
+            opening = _open(url, token, name, reconnect_wait_s, user, tls=tls)
+            client._nc = client.run(opening, timeout_s)
         except BaseException:
             client._stop_loop()
             raise
@@ -133,7 +140,13 @@ class NatsClient:
 
 
 async def _open(
-    url: str, token: str, name: str, reconnect_wait_s: float, user: str | None = None
+    url: str,
+    token: str,
+    name: str,
+    reconnect_wait_s: float,
+    user: str | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
 ) -> Client:
     """Check the token with one connection that does not retry (nats-py retries a refused
     token forever once reconnecting is on), then open the reconnecting one."""
@@ -150,6 +163,7 @@ async def _open(
             allow_reconnect=False,
             connect_timeout=2,
             error_cb=_quiet,
+            tls=tls,
         )
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         await probe.close()  # a failed connect leaves its socket open
@@ -180,7 +194,14 @@ async def _open(
         max_reconnect_attempts=-1,
         reconnect_time_wait=reconnect_wait_s,
         connect_timeout=2,
+        tls=tls,
     )
+
+
+def site_tls(cluster: ClusterConfig) -> ssl.SSLContext | None:
+    """The TLS context a client of the site's NATS server connects with (``cluster.tls``:
+    the server verified by its ``ca``), or None on a plain site."""
+    return None if cluster.tls is None else client_context(cluster.tls.ca)
 
 
 async def _quiet(exc: Exception) -> None:

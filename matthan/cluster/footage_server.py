@@ -19,10 +19,12 @@ import ipaddress
 import logging
 import re
 import shutil
+import ssl
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from common import recordings
 from common.store import Store
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SEGMENT_PATH = re.compile(r"/footage/segments/([0-9]{1,18})\.mp4")
 CHUNK = 1 << 20
+HANDSHAKE_TIMEOUT_S = 20.0
+"""The most a client's TLS handshake, and each read after it, may take."""
 
 
 def bind_host(advertise_host: str) -> str:
@@ -46,6 +50,24 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     store: Store
     token: bytes
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """In the request's own thread: its TLS handshake first (a slow client holds up only
+        itself), then the answer."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT_S)
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("footage: TLS handshake with %s failed: %s", client_address[0], exc)
+            return
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            self.shutdown_request(wrapped)  # the plain socket was handed over to it
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -98,11 +120,24 @@ class _Handler(BaseHTTPRequestHandler):
 class FootageServer:
     """The node's footage server, listening from construction until :meth:`close`."""
 
-    def __init__(self, store: Store, token: str, *, advertise_host: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        token: str,
+        *,
+        advertise_host: str,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: serve HTTPS with it (the site's ``cluster.tls``; the station verifies the
+        node by the site's authority, so ``advertise_host`` must be a name in the
+        certificate)."""
         self._server = _Server((bind_host(advertise_host), port), _Handler)
         self._server.store = store
         self._server.token = token.encode()
-        self.url = f"http://{advertise_host}:{self._server.server_address[1]}"
+        self._server.tls = tls
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://{advertise_host}:{self._server.server_address[1]}"
         """What the node reports (``footage_url``): where the station finds it."""
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="footage-server", daemon=True

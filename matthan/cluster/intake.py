@@ -31,7 +31,7 @@ from common.store import Store
 from common.store_retry import UNTIL_COMMITTED
 from common.thumbnail_files import thumbnails_folder
 from matthan.cluster.alert_stream import AlertStreamConsumer
-from matthan.cluster.client import NatsClient
+from matthan.cluster.client import NatsClient, site_tls
 from matthan.cluster.holds import HoldPublisher
 from matthan.cluster.leases import node_reports
 from matthan.cluster.metrics import (
@@ -66,7 +66,8 @@ def run_intake(plan: IntakePlan, notices: Channel[AlertNotice], stop: threading.
     cluster = plan.site.cluster
     store = Store(plan.database, retry=UNTIL_COMMITTED)
     heartbeat = Heartbeat(store, INTAKE_ROLE)
-    client = NatsClient.connect(cluster.url, site_token(cluster.token_env), name="station")
+    token = site_token(cluster.token_env)
+    client = NatsClient.connect(cluster.url, token, name="station", tls=site_tls(cluster))
     consumer = AlertStreamConsumer(client, store, notices)
     receive_thumbnails(client, cluster.site_id, thumbnails_folder(plan.database))
     enabled = {camera.id for camera in plan.site.cameras if camera.enabled}

@@ -22,20 +22,22 @@ detection core beat and the camera is online since its roles last started), whic
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from pathlib import Path
 
 from common import camera_states
-from common.config import SiteConfig
+from common.config import ClusterConfig, SiteConfig
 from common.heartbeat import BEAT_EVERY_S, heartbeat_ages
 from common.messages import CameraState
 from common.roles import DETECT_ROLE
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
+from common.tls_files import TlsFilesError, check_authority, check_identity, server_context
 from common.watching import DetectionsChannel
 from matthan.cluster.alert_stream import AlertPublisher
-from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError
+from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError, site_tls
 from matthan.cluster.footage_server import FootageServer
 from matthan.cluster.holds import HoldMirror
 from matthan.cluster.leases import CameraLeases
@@ -72,6 +74,16 @@ def node_site(site: SiteConfig, name: str, cameras: frozenset[str]) -> SiteConfi
             ),
         }
     )
+
+
+def _footage_tls(cluster: ClusterConfig) -> ssl.SSLContext | None:
+    """The footage server's TLS context on a site with ``cluster.tls``, its files checked
+    (and the authority the node's NATS client verifies the station by)."""
+    if cluster.tls is None:
+        return None
+    check_identity(cluster.tls.cert, cluster.tls.key, "cluster.tls")
+    check_authority(cluster.tls.ca, "cluster.tls.ca")
+    return server_context(cluster.tls.cert, cluster.tls.key)
 
 
 class _Roles:
@@ -139,8 +151,14 @@ class Node:
         self._stop.set()
 
     def run(self) -> int:
-        """Hold cameras and analyse them until asked to stop; 1 when the roles kept dying."""
+        """Hold cameras and analyse them until asked to stop; 1 when the roles kept dying or
+        the site's TLS files cannot be used."""
         cluster = self.site.cluster
+        try:
+            footage_tls = _footage_tls(cluster)
+        except TlsFilesError as exc:
+            log.error("node %s: %s", self.name, exc)
+            return 1
         self.database.parent.mkdir(parents=True, exist_ok=True)
         prepare_metrics_dir(self.database.parent)
         client = self._connect()
@@ -153,6 +171,7 @@ class Node:
                 site_token(cluster.token_env),
                 advertise_host=self._advertise_host,
                 port=self._http_port,
+                tls=footage_tls,
             )
         except OSError:  # the port is taken
             client.close()
@@ -235,14 +254,14 @@ class Node:
         waiting = False
         while not self._stop.is_set():
             try:
-                return NatsClient.connect(cluster.url, token, name=self.name)
+                return NatsClient.connect(cluster.url, token, name=self.name, tls=site_tls(cluster))
             except NatsAuthError:
                 raise
             except (NatsClientError, TimeoutError) as exc:
                 if not waiting:
                     log.warning(
                         "node %s: waiting for the site's NATS server at %s (is the station"
-                        " running?): %s",
+                        " running, with the same cluster.tls as this node's site file?): %s",
                         self.name,
                         cluster.url,
                         exc,

@@ -29,7 +29,7 @@ from types import TracebackType
 from urllib.parse import quote
 
 from common.config import SiteConfig
-from common.tls_files import TlsFilesError, check_authority
+from common.tls_files import TlsFilesError, check_authority, check_identity
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +100,13 @@ def station_server(site: SiteConfig) -> NatsServer:
         if hub is None
         else leaf_remote_url(hub.url, cluster.site_id, site_token(hub.token_env, "hub token"))
     )
-    if hub is not None and hub.ca is not None:
-        try:
+    try:
+        if hub is not None and hub.ca is not None:
             check_authority(hub.ca, "cluster.hub.ca")
-        except TlsFilesError as exc:
-            raise NatsServerError(str(exc)) from None
+        if cluster.tls is not None:
+            check_identity(cluster.tls.cert, cluster.tls.key, "cluster.tls")
+    except TlsFilesError as exc:
+        raise NatsServerError(str(exc)) from None
     return NatsServer(
         store_dir_for(site).resolve(),
         token=site_token(cluster.token_env),
@@ -113,6 +115,9 @@ def station_server(site: SiteConfig) -> NatsServer:
         domain=cluster.site_id,
         leaf_remote=leaf,
         leaf_ca=hub.ca.resolve() if hub is not None and hub.ca is not None else None,
+        tls=(
+            None if cluster.tls is None else (cluster.tls.cert.resolve(), cluster.tls.key.resolve())
+        ),
     )
 
 
@@ -135,12 +140,14 @@ class NatsServer:
         domain: str | None = None,
         leaf_remote: str | None = None,
         leaf_ca: Path | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         """``domain`` names the server's JetStream domain (a station's site id, so that a
         district hub reaches this stream as ``$JS.<domain>.API``); ``leaf_remote`` is the
         hub's ``nats-leaf://user:password@host:port`` this server joins as a leaf node, and
         ``leaf_ca`` the PEM file it verifies the hub's TLS certificate by (None: the
-        system's authorities, should the hub ask for TLS)."""
+        system's authorities, should the hub ask for TLS). ``tls``: the certificate and key
+        its client port serves (TLS required of every client)."""
         self.store_dir = store_dir
         self.port = port
         self.host = host
@@ -150,6 +157,7 @@ class NatsServer:
         self._domain = domain
         self._leaf_remote = leaf_remote
         self._leaf_ca = leaf_ca
+        self._tls = tls
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -168,6 +176,9 @@ class NatsServer:
             f"authorization {{ token: {json.dumps(self._token)} }}",
             f"max_payload: {MAX_PAYLOAD_BYTES}",
         ]
+        if self._tls is not None:
+            cert, key = (json.dumps(str(path)) for path in self._tls)
+            lines.append(f"tls {{ cert_file: {cert}, key_file: {key} }}")
         if self._leaf_remote is not None:
             tls = (
                 ""
