@@ -127,8 +127,14 @@ def local_path(
 def forget(store: Store, node: str, remote_id: int) -> bool:
     """The node deleted its segment ``remote_id``: drop the station's index row and its copy
     here, if any; False when the index had no such row."""
-    _copy(store, node, remote_id).unlink(missing_ok=True)
+    drop_copy(store, node, remote_id)
     return recordings.forget_node_segment(store, node, remote_id)
+
+
+def drop_copy(store: Store, node: str, remote_id: int) -> None:
+    """Delete the station's copy of node ``node``'s segment ``remote_id``, if it has one (the
+    segment is gone, or the id names another segment now)."""
+    _copy(store, node, remote_id).unlink(missing_ok=True)
 
 
 def local_segments(

@@ -164,14 +164,26 @@ def add_node_segment(
     size: int,
 ) -> bool:
     """Index at the station a segment that node ``node`` recorded (its id there:
-    ``remote_id``); False when it is indexed already (a replayed event adds nothing)."""
+    ``remote_id``); False when it is indexed already (a replayed event adds nothing). A row
+    of that id that says otherwise is replaced: the node's store was made anew and the id
+    now names this segment (the old one can no longer be had from the node)."""
+    row = (camera_id, start, end, node_segment_path(node, remote_id), size, node, remote_id)
     with store.transaction() as db:
-        cursor = db.execute(
+        known = db.execute(
+            "SELECT camera_id, start, end, path, bytes, node, remote_id FROM segments"
+            " WHERE path = ?",
+            (row[3],),
+        ).fetchone()
+        if known is not None and tuple(known) == row:
+            return False
+        db.execute(
             "INSERT INTO segments (camera_id, start, end, path, bytes, node, remote_id)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO NOTHING",
-            (camera_id, start, end, node_segment_path(node, remote_id), size, node, remote_id),
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET camera_id ="
+            " excluded.camera_id, start = excluded.start, end = excluded.end,"
+            " bytes = excluded.bytes",
+            row,
         )
-    return cursor.rowcount == 1
+    return True
 
 
 def forget_node_segment(store: Store, node: str, remote_id: int) -> bool:

@@ -313,6 +313,11 @@ def test_the_index_of_a_nodes_segment_is_idempotent_and_retention_leaves_it(
         assert recordings.add_node_segment(store, CAMERA, **kwargs)  # type: ignore[arg-type]
         assert not recordings.add_node_segment(store, CAMERA, **kwargs)  # type: ignore[arg-type]
         assert len(recordings.segments(store)) == 1
+        # The node's store made anew: its id 7 is another segment now, which replaces the row.
+        anew = kwargs | {"start": 500.0, "end": 502.0, "size": 900}
+        assert recordings.add_node_segment(store, CAMERA, **anew)  # type: ignore[arg-type]
+        (row,) = recordings.segments(store)
+        assert (row.start, row.end, row.bytes, row.remote_id) == (500.0, 502.0, 900, 7)
         assert recordings.retention_candidates(store, older_than=None) == []
         assert recordings.recorded_bytes(store) == 0
     finally:

@@ -284,6 +284,8 @@ class AlertStreamConsumer:
                 end=event.end,
                 size=event.bytes,
             )
+            if new:  # a copy of what the id named before (a node's store made anew) must go
+                node_footage.drop_copy(self._store, event.node, event.remote_id)
             ALERT_EVENTS_STORED.labels("segment", "new" if new else "skipped").inc()
             self._client.run(message.ack())
             return "stored" if new else "skipped"
