@@ -13,6 +13,9 @@ nodes' stores.
   per camera the killed node held.
 - ``alerts_lost``: alerts committed on a node that are not in the station's store at the end;
   ``alerts_duplicated``: station rows beyond one per node alert (and any made up).
+- ``live_resume_s`` (in ``result``, one per kill): an operator watches one of the killed
+  node's cameras live (:class:`LiveWatch`, the station's wants and the relayed packets); from
+  the kill until the first keyframe that another node relays of it.
 - ``alert_delivery_ms``: node commit (``created_at`` in the node's store) to station commit
   (``created_at`` in the station's), for the alerts committed while their node was up; those a
   killed node had committed but not sent wait for its return and are counted apart.
@@ -29,25 +32,31 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from nats.aio.msg import Msg
 
 from benchmarks.camera_mix import camera_mounts
 from benchmarks.machine import machine_info, write_report
 from benchmarks.pipeline_bench import free_port
 from benchmarks.service_probe import healthy
+from common.live_wire import WANT_EVERY_S, video_subject, want_subject
 from matthan.cluster.client import NatsClient
 from matthan.cluster.leases import node_reports
 from matthan.farm import CameraFarm, Mount
 
 RESULTS = Path(__file__).parent / "results"
 MATTHAN = [sys.executable, "-m", "matthan.cli"]
+SITE_ID = "bench"
 ZONE = "[{name: all, points: [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]}]"
 
 
@@ -66,7 +75,7 @@ def site_yaml(
         f"dashboard: {{port: {ports['http']}}}\n"
         f"ingest: {{workers: 1, analysis_fps: {args.analysis_fps}}}\n"
         "recording: {enabled: false}\nreanalysis: {enabled: false}\n"
-        f'cluster: {{enabled: true, site_id: bench, url: "nats://127.0.0.1:{ports["nats"]}",'
+        f'cluster: {{enabled: true, site_id: {SITE_ID}, url: "nats://127.0.0.1:{ports["nats"]}",'
         f" lease_s: {args.lease_s}}}\n"
         f"cameras:\n{cameras}"
     )
@@ -131,6 +140,51 @@ class Site:
             self.station.kill()
 
 
+class LiveWatch:
+    """A viewer at the station of one camera live, as the station's dashboard is one: it asks
+    for the camera every :data:`WANT_EVERY_S` and takes the packets the node holding it relays,
+    noting when each came, from which opening of the stream, and whether it is a keyframe."""
+
+    def __init__(self, client: NatsClient, camera: str) -> None:
+        self._client = client
+        self._want = want_subject(SITE_ID, camera)
+        self.arrivals: list[tuple[float, str, bool]] = []
+        self._stop = threading.Event()
+
+        async def packet(message: Msg) -> None:
+            headers = message.headers or {}
+            self.arrivals.append(
+                (time.monotonic(), headers.get("src", ""), headers.get("key") == "1")
+            )
+
+        self._subscription = client.run(
+            client.nc.subscribe(video_subject(SITE_ID, camera), cb=packet)
+        )
+        self._thread = threading.Thread(target=self._ask, name="live-watch", daemon=True)
+        self._thread.start()
+
+    def _ask(self) -> None:
+        while True:
+            self._client.run(self._client.nc.publish(self._want, b""))
+            if self._stop.wait(WANT_EVERY_S):
+                return
+
+    def resumed_after(self, at: float) -> float | None:
+        """Seconds from ``at`` to the first keyframe of another opening than the one sending
+        at ``at`` (the node that took the camera over); None if none came."""
+        before = [source for when, source, _ in self.arrivals if when < at]
+        old = before[-1] if before else None
+        for when, source, keyframe in list(self.arrivals):
+            if when >= at and source != old and keyframe:
+                return when - at
+        return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._client.run(self._subscription.unsubscribe())
+
+
 def wait_for(condition: Any, timeout_s: float, what: str, poll_s: float = 0.2) -> float:
     """Seconds until ``condition()`` held; RuntimeError after ``timeout_s``."""
     start = time.monotonic()
@@ -172,6 +226,8 @@ def kill_one(site: Site, kill: int, args: argparse.Namespace) -> dict[str, Any]:
         held.setdefault(node, []).append(camera)
     victim = max(sorted(held), key=lambda n: len(held[n]))
     cameras = sorted(held[victim])
+    watch = LiveWatch(site.client, cameras[0])  # an operator watching it live
+    wait_for(lambda: len(watch.arrivals) > 50, 60, f"{cameras[0]} live from {victim}")
     site.nodes[victim].kill()
     killed_at, killed_wall = time.monotonic(), time.time()
     site.nodes[victim].wait()
@@ -184,7 +240,17 @@ def kill_one(site: Site, kill: int, args: argparse.Namespace) -> dict[str, Any]:
             if camera not in moved and now_by.get(camera, victim) != victim:
                 moved[camera] = round(time.monotonic() - killed_at, 2)
         time.sleep(0.2)
-    print(f"kill {kill}: {victim} held {cameras}; failover {moved}", flush=True)
+    try:
+        wait_for(lambda: watch.resumed_after(killed_at) is not None, 60, "live view resumed")
+    except RuntimeError as exc:
+        print(exc, flush=True)
+    resumed = watch.resumed_after(killed_at)
+    watch.close()
+    print(
+        f"kill {kill}: {victim} held {cameras}; failover {moved}; live view of {cameras[0]}"
+        f" resumed after {resumed if resumed is None else round(resumed, 2)} s",
+        flush=True,
+    )
     time.sleep(args.after_kill)
     site.start(victim)  # the operator brings it back
     back_at = time.time()
@@ -196,6 +262,7 @@ def kill_one(site: Site, kill: int, args: argparse.Namespace) -> dict[str, Any]:
         "at": killed_wall,
         "back_at": back_at,
         "failover_s": moved,
+        "live_resume_s": None if resumed is None else round(resumed, 2),
     }
 
 
@@ -263,6 +330,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "alert_delivery_ms_max": round(max(live, default=0.0), 1),
         "alerts_held_back_by_a_kill": len(held_back),
         "failover_s": failovers,
+        "live_resume_s": [kill["live_resume_s"] for kill in kills],
         "kills": kills,
     }
 
@@ -296,6 +364,7 @@ def main() -> None:
         "summary": result["summary"],
     }
     write_report(args.out, "scaleout", report, stamp)
+    shutil.rmtree(folder, ignore_errors=True)  # the stores and logs of a run that finished
     print(json.dumps(report["summary"], indent=2))
 
 
