@@ -215,10 +215,10 @@ def end_alerts_of_origin(store: Database, origin: str, ended_at: float) -> list[
 
     def update() -> list[EndedAlert]:
         with store.transaction() as db:
-            rows = db.execute(
-                "SELECT id, camera_id, kind FROM alerts WHERE ended_at IS NULL"
-                " AND job_id IS NULL AND substr(uid, 1, ?) = ?",
-                (len(origin) + 1, f"{origin}-"),
+            rows = db.execute(  # the uids that begin "<origin>-": a range of alerts_uid
+                "SELECT id, camera_id, kind FROM alerts WHERE uid >= ? AND uid < ?"
+                " AND ended_at IS NULL AND job_id IS NULL",
+                (f"{origin}-", f"{origin}."),
             ).fetchall()
             db.executemany(
                 "UPDATE alerts SET ended_at=? WHERE id=? AND ended_at IS NULL",

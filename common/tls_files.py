@@ -13,6 +13,8 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from common.config import ClusterConfig
+
 
 class TlsFilesError(ValueError):
     """A certificate, key or authority file that cannot be used."""
@@ -50,3 +52,9 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 def client_context(ca: Path) -> ssl.SSLContext:
     """A client's TLS context that verifies the server (and its name) by ``ca``."""
     return ssl.create_default_context(cafile=str(ca))
+
+
+def site_tls(cluster: ClusterConfig) -> ssl.SSLContext | None:
+    """The TLS context a client of the site's NATS server connects with (``cluster.tls``:
+    the server verified by its ``ca``), or None on a plain site."""
+    return None if cluster.tls is None else client_context(cluster.tls.ca)

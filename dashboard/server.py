@@ -52,7 +52,7 @@ def servers(plan: DashboardPlan, app: FastAPI) -> list[uvicorn.Server]:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=3,
-        **uvicorn_tls(config),
+        **uvicorn_tls(config.tls),
     )
     found = [uvicorn.Server(site)]
     if config.tls is not None and config.redirect_port is not None:

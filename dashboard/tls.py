@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from common.addresses import host_of_header
-from common.config import DashboardConfig, TlsConfig
+from common.config import TlsConfig
 from common.tls_files import TlsFilesError, check_identity
 
 HSTS = "max-age=31536000"
@@ -42,11 +42,11 @@ def check_tls(tls: TlsConfig) -> None:
         raise TlsError(str(exc)) from None
 
 
-def uvicorn_tls(config: DashboardConfig) -> dict[str, Any]:
+def uvicorn_tls(tls: TlsConfig | None) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.Config`` that turn TLS on (none without ``tls``)."""
-    if config.tls is None:
+    if tls is None:
         return {}
-    return {"ssl_certfile": str(config.tls.cert), "ssl_keyfile": str(config.tls.key)}
+    return {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
 
 
 def https_url(host: str, port: int, path: str, query: str) -> str:

@@ -36,11 +36,12 @@ from common.config import RecordingConfig, SiteConfig
 from common.config_loader import parse_site
 from common.migrations import SCHEMA_VERSION
 from common.store import Store
+from common.tls_files import site_tls
 from dashboard.certificate import make_self_signed
 from ingest.retention import RetentionSweeper
 from matthan.cluster.alert_events import SegmentRemoved, encode, subject
 from matthan.cluster.alert_stream import DURABLE, STREAM, AlertPublisher, AlertStreamConsumer
-from matthan.cluster.client import NatsClient, NatsClientError, site_tls
+from matthan.cluster.client import NatsClient, NatsClientError
 from matthan.cluster.footage_server import FootageServer
 from matthan.cluster.outbox import AlertOutbox
 from matthan.cluster.server import NatsServer, NatsServerError, station_server

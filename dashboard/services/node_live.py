@@ -40,7 +40,7 @@ from common.live_wire import (
     want_subject,
 )
 from common.messages import FrameDetections
-from common.tls_files import client_context
+from common.tls_files import site_tls
 from dashboard.services.live import LiveViewError
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,7 @@ class NodeLive:
     ) -> None:
         self._site_id = site.cluster.site_id
         self._url = site.cluster.url
-        tls = site.cluster.tls
-        self._tls = None if tls is None else client_context(tls.ca)
+        self._tls = site_tls(site.cluster)
         self._token = token
         self._boxes = boxes
         self._nc: Client | None = None

@@ -27,9 +27,6 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from common.config import ClusterConfig
-from common.tls_files import client_context
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -77,7 +74,7 @@ class NatsClient:
         accounts, :mod:`matthan.cluster.hub_server`). With ``domain``, ``js`` speaks to the
         JetStream of that domain (a station's, over the hub's leaf link) instead of the one
         of the server connected to. With ``tls`` the connection is TLS, the server verified
-        by it (:func:`site_tls`)."""
+        by it (:func:`common.tls_files.site_tls`)."""
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name=f"nats-{name}", daemon=True)
         thread.start()
@@ -196,12 +193,6 @@ async def _open(
         connect_timeout=2,
         tls=tls,
     )
-
-
-def site_tls(cluster: ClusterConfig) -> ssl.SSLContext | None:
-    """The TLS context a client of the site's NATS server connects with (``cluster.tls``:
-    the server verified by its ``ca``), or None on a plain site."""
-    return None if cluster.tls is None else client_context(cluster.tls.ca)
 
 
 async def _quiet(exc: Exception) -> None:

@@ -68,8 +68,21 @@ def decode(data: bytes) -> list[HeldRange]:
         raise HoldsError(f"not a list of holds: {exc}") from exc
 
 
-async def _bucket(client: NatsClient) -> KeyValue:
-    return await open_bucket(client.js, HOLDS_BUCKET, ttl_s=0)
+class _Bucket:
+    """The holds bucket, opened at its first use and kept (opening it asks the server for the
+    stream's info: once, not at every step); forgotten after an error, to be opened again."""
+
+    def __init__(self, client: NatsClient) -> None:
+        self._client = client
+        self._kv: KeyValue | None = None
+
+    async def open(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await open_bucket(self._client.js, HOLDS_BUCKET, ttl_s=0)
+        return self._kv
+
+    def forget(self) -> None:
+        self._kv = None
 
 
 class HoldPublisher:
@@ -79,6 +92,7 @@ class HoldPublisher:
     def __init__(self, client: NatsClient, store: Store) -> None:
         self._client = client
         self._store = store
+        self._bucket = _Bucket(client)
         self._put: bytes | None = None
 
     def step(self) -> bool:
@@ -87,13 +101,17 @@ class HoldPublisher:
         data = encode(recordings.held_ranges(self._store))
         if data == self._put:
             return False
-        self._client.run(self._put_list(data), TIMEOUT_S)
+        try:
+            self._client.run(self._put_list(data), TIMEOUT_S)
+        except (TimeoutError, nats.errors.Error):
+            self._bucket.forget()
+            raise
         self._put = data
         log.info("legal holds: %d in force, published to the nodes", len(json.loads(data)))
         return True
 
     async def _put_list(self, data: bytes) -> None:
-        await (await _bucket(self._client)).put(HOLDS_KEY, data)
+        await (await self._bucket.open()).put(HOLDS_KEY, data)
 
 
 class HoldMirror:
@@ -104,6 +122,7 @@ class HoldMirror:
     def __init__(self, client: NatsClient, store: Store) -> None:
         self.client = client
         self.store = store
+        self._bucket = _Bucket(client)
         self.revision = 0
         self._failing = False
 
@@ -112,6 +131,7 @@ class HoldMirror:
         try:
             entry = self.client.run(self._get(), TIMEOUT_S)
         except (TimeoutError, nats.errors.Error) as exc:
+            self._bucket.forget()
             if not self._failing:  # once per outage, not every step
                 log.warning("legal holds: the station's list not read (%s); keeping the copy", exc)
             self._failing = True
@@ -136,7 +156,7 @@ class HoldMirror:
 
     async def _get(self) -> tuple[int, bytes] | None:
         try:
-            entry = await (await _bucket(self.client)).get(HOLDS_KEY)
+            entry = await (await self._bucket.open()).get(HOLDS_KEY)
         except nats.js.errors.KeyNotFoundError:  # the station has published none yet
             return None
         return int(entry.revision or 0), entry.value or b"[]"

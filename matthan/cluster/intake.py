@@ -30,8 +30,9 @@ from common.roles import INTAKE_ROLE
 from common.store import Store
 from common.store_retry import UNTIL_COMMITTED
 from common.thumbnail_files import thumbnails_folder
+from common.tls_files import site_tls
 from matthan.cluster.alert_stream import AlertStreamConsumer
-from matthan.cluster.client import NatsClient, site_tls
+from matthan.cluster.client import NatsClient
 from matthan.cluster.holds import HoldPublisher
 from matthan.cluster.leases import node_reports
 from matthan.cluster.metrics import (
@@ -106,13 +107,14 @@ def _watch_nodes_until(
     notices: Channel[AlertNotice],
 ) -> None:
     holds = HoldPublisher(client, store)
+    swept: dict[str, float] = {}
     while not stop.wait(NODES_EVERY_S):
         try:
             watch_nodes(client, store, enabled, lease_s)
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("alert intake: the nodes' reports: %s", exc)
         else:  # only on fresh reports: a node is lost by its own silence, not the server's
-            end_lost_nodes_alerts(store, time.time(), lost_after_s(lease_s), notices)
+            end_lost_nodes_alerts(store, time.time(), lost_after_s(lease_s), notices, swept)
         try:
             holds.step()
         except (TimeoutError, nats.errors.Error) as exc:
@@ -157,16 +159,25 @@ def lost_after_s(lease_s: float) -> float:
 
 
 def end_lost_nodes_alerts(
-    store: Store, now: float, after_s: float, notices: Channel[AlertNotice] | None = None
+    store: Store,
+    now: float,
+    after_s: float,
+    notices: Channel[AlertNotice] | None = None,
+    swept: dict[str, float] | None = None,
 ) -> int:
     """End the open alerts of every node silent for ``after_s``, as of its last report:
     nobody follows what they were about any more (the cameras restart their rules on the
     node that took them). A node that comes back sends its own ends, which change nothing
-    then; its alerts still open on its store end at its start. Returns how many ended."""
+    then; its alerts still open on its store end at its start. Returns how many ended.
+    ``swept`` (node name to the last report it was swept for) makes it once per silence."""
     ended = 0
     for node in cluster_nodes.reports(store):
         if node.origin is None or now - node.seen_at < after_s:
             continue
+        if swept is not None:
+            if swept.get(node.name) == node.seen_at:
+                continue
+            swept[node.name] = node.seen_at
         alerts = alert_rows.end_alerts_of_origin(store, node.origin, node.seen_at)
         for alert in alerts:
             if notices is not None:

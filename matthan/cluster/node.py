@@ -34,10 +34,16 @@ from common.messages import CameraState
 from common.roles import DETECT_ROLE
 from common.store import Store
 from common.thumbnail_files import thumbnails_folder
-from common.tls_files import TlsFilesError, check_authority, check_identity, server_context
+from common.tls_files import (
+    TlsFilesError,
+    check_authority,
+    check_identity,
+    server_context,
+    site_tls,
+)
 from common.watching import DetectionsChannel
 from matthan.cluster.alert_stream import AlertPublisher
-from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError, site_tls
+from matthan.cluster.client import NatsAuthError, NatsClient, NatsClientError
 from matthan.cluster.footage_server import FootageServer
 from matthan.cluster.holds import HoldMirror
 from matthan.cluster.leases import CameraLeases

@@ -17,10 +17,10 @@ import uvicorn
 from common.accounts import Accounts
 from common.hub_config import HubConfig
 from common.store import Store
-from common.tls_files import TlsFilesError, check_identity
 from dashboard.health_access import MetricsTokenError, token_in_env
 from dashboard.hub.app import create_hub_app
 from dashboard.hub.state import HubState
+from dashboard.tls import TlsError, check_tls, uvicorn_tls
 from matthan.cluster.hub_server import HubServer
 from matthan.cluster.server import NatsServerError, site_token
 from matthan.hub.intake import StationIntake
@@ -35,8 +35,8 @@ def run_hub(config: HubConfig) -> int:
     try:
         token_in_env(config.dashboard.metrics_token_env)
         if page_tls is not None:
-            check_identity(page_tls.cert, page_tls.key, "dashboard.tls")
-    except (MetricsTokenError, TlsFilesError) as exc:
+            check_tls(page_tls)
+    except (MetricsTokenError, TlsError) as exc:
         log.error("%s", exc)
         return 1
     try:
@@ -71,8 +71,7 @@ def run_hub(config: HubConfig) -> int:
             port=config.dashboard.port,
             log_level="warning",
             timeout_graceful_shutdown=3,
-            ssl_certfile=None if page_tls is None else str(page_tls.cert),
-            ssl_keyfile=None if page_tls is None else str(page_tls.key),
+            **uvicorn_tls(page_tls),
         )
     )
 
